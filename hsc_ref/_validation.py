@@ -1,0 +1,94 @@
+"""Argument checks shared by the public functions: each raises a message naming the rule."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from hsc_ref import _backend
+
+__all__: list[str] = []
+
+_FLOAT_KINDS = "f"
+_ACCEPTED_INT_KINDS = "iu"
+
+
+def as_real_array(x: Any, name: str, *, ndim: int | None = None) -> Any:
+    """Return ``x`` as a finite, non-empty, real floating array (NumPy or CuPy).
+
+    Integer arrays are converted to float64; float32 and float64 are kept; bool, complex,
+    object, string and float16 inputs raise ``TypeError``; NaN, inf and empty arrays raise
+    ``ValueError``.
+    """
+    xp = _backend.namespace(x)
+    if not hasattr(x, "dtype"):
+        if isinstance(x, (str, bytes)) or x is None:
+            raise TypeError(f"{name} must be a real floating-point array, got {type(x).__name__}")
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:  # ragged nested lists
+            raise TypeError(f"{name} must be a real floating-point array, got {exc}") from exc
+    kind = x.dtype.kind
+    if kind in _ACCEPTED_INT_KINDS:
+        x = x.astype(xp.float64)
+    elif kind != _FLOAT_KINDS or x.dtype.itemsize < 4:
+        raise TypeError(
+            f"{name} must be a real floating-point array (float32 or float64), got dtype {x.dtype}"
+        )
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got {x.ndim}-D array of shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {x.shape}")
+    if not _backend.all_finite(xp, x):
+        raise ValueError(f"{name} must be finite, got NaN or inf entries")
+    return x
+
+
+def as_square_matrix(x: Any, name: str = "H") -> Any:
+    """Validate a finite, real, non-empty square 2-D array."""
+    x = as_real_array(x, name, ndim=2)
+    if x.shape[0] != x.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {x.shape}")
+    return x
+
+
+def check_symmetric(x: Any, rtol: float, name: str = "H") -> None:
+    """Raise unless ``max|x - x.T| <= rtol * max|x|`` (a relative symmetry test)."""
+    xp = _backend.namespace(x)
+    asym = float(xp.abs(x - x.T).max())
+    scale = float(xp.abs(x).max())
+    if asym > rtol * scale:
+        raise ValueError(
+            f"{name} must be symmetric: max|{name} - {name}.T| = {asym:.3g} exceeds "
+            f"symmetry_rtol * max|{name}| = {rtol:.3g} * {scale:.3g}; pass a symmetric matrix, "
+            f"symmetrize it yourself, or raise symmetry_rtol if the asymmetry is rounding"
+        )
+
+
+def check_tolerance(value: Any, name: str) -> float:
+    """Return ``value`` as a float after checking it is a finite, non-negative real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite non-negative number, got {value}")
+    return value
+
+
+def check_positive(value: Any, name: str) -> float:
+    """Return ``value`` as a float after checking it is a finite, positive real number."""
+    value = check_tolerance(value, name)
+    if value == 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+def check_vector_for(g: Any, n: int, dtype: Any, name: str = "g") -> Any:
+    """Validate a gradient-like vector of length ``n`` (or an ``(n, k)`` block) for a matrix."""
+    g = as_real_array(g, name)
+    if g.ndim not in (1, 2) or g.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) or ({n}, k) to match H, got {g.shape}")
+    return g.astype(np.result_type(g.dtype, dtype), copy=False)

@@ -1,0 +1,180 @@
+"""Command line: ``hsc-ref demo | info | correct ...``; ``main(argv) -> int``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hsc_ref import __version__, _io
+from hsc_ref.corrections import correct
+from hsc_ref.demo import core_demo, format_core_demo
+from hsc_ref.steps import hsc_step
+
+__all__ = ["main", "DEMO_SECTIONS", "SUBCOMMANDS"]
+
+DemoSection = Callable[[argparse.Namespace], str]
+
+
+def _core_section(args: argparse.Namespace) -> str:
+    return format_core_demo(core_demo(seed=args.seed))
+
+
+DEMO_SECTIONS: list[tuple[str, DemoSection]] = [("core", _core_section)]
+"""Sections of ``hsc-ref demo``, each ``(name, function(args) -> report text)``."""
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    for name, section in DEMO_SECTIONS:
+        if args.only and name not in args.only:
+            continue
+        print(section(args))
+        print()
+    return 0
+
+
+def _blas_facts() -> list[str]:
+    try:
+        from threadpoolctl import threadpool_info  # noqa: PLC0415  (optional)
+    except ImportError:
+        return ["  BLAS: install threadpoolctl (extra 'bench') to list the loaded BLAS libraries"]
+    return [
+        f"  BLAS: {p.get('internal_api')} {p.get('version')} ({p.get('threading_layer', '?')}), "
+        f"{p.get('num_threads')} threads, arch {p.get('architecture', '?')}, {p.get('filepath')}"
+        for p in threadpool_info()
+        if p.get("user_api") == "blas"
+    ]
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import scipy  # noqa: PLC0415
+
+    lines = [
+        f"hsc_ref {__version__}",
+        f"  Python {platform.python_version()} on {platform.platform()}",
+        f"  numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"autograd {importlib.metadata.version('autograd')}",
+        *_blas_facts(),
+        "Tolerance policy (scipy.linalg.pinvh): eigenvalue lam is kept when "
+        "|lam| > atol + rtol * max|lam|;",
+        "  defaults atol = 0, rtol = n * eps(dtype) (float64 eps = 2.2e-16, float32 eps = 1.2e-7);",
+        "  negative tolerances raise; symmetric input is checked with "
+        "max|H - H.T| <= sqrt(eps) * max|H|, then symmetrized.",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_correct(args: argparse.Namespace) -> int:
+    H = _io.load_array(args.matrix, "H")
+    result = correct(H, args.method, atol=args.atol, rtol=args.rtol)
+    arrays = {
+        "corrected": result.matrix,
+        "pinv": result.spectrum.pinv(),
+        "eigenvalues_before": result.eigenvalues_before,
+        "eigenvalues_after": result.eigenvalues_after,
+        "atol": np.float64(result.atol),
+        "rtol": np.float64(result.rtol),
+        "cutoff": np.float64(result.cutoff),
+    }
+    summary = {
+        "input": str(args.matrix),
+        "method": result.method,
+        "n": result.spectrum.n,
+        "dtype": str(result.spectrum.dtype),
+        "atol": result.atol,
+        "rtol": result.rtol,
+        "cutoff": result.cutoff,
+        "rank_before": result.rank_before,
+        "rank_after": result.rank_after,
+        "null_dim_before": result.null_dim_before,
+        "null_dim_after": result.null_dim_after,
+        "inertia_before": vars(result.inertia_before),
+        "inertia_after": vars(result.inertia_after),
+        "eigenvalue_min_max_before": [
+            float(result.eigenvalues_before.min()),
+            float(result.eigenvalues_before.max()),
+        ],
+    }
+    if args.grad is not None:
+        g = _io.load_array(args.grad, "g")
+        step = hsc_step(H, g, lr=args.lr, route="spectral", atol=args.atol, rtol=args.rtol)
+        arrays["step"] = step
+        arrays["lr"] = np.float64(args.lr)
+        summary.update(
+            lr=args.lr,
+            step_route="spectral",
+            step_norm=float(np.linalg.norm(step)),
+            grad_norm=float(np.linalg.norm(g)),
+        )
+    out = Path(args.out)
+    _io.atomic_save_npz(out / "correction.npz", arrays, overwrite=args.force)
+    _io.atomic_write_json(out / "summary.json", summary, overwrite=args.force)
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {out / 'correction.npz'} and {out / 'summary.json'}")
+    return 0
+
+
+def _add_core_parsers(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="run the demonstration (a few minutes at most)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    demo.add_argument(
+        "--only",
+        nargs="*",
+        metavar="SECTION",
+        help="run only these sections: " + ", ".join(n for n, _ in DEMO_SECTIONS),
+    )
+    demo.set_defaults(func=_cmd_demo)
+    info = sub.add_parser("info", help="versions, BLAS and the tolerance policy")
+    info.set_defaults(func=_cmd_info)
+    corr = sub.add_parser("correct", help="correct a matrix read from a .npy file")
+    corr.add_argument("matrix", help="symmetric matrix H as .npy (no pickles)")
+    corr.add_argument("--grad", help="gradient g as .npy: also write the HSC step")
+    corr.add_argument("--lr", type=float, default=1.0, help="step size (default 1)")
+    corr.add_argument("--method", default="hsc", help="correction name (default hsc)")
+    corr.add_argument("--atol", type=float, default=0.0, help="absolute cutoff (default 0)")
+    corr.add_argument("--rtol", type=float, default=None, help="relative cutoff (default n*eps)")
+    corr.add_argument("--out", required=True, help="output folder")
+    corr.add_argument("--force", action="store_true", help="replace existing output files")
+    corr.set_defaults(func=_cmd_correct)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_core_parsers]
+"""Functions that add subcommands to the ``hsc-ref`` parser."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``hsc-ref`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="hsc-ref",
+        description="Reference implementation of the Hessian singularity correction.",
+    )
+    parser.add_argument("--version", action="version", version=f"hsc_ref {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``hsc-ref`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    Errors in the input (bad files, bad matrices, existing outputs) print one line to stderr
+    and return 2.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:
+        print(f"hsc-ref {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,379 @@
+"""Hessian corrections as spectral maps ``lam -> c(lam)`` on one shared eigenbasis.
+
+A correction is a pure function from a :class:`~hsc_ref.spectral.Spectrum` to the corrected
+eigenvalues, paired with the eigenvalues of the pseudo-inverse that its Newton-type step uses.
+
+======================  ====================================  ==========================
+name                    corrected eigenvalue ``c(lam)``       what it is
+======================  ====================================  ==========================
+``hsc``                 ``lam + lam^+``                       the article's ``H + pinv(H)``
+``newton``              ``lam``                               pseudo-inverse Newton
+``abs``                 ``|lam|``                             saddle-free Newton
+``damped(mu)``          ``lam + mu``                          Levenberg-Marquardt
+``clip(delta)``         ``sgn(lam) * max(|lam|, delta)``      eigenvalue modification
+``fill(mu)``            ``lam + lam^+``; null space ``mu``    full-rank variant of ``hsc``
+======================  ====================================  ==========================
+
+``lam^+`` is ``1/lam`` above the spectrum's cutoff and 0 otherwise. The literal dense routes
+``H + scipy.linalg.pinvh(H)`` and, for non-symmetric ``J``, ``J + scipy.linalg.pinv(J)`` are
+:func:`literal_hsc` and :func:`literal_hsc_nonsymmetric`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.linalg
+
+from hsc_ref import _backend, _validation
+from hsc_ref.spectral import (
+    Inertia,
+    Spectrum,
+    cutoff_for,
+    decompose,
+    default_rtol,
+    inertia_of,
+    pinv_values,
+)
+
+__all__ = [
+    "Correction",
+    "CorrectionResult",
+    "CORRECTIONS",
+    "hsc",
+    "newton",
+    "saddle_free",
+    "damped",
+    "clip",
+    "fill",
+    "hsc_inverse_values",
+    "get_correction",
+    "correct",
+    "literal_hsc",
+    "literal_hsc_nonsymmetric",
+]
+
+
+class Correction(NamedTuple):
+    """A spectral correction: its name, its eigenvalue map and its step's inverse map.
+
+    Attributes
+    ----------
+    name : str
+        Registry name with parameters, e.g. ``"damped(mu=0.1)"``.
+    values : callable
+        ``Spectrum -> array``: eigenvalues of the corrected matrix.
+    inverse_values : callable
+        ``Spectrum -> array``: eigenvalues of the matrix that a Newton-type step applies to
+        ``-lr * g`` (the pseudo-inverse of the corrected matrix).
+    """
+
+    name: str
+    values: Callable[[Spectrum], Any]
+    inverse_values: Callable[[Spectrum], Any]
+
+
+def _pinv_of(values_fn: Callable[[Spectrum], Any]) -> Callable[[Spectrum], Any]:
+    """Inverse map by the spectrum's policy, applied to the corrected eigenvalues."""
+
+    def inverse(spectrum: Spectrum) -> Any:
+        c = values_fn(spectrum)
+        return pinv_values(c, cutoff_for(c, spectrum.atol, spectrum.rtol))
+
+    return inverse
+
+
+def hsc_inverse_values(lam: Any) -> Any:
+    """Return ``phi(lam) = lam / (1 + lam^2)``, the eigenvalues of ``pinv(H + pinv(H))``.
+
+    Computed as ``1 / (lam + 1/lam)`` where ``|lam| > 1`` so that ``lam^2`` cannot overflow.
+    ``phi`` is defined for every ``lam``, zero included, and ``|phi| <= 1/2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hsc_inverse_values(np.array([0.0, 1.0, -2.0, 1e300]))
+    array([ 0.e+000,  5.e-001, -4.e-001,  1.e-300])
+    """
+    xp = _backend.namespace(lam)
+    big = xp.abs(lam) > 1
+    large = xp.where(big, lam, 1.0)  # each branch sees only the inputs it is safe for
+    small = xp.where(big, 0.0, lam)
+    phi = xp.where(big, 1.0 / (large + 1.0 / large), small / (1.0 + small * small))
+    return phi.astype(lam.dtype, copy=False)
+
+
+def _hsc_values(spectrum: Spectrum) -> Any:
+    return spectrum.eigenvalues + spectrum.pinv_eigenvalues()
+
+
+def hsc() -> Correction:
+    """The HSC correction ``H + H^+`` (eigenvalues ``lam + lam^+``).
+
+    Its step uses ``phi(lam) = lam / (1 + lam^2)`` for every eigenvalue, the exact-arithmetic
+    eigenvalues of ``pinv(H + H^+)``: cutoff-free and 1-Lipschitz, so the step is continuous
+    where the rank of ``H`` changes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsc_ref.spectral import decompose
+    >>> hsc().values(decompose(np.diag([2.0, 0.0, -0.5])))
+    array([-2.5,  0. ,  2.5])
+    """
+    return Correction("hsc", _hsc_values, lambda s: hsc_inverse_values(s.eigenvalues))
+
+
+def _newton_values(spectrum: Spectrum) -> Any:
+    return spectrum.eigenvalues
+
+
+def newton() -> Correction:
+    """No correction: the step is the pseudo-inverse Newton step ``-lr * H^+ g``."""
+    return Correction("newton", _newton_values, lambda s: s.pinv_eigenvalues())
+
+
+def _abs_values(spectrum: Spectrum) -> Any:
+    return _backend.namespace(spectrum.eigenvalues).abs(spectrum.eigenvalues)
+
+
+def saddle_free() -> Correction:
+    """Saddle-free Newton: eigenvalues ``|lam|`` (registered as ``"abs"``)."""
+    return Correction("abs", _abs_values, _pinv_of(_abs_values))
+
+
+def damped(mu: float) -> Correction:
+    """Levenberg-Marquardt damping: eigenvalues ``lam + mu`` with ``mu >= 0``."""
+    mu = _validation.check_tolerance(mu, "mu")
+
+    def values(spectrum: Spectrum) -> Any:
+        return spectrum.eigenvalues + mu
+
+    return Correction(f"damped(mu={mu:g})", values, _pinv_of(values))
+
+
+def _sign_zero_positive(spectrum: Spectrum) -> Any:
+    """``sgn(lam)`` above the cutoff and ``+1`` at or below it."""
+    xp = _backend.namespace(spectrum.eigenvalues)
+    return xp.where(spectrum.eigenvalues < -spectrum.cutoff, -1.0, 1.0)
+
+
+def clip(delta: float) -> Correction:
+    """Eigenvalue modification: ``sgn(lam) * max(|lam|, delta)`` with ``delta > 0``.
+
+    Eigenvalues at or below the cutoff count as positive (``sgn(0) = +1``), the convention of
+    Nocedal & Wright's modified Newton methods, so the clipped matrix is nonsingular.
+    """
+    delta = _validation.check_positive(delta, "delta")
+
+    def values(spectrum: Spectrum) -> Any:
+        xp = _backend.namespace(spectrum.eigenvalues)
+        magnitude = xp.maximum(xp.abs(spectrum.eigenvalues), delta)
+        return (_sign_zero_positive(spectrum) * magnitude).astype(spectrum.dtype, copy=False)
+
+    return Correction(f"clip(delta={delta:g})", values, _pinv_of(values))
+
+
+def fill(mu: float) -> Correction:
+    """``H + H^+`` with the null space (``|lam| <= cutoff``) set to ``mu > 0``: full rank."""
+    mu = _validation.check_positive(mu, "mu")
+
+    def values(spectrum: Spectrum) -> Any:
+        xp = _backend.namespace(spectrum.eigenvalues)
+        return xp.where(spectrum.kept, _hsc_values(spectrum), mu).astype(spectrum.dtype)
+
+    return Correction(f"fill(mu={mu:g})", values, _pinv_of(values))
+
+
+CORRECTIONS: dict[str, Callable[..., Correction]] = {
+    "hsc": hsc,
+    "newton": newton,
+    "abs": saddle_free,
+    "damped": damped,
+    "clip": clip,
+    "fill": fill,
+}
+"""Registry of correction factories by name; parameters are passed as keywords."""
+
+
+def get_correction(method: str | Correction, **params: float) -> Correction:
+    """Return a :class:`Correction` from a registry name (with parameters) or pass one through.
+
+    Examples
+    --------
+    >>> get_correction("damped", mu=0.5).name
+    'damped(mu=0.5)'
+    """
+    if isinstance(method, Correction):
+        if params:
+            raise TypeError(f"parameters {sorted(params)} given with a Correction object")
+        return method
+    if not isinstance(method, str) or method not in CORRECTIONS:
+        raise ValueError(f"method must be one of {sorted(CORRECTIONS)}, got {method!r}")
+    try:
+        return CORRECTIONS[method](**params)
+    except TypeError as exc:
+        raise TypeError(f"bad parameters for correction {method!r}: {exc}") from exc
+
+
+@dataclass(frozen=True, eq=False)
+class CorrectionResult:
+    """A corrected matrix with the diagnostics needed to interpret it.
+
+    Attributes
+    ----------
+    method : str
+        Name of the correction.
+    matrix : array, shape (n, n)
+        Corrected matrix ``Q diag(c(lam)) Q^T``.
+    eigenvalues_before, eigenvalues_after : array, shape (n,)
+        ``lam`` (ascending) and ``c(lam)`` in the same order (not re-sorted).
+    rank_before, rank_after : int
+        Numerical ranks under the cutoff policy applied to each set of eigenvalues.
+    null_dim_before, null_dim_after : int
+        ``n - rank``.
+    inertia_before, inertia_after : Inertia
+        Signs of the eigenvalues under each cutoff.
+    atol, rtol, cutoff, cutoff_after : float
+        The policy, the cutoff on ``lam`` and the same policy's cutoff on ``c(lam)``.
+    spectrum : Spectrum
+        The decomposition everything was computed from.
+    """
+
+    method: str
+    matrix: Any
+    eigenvalues_before: Any
+    eigenvalues_after: Any
+    rank_before: int
+    rank_after: int
+    null_dim_before: int
+    null_dim_after: int
+    inertia_before: Inertia
+    inertia_after: Inertia
+    atol: float
+    rtol: float
+    cutoff: float
+    cutoff_after: float
+    spectrum: Spectrum
+
+
+def correct(
+    H: Any,
+    method: str | Correction = "hsc",
+    *,
+    atol: float = 0.0,
+    rtol: float | None = None,
+    symmetry_rtol: float | None = None,
+    **params: float,
+) -> CorrectionResult:
+    """Apply a spectral correction to a symmetric matrix (or to a :class:`Spectrum`).
+
+    Parameters
+    ----------
+    H : array_like, shape (n, n), or Spectrum
+        Symmetric matrix, or a spectrum already computed by :func:`~hsc_ref.spectral.decompose`
+        (then the tolerances are those it carries and must not be passed again).
+    method : str or Correction, default "hsc"
+        A registry name (see :data:`CORRECTIONS`) or a :class:`Correction`.
+    atol, rtol, symmetry_rtol : float, optional
+        Passed to :func:`~hsc_ref.spectral.decompose`.
+    **params
+        Parameters of the correction, e.g. ``mu=0.1`` for ``"damped"``.
+
+    Returns
+    -------
+    CorrectionResult
+
+    Notes
+    -----
+    For ``hsc``, ``H = Q diag(lam) Q^T`` gives ``Hc = Q diag(lam + lam^+) Q^T``: nonzero
+    eigenvalues map to ``lam + 1/lam`` (sign kept, magnitude at least 2), eigenvalues at or
+    below the cutoff stay ``lam``. ``Hc`` has the null space, rank and inertia of ``H``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = correct(np.diag([3.0, 0.0, -0.5]))
+    >>> r.rank_before, r.rank_after, r.null_dim_after
+    (2, 2, 1)
+    >>> np.allclose(r.matrix, np.diag([3.0 + 1 / 3, 0.0, -2.5]))
+    True
+    """
+    spectrum = _as_spectrum(H, atol, rtol, symmetry_rtol)
+    correction = get_correction(method, **params)
+    after = correction.values(spectrum)
+    cutoff_after = cutoff_for(after, spectrum.atol, spectrum.rtol)
+    rank_after = int((_backend.namespace(after).abs(after) > cutoff_after).sum())
+    return CorrectionResult(
+        method=correction.name,
+        matrix=spectrum.dense(after),
+        eigenvalues_before=spectrum.eigenvalues,
+        eigenvalues_after=after,
+        rank_before=spectrum.rank,
+        rank_after=rank_after,
+        null_dim_before=spectrum.null_dim,
+        null_dim_after=spectrum.n - rank_after,
+        inertia_before=spectrum.inertia,
+        inertia_after=inertia_of(after, cutoff_after),
+        atol=spectrum.atol,
+        rtol=spectrum.rtol,
+        cutoff=spectrum.cutoff,
+        cutoff_after=cutoff_after,
+        spectrum=spectrum,
+    )
+
+
+def _as_spectrum(H: Any, atol: float, rtol: float | None, symmetry_rtol: float | None) -> Spectrum:
+    """Pass a Spectrum through (refusing conflicting tolerances) or decompose ``H``."""
+    if isinstance(H, Spectrum):
+        if atol != 0.0 or rtol is not None or symmetry_rtol is not None:
+            raise ValueError("tolerances must not be passed with a Spectrum: it carries its own")
+        return H
+    return decompose(H, atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol)
+
+
+def literal_hsc(H: Any, *, atol: float = 0.0, rtol: float | None = None) -> np.ndarray:
+    """The literal dense route ``H + scipy.linalg.pinvh(H, atol=atol, rtol=rtol)`` (NumPy).
+
+    This is what a direct implementation of the article computes. Symmetry is checked as in
+    :func:`~hsc_ref.spectral.decompose`; tolerances are always passed explicitly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> literal_hsc(np.diag([2.0, 0.0]))
+    array([[2.5, 0. ],
+           [0. , 0. ]])
+    """
+    H = _validation.as_square_matrix(_backend.to_numpy(H), "H")
+    _validation.check_symmetric(H, float(np.sqrt(np.finfo(H.dtype).eps)), "H")
+    atol = _validation.check_tolerance(atol, "atol")
+    rtol = default_rtol(H.shape[0], H.dtype) if rtol is None else rtol
+    rtol = _validation.check_tolerance(rtol, "rtol")
+    return H + scipy.linalg.pinvh(H, atol=atol, rtol=rtol)
+
+
+def literal_hsc_nonsymmetric(J: Any, *, atol: float = 0.0, rtol: float | None = None) -> np.ndarray:
+    """``J + scipy.linalg.pinv(J)`` for a square, possibly non-symmetric matrix (NumPy).
+
+    Uses the SVD-based pseudo-inverse with SciPy's policy on singular values
+    (``s > atol + rtol * s_max``; ``rtol`` defaults to ``n * eps``). There is no eigenvalue
+    map here: the eigenvalues of ``J + J^+`` are not a function of those of ``J`` unless ``J``
+    is normal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> J = np.array([[0.0, 1.0], [-1.0, 0.0]])   # a rotation: J^+ = J^T = -J
+    >>> literal_hsc_nonsymmetric(J)
+    array([[0., 0.],
+           [0., 0.]])
+    """
+    J = _validation.as_square_matrix(_backend.to_numpy(J), "J")
+    atol = _validation.check_tolerance(atol, "atol")
+    rtol = default_rtol(J.shape[0], J.dtype) if rtol is None else rtol
+    rtol = _validation.check_tolerance(rtol, "rtol")
+    return J + scipy.linalg.pinv(J, atol=atol, rtol=rtol)

@@ -1,0 +1,316 @@
+"""Exact derivatives with autograd over a documented flat parameter layout.
+
+Flat layout (DESIGN section 5): a model's parameters are a list of layers ``[(W, b), ...]``
+with ``W`` of shape ``(fan_in, fan_out)`` and ``y = x @ W + b``. The flat vector concatenates,
+layer by layer, ``W.ravel()`` (C order) then ``b``. General nests of lists, tuples and dicts
+(keys in sorted order) of arrays flatten the same way, depth first.
+
+Hessians are symmetrized, ``(H + H^T) / 2``: reverse-over-reverse differentiation gives a
+matrix symmetric only to rounding (about 1e-16 relative).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+
+from hsc_ref import _validation
+
+__all__ = [
+    "flatten",
+    "gradient",
+    "hessian",
+    "hessian_plain",
+    "hvp",
+    "value_grad_hessian",
+    "ValueGradHessian",
+    "layers_from_torch_linear",
+    "layers_to_torch_linear",
+]
+
+
+def _leaves(tree: Any, path: str = "params") -> list[tuple[str, np.ndarray]]:
+    """Depth-first list of ``(path, array)`` leaves of a nest of lists/tuples/dicts."""
+    if isinstance(tree, dict):
+        return [lf for key in sorted(tree) for lf in _leaves(tree[key], f"{path}[{key!r}]")]
+    if isinstance(tree, (list, tuple)):
+        return [lf for i, item in enumerate(tree) for lf in _leaves(item, f"{path}[{i}]")]
+    array = _validation.as_real_array(tree, path)
+    return [(path, array)]
+
+
+def _rebuild(template: Any, pieces: list[Any]) -> Any:
+    """Rebuild a nest shaped like ``template`` from pieces consumed in depth-first order."""
+    if isinstance(template, dict):
+        rebuilt = {key: _rebuild(template[key], pieces) for key in sorted(template)}
+        return {key: rebuilt[key] for key in template}
+    if isinstance(template, (list, tuple)):
+        items = [_rebuild(item, pieces) for item in template]
+        return tuple(items) if isinstance(template, tuple) else items
+    return pieces.pop(0)
+
+
+def flatten(params: Any) -> tuple[np.ndarray, Callable[[Any], Any]]:
+    """Flatten a nest of arrays into one vector; return it and the inverse map.
+
+    The inverse ``unflatten(flat)`` accepts a flat vector of shape ``(n,)`` or a stack of
+    parameter copies of shape ``(*lead, n)``; each leaf then gets shape ``(*lead, *shape)``.
+    It is autograd-traceable, so losses can be written on the flat vector.
+
+    Parameters
+    ----------
+    params : nest of lists, tuples and dicts of real arrays
+        E.g. ``[(W1, b1), (W2, b2)]``.
+
+    Returns
+    -------
+    flat : ndarray, shape (n,)
+        The leaves raveled in C order and concatenated depth first (dict keys sorted), in
+        their common floating dtype.
+    unflatten : callable
+        Inverse map.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W, b = np.arange(6.0).reshape(2, 3), np.array([10.0, 11.0, 12.0])
+    >>> flat, unflatten = flatten([(W, b)])
+    >>> flat
+    array([ 0.,  1.,  2.,  3.,  4.,  5., 10., 11., 12.])
+    >>> unflatten(flat)[0][1]
+    array([10., 11., 12.])
+    >>> unflatten(np.stack([flat, 2 * flat]))[0][0].shape   # two parameter copies
+    (2, 2, 3)
+    """
+    leaves = _leaves(params)
+    shapes = [array.shape for _, array in leaves]
+    sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
+    bounds = np.cumsum([0, *sizes])
+    dtype = np.result_type(*[array.dtype for _, array in leaves])
+    flat = np.concatenate([array.ravel().astype(dtype) for _, array in leaves])
+    n = int(bounds[-1])
+
+    def unflatten(vector: Any) -> Any:
+        if vector.shape[-1:] != (n,):
+            raise ValueError(f"flat vector must have last axis of length {n}, got {vector.shape}")
+        lead = vector.shape[:-1]
+        pieces = [
+            anp.reshape(vector[..., start:stop], lead + shape)
+            for start, stop, shape in zip(bounds[:-1], bounds[1:], shapes, strict=True)
+        ]
+        return _rebuild(params, pieces)
+
+    return flat, unflatten
+
+
+def _point(x: Any) -> np.ndarray:
+    return _validation.as_real_array(x, "x", ndim=1)
+
+
+def gradient(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
+    """Exact gradient of a scalar function of a flat vector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gradient(lambda x: (x ** 2).sum(), np.array([1.0, -2.0]))
+    array([ 2., -4.])
+    """
+    return np.asarray(autograd.grad(fun)(_point(x)))
+
+
+def hvp(fun: Callable[[Any], Any], x: Any, v: Any) -> np.ndarray:
+    """Exact Hessian-vector product ``H(x) v`` by reverse-over-reverse differentiation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hvp(lambda x: x[0] ** 2 * x[1], np.array([1.0, 3.0]), np.array([1.0, 0.0]))
+    array([6., 2.])
+    """
+    x = _point(x)
+    v = _validation.check_vector_for(v, x.shape[0], x.dtype, "v")
+    if v.ndim != 1:
+        raise ValueError(f"v must be 1-D, got shape {v.shape}")
+    grad = autograd.grad(fun)
+    return np.asarray(autograd.grad(lambda y: anp.dot(grad(y), v))(x))
+
+
+def hessian_plain(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
+    """``autograd.hessian`` (one reverse pass per column), symmetrized; the reference route."""
+    x = _point(x)
+    H = np.asarray(autograd.hessian(fun)(x)).reshape(x.shape[0], x.shape[0])
+    return 0.5 * (H + H.T)
+
+
+def hessian(
+    fun: Callable[[Any], Any],
+    x: Any,
+    *,
+    batched: bool = False,
+    chunk_size: int | None = None,
+) -> np.ndarray:
+    """Exact, symmetrized Hessian of a scalar function of a flat vector.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> scalar`` written with ``autograd.numpy``. With ``batched=True`` it must
+        also accept a stack of points ``X`` of shape ``(k, n)`` and return the ``k`` values
+        (e.g. a model loss whose parameters carry a leading axis of copies).
+    x : array_like, shape (n,)
+        Point.
+    batched : bool, default False
+        Use the vectorized route: one reverse-over-reverse pass over ``k`` copies of ``x``
+        gives ``k`` Hessian rows at once. Otherwise use :func:`hessian_plain`.
+    chunk_size : int, optional
+        Rows per pass on the batched route (bounds memory); default all ``n`` rows at once
+        up to 256.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        ``(H + H^T) / 2``.
+
+    Examples
+    --------
+    >>> import autograd.numpy as anp
+    >>> import numpy as np
+    >>> f = lambda x: anp.sum(x[..., :1] ** 2 * x[..., 1:], axis=-1)  # on (n,) and (k, n)
+    >>> hessian(f, np.array([1.0, 2.0, 3.0]))
+    array([[10.,  2.,  2.],
+           [ 2.,  0.,  0.],
+           [ 2.,  0.,  0.]])
+    >>> np.array_equal(hessian(f, np.array([1.0, 2.0, 3.0]), batched=True),
+    ...                hessian(f, np.array([1.0, 2.0, 3.0])))
+    True
+    """
+    if not batched:
+        return hessian_plain(fun, x)
+    x = _point(x)
+    n = x.shape[0]
+    if chunk_size is None:
+        chunk_size = min(n, 256)
+    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    rows = [
+        _hessian_rows(fun, x, np.arange(i, min(i + chunk_size, n))) for i in range(0, n, chunk_size)
+    ]
+    H = np.concatenate(rows, axis=0)
+    return 0.5 * (H + H.T)
+
+
+def _hessian_rows(fun: Callable[[Any], Any], x: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Rows ``index`` of the Hessian from one pass over ``len(index)`` copies of ``x``."""
+    k, n = index.shape[0], x.shape[0]
+    copies = np.broadcast_to(x, (k, n)).copy()
+    basis = np.zeros((k, n), dtype=x.dtype)
+    basis[np.arange(k), index] = 1.0
+    grad_of_copies = autograd.grad(lambda X: anp.sum(fun(X)))
+    rows = autograd.grad(lambda X: anp.sum(grad_of_copies(X) * basis))(copies)
+    return np.asarray(rows)
+
+
+class ValueGradHessian(NamedTuple):
+    """Value, gradient and symmetrized Hessian at one point."""
+
+    value: float
+    grad: np.ndarray
+    hessian: np.ndarray
+
+
+def value_grad_hessian(
+    fun: Callable[[Any], Any], x: Any, *, batched: bool = False
+) -> ValueGradHessian:
+    """Value, exact gradient and exact symmetrized Hessian in one call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = value_grad_hessian(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]))
+    >>> r.value, r.grad, r.hessian
+    (9.0, array([ 3., 12.]), array([[ 6.,  0.],
+           [ 0., 12.]]))
+    """
+    x = _point(x)
+    value, grad = autograd.value_and_grad(fun)(x)
+    return ValueGradHessian(float(value), np.asarray(grad), hessian(fun, x, batched=batched))
+
+
+def _check_layer_pairs(layers: Sequence[Any], name: str) -> None:
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise TypeError(f"{name} must be a non-empty list of (weight, bias) pairs")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, (list, tuple)) or len(layer) != 2:
+            raise TypeError(
+                f"{name}[{i}] must be a (weight, bias) pair, got {type(layer).__name__}"
+            )
+
+
+def _checked_pair(
+    weight: Any, bias: Any, i: int, names: tuple[str, str], bias_axis: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate one layer: a 2-D matrix and a 1-D bias of length ``weight.shape[bias_axis]``."""
+    w = _validation.as_real_array(_to_numpy(weight), f"layers[{i}] {names[0]}", ndim=2)
+    b = _validation.as_real_array(_to_numpy(bias), f"layers[{i}] {names[1]}", ndim=1)
+    if b.shape[0] != w.shape[bias_axis]:
+        raise ValueError(
+            f"layers[{i}] {names[1]} must have length {names[0]}.shape[{bias_axis}] = "
+            f"{w.shape[bias_axis]}, got {b.shape[0]}"
+        )
+    return w, b
+
+
+def layers_from_torch_linear(
+    layers: Sequence[tuple[Any, Any]],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Convert ``nn.Linear`` pairs ``(weight (out, in), bias (out,))`` to ``[(W, b)]``.
+
+    ``W = weight.T``. Accepts NumPy arrays or anything with ``.detach().cpu().numpy()``
+    (PyTorch tensors).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> weight = np.arange(6.0).reshape(3, 2)      # nn.Linear(2, 3).weight layout
+    >>> [(W, b)] = layers_from_torch_linear([(weight, np.zeros(3))])
+    >>> W.shape
+    (2, 3)
+    """
+    _check_layer_pairs(layers, "layers")
+    out = []
+    for i, (weight, bias) in enumerate(layers):
+        w, b = _checked_pair(weight, bias, i, ("weight", "bias"), bias_axis=0)
+        out.append((np.ascontiguousarray(w.T), b.copy()))
+    return out
+
+
+def layers_to_torch_linear(
+    layers: Sequence[tuple[Any, Any]],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inverse of :func:`layers_from_torch_linear`: ``[(W, b)] -> [(weight = W.T, bias)]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layers = [(np.ones((2, 3)), np.zeros(3))]
+    >>> layers_to_torch_linear(layers)[0][0].shape
+    (3, 2)
+    """
+    _check_layer_pairs(layers, "layers")
+    out = []
+    for i, (W, b) in enumerate(layers):
+        w, bias = _checked_pair(W, b, i, ("W", "b"), bias_axis=1)
+        out.append((np.ascontiguousarray(w.T), bias.copy()))
+    return out
+
+
+def _to_numpy(x: Any) -> Any:
+    """PyTorch tensors to NumPy without importing torch; other input unchanged."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        return x.detach().cpu().numpy()
+    return x

@@ -1,0 +1,249 @@
+"""One eigendecomposition of a symmetric matrix, reused for every correction and step.
+
+:func:`decompose` is the single place where symmetric matrices are validated. It returns an
+immutable :class:`Spectrum` that carries the tolerance policy it was built with, so every
+result derived from it can say which ``atol``, ``rtol`` and cutoff it used.
+
+Cutoff policy (the one of :func:`scipy.linalg.pinvh`): an eigenvalue is *kept* when
+``|lambda| > cutoff`` with ``cutoff = atol + rtol * max|lambda|``; defaults ``atol = 0`` and
+``rtol = n * eps(dtype)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+from hsc_ref import _backend, _validation
+
+__all__ = ["Inertia", "Spectrum", "decompose", "default_rtol", "cutoff_for", "pinv_values"]
+
+
+def default_rtol(n: int, dtype: Any) -> float:
+    """Default relative tolerance ``n * eps(dtype)`` (SciPy's ``pinvh`` policy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bool(default_rtol(10, np.float64) == 10 * np.finfo(np.float64).eps)
+    True
+    """
+    return n * float(np.finfo(dtype).eps)
+
+
+def cutoff_for(values: Any, atol: float, rtol: float) -> float:
+    """Return ``atol + rtol * max|values|``, the threshold below which a value counts as zero."""
+    xp = _backend.namespace(values)
+    return float(atol + rtol * float(xp.abs(values).max()))
+
+
+def pinv_values(values: Any, cutoff: float) -> Any:
+    """Invert the entries with ``|value| > cutoff`` and set the others to zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pinv_values(np.array([-2.0, 0.0, 1e-20, 4.0]), 1e-15)
+    array([-0.5 ,  0.  ,  0.  ,  0.25])
+    """
+    xp = _backend.namespace(values)
+    kept = xp.abs(values) > cutoff
+    safe = xp.where(kept, values, 1.0)
+    return xp.where(kept, 1.0 / safe, 0.0).astype(values.dtype, copy=False)
+
+
+@dataclass(frozen=True)
+class Inertia:
+    """Counts of positive, negative and (numerically) zero eigenvalues."""
+
+    positive: int
+    negative: int
+    zero: int
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Eigendecomposition ``H = Q diag(lam) Q^T`` of a symmetric matrix, with its cutoff policy.
+
+    Build it with :func:`decompose`; do not call the constructor on unvalidated data.
+
+    Attributes
+    ----------
+    eigenvalues : array, shape (n,)
+        Ascending eigenvalues ``lam``.
+    eigenvectors : array, shape (n, n)
+        Orthonormal eigenvectors ``Q`` (columns).
+    atol, rtol : float
+        Tolerances of the cutoff policy.
+    cutoff : float
+        ``atol + rtol * max|lam|``; eigenvalues with ``|lam| <= cutoff`` count as zero.
+    """
+
+    eigenvalues: Any
+    eigenvectors: Any
+    atol: float
+    rtol: float
+    cutoff: float
+
+    @property
+    def n(self) -> int:
+        """Order of the matrix."""
+        return int(self.eigenvalues.shape[0])
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Floating dtype of the decomposition."""
+        return self.eigenvalues.dtype
+
+    @property
+    def kept(self) -> Any:
+        """Boolean mask of the eigenvalues above the cutoff."""
+        return _backend.namespace(self.eigenvalues).abs(self.eigenvalues) > self.cutoff
+
+    @property
+    def rank(self) -> int:
+        """Number of eigenvalues above the cutoff."""
+        return int(self.kept.sum())
+
+    @property
+    def null_dim(self) -> int:
+        """Dimension of the numerical null space, ``n - rank``."""
+        return self.n - self.rank
+
+    @property
+    def inertia(self) -> Inertia:
+        """Counts of eigenvalues above ``cutoff``, below ``-cutoff``, and in between."""
+        return inertia_of(self.eigenvalues, self.cutoff)
+
+    def pinv_eigenvalues(self) -> Any:
+        """Eigenvalues of the pseudo-inverse: ``1/lam`` where kept, else 0."""
+        return pinv_values(self.eigenvalues, self.cutoff)
+
+    def dense(self, values: Any = None) -> Any:
+        """Return ``Q diag(values) Q^T`` (``values`` defaults to the eigenvalues).
+
+        The result is symmetric to the last bit: it is formed as ``(Q D) Q^T`` and then
+        symmetrized, so callers can feed it to ``eigh`` again.
+        """
+        values = self.eigenvalues if values is None else self._check_values(values)
+        q = self.eigenvectors
+        m = (q * values) @ q.T
+        return 0.5 * (m + m.T)
+
+    def pinv(self) -> Any:
+        """Dense Moore-Penrose pseudo-inverse under this spectrum's cutoff."""
+        return self.dense(self.pinv_eigenvalues())
+
+    def apply(self, values: Any, v: Any) -> Any:
+        """Return ``Q diag(values) Q^T v`` for a vector or an ``(n, k)`` block ``v``."""
+        values = self._check_values(values)
+        v = _validation.check_vector_for(v, self.n, self.dtype, "v")
+        q = self.eigenvectors
+        coeffs = q.T @ v
+        scaled = coeffs * (values if v.ndim == 1 else values[:, None])
+        return q @ scaled
+
+    def solve(self, b: Any) -> Any:
+        """Least-norm least-squares solution ``H^+ b`` under this spectrum's cutoff."""
+        return self.apply(self.pinv_eigenvalues(), b)
+
+    def as_linear_operator(self, values: Any = None) -> LinearOperator:
+        """A :class:`scipy.sparse.linalg.LinearOperator` for ``Q diag(values) Q^T`` (NumPy only)."""
+        values = self.eigenvalues if values is None else self._check_values(values)
+        q = _backend.to_numpy(self.eigenvectors)
+        vals = _backend.to_numpy(values)
+
+        def matvec(v: np.ndarray) -> np.ndarray:
+            return q @ (vals * (q.T @ v.ravel()))
+
+        def matmat(v: np.ndarray) -> np.ndarray:
+            return q @ (vals[:, None] * (q.T @ v))
+
+        return LinearOperator(
+            (self.n, self.n), matvec=matvec, rmatvec=matvec, matmat=matmat, dtype=q.dtype
+        )
+
+    def _check_values(self, values: Any) -> Any:
+        if getattr(values, "shape", None) != (self.n,):
+            raise ValueError(
+                f"values must have shape ({self.n},), got {getattr(values, 'shape', type(values))}"
+            )
+        return values
+
+
+def inertia_of(values: Any, cutoff: float) -> Inertia:
+    """Counts of ``values > cutoff``, ``values < -cutoff`` and the rest."""
+    positive = int((values > cutoff).sum())
+    negative = int((values < -cutoff).sum())
+    return Inertia(positive, negative, int(values.shape[0]) - positive - negative)
+
+
+def decompose(
+    H: Any,
+    *,
+    atol: float = 0.0,
+    rtol: float | None = None,
+    symmetry_rtol: float | None = None,
+) -> Spectrum:
+    """Validate a symmetric matrix, symmetrize it and take one ``eigh``.
+
+    Parameters
+    ----------
+    H : array_like, shape (n, n)
+        Real symmetric matrix, float64 or float32 (integers are converted to float64),
+        NumPy or CuPy.
+    atol, rtol : float, optional
+        Cutoff policy of :func:`scipy.linalg.pinvh`: eigenvalues with
+        ``|lam| <= atol + rtol * max|lam|`` count as zero. ``rtol`` defaults to
+        ``n * eps(H.dtype)``.
+    symmetry_rtol : float, optional
+        ``H`` is rejected unless ``max|H - H^T| <= symmetry_rtol * max|H|``. Defaults to
+        ``sqrt(eps(H.dtype))``: far above the rounding asymmetry of an exact Hessian
+        (about ``1e-16`` relative in float64) and far below that of a genuinely
+        non-symmetric matrix such as a game Jacobian.
+
+    Returns
+    -------
+    Spectrum
+        Eigendecomposition of ``(H + H^T) / 2`` with the cutoff policy.
+
+    Raises
+    ------
+    TypeError
+        If ``H`` is not a real floating (or integer) array.
+    ValueError
+        If ``H`` is not 2-D and square, is empty, holds NaN or inf, is not symmetric, or a
+        tolerance is negative or not finite.
+
+    Notes
+    -----
+    ``eigh`` reads one triangle only, so a non-symmetric input would silently give the
+    spectrum of a different matrix; that is why symmetry is checked before symmetrizing.
+    A CuPy ``eigh`` that fails inside cuSOLVER may return NaN silently, so the result is
+    checked for finite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = decompose(np.diag([2.0, 0.0, -1.0]))
+    >>> s.eigenvalues
+    array([-1.,  0.,  2.])
+    >>> s.rank, s.null_dim, s.inertia
+    (2, 1, Inertia(positive=1, negative=1, zero=1))
+    """
+    H = _validation.as_square_matrix(H, "H")
+    n = H.shape[0]
+    atol = _validation.check_tolerance(atol, "atol")
+    rtol = default_rtol(n, H.dtype) if rtol is None else _validation.check_tolerance(rtol, "rtol")
+    if symmetry_rtol is None:
+        symmetry_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
+    symmetry_rtol = _validation.check_tolerance(symmetry_rtol, "symmetry_rtol")
+    _validation.check_symmetric(H, symmetry_rtol, "H")
+    xp = _backend.namespace(H)
+    lam, q = xp.linalg.eigh(0.5 * (H + H.T))
+    if not (_backend.all_finite(xp, lam) and _backend.all_finite(xp, q)):
+        raise FloatingPointError("eigh returned non-finite values (solver failure)")
+    return Spectrum(lam, q, atol, rtol, cutoff_for(lam, atol, rtol))

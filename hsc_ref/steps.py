@@ -1,0 +1,378 @@
+"""Newton-type steps with spectral corrections, and ``(init, update)`` step rules.
+
+The HSC step is ``s = -lr * pinv(H + pinv(H)) g``. In exact arithmetic it equals
+``-lr * Q diag(phi(lam)) Q^T g`` with ``phi(lam) = lam / (1 + lam^2)``, i.e.
+``-lr * (I + H^2)^{-1} H g``: a ridge step with damping fixed at 1. Three routes compute it:
+
+``"spectral"`` (the reference)
+    one ``eigh`` of the symmetrized ``H``, then ``phi`` on the eigenvalues.
+``"cholesky"`` (fast, no eigendecomposition)
+    a Cholesky solve of ``(I + H^2) s = -lr * H g``. Relative error about
+    ``n * eps * (1 + ||H||^2)`` with respect to ``lr * ||g||``: accurate while ``||H||`` is
+    moderate, not for huge ``||H||``.
+``"literal"`` (what naive code computes)
+    ``pinvh(H + pinvh(H)) @ g`` with two cutoffs. Kept to reproduce such code; it fails when
+    a tiny eigenvalue survives the first cutoff or a dropped one survives the second
+    (see ``docs/math.md``).
+
+Step rules are NamedTuples of two pure functions, ``init(x0) -> state`` and
+``update(grad, state, *, params=None, hessian=None) -> (step, state)``; the caller applies
+``x <- x + step``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+
+from hsc_ref import _backend, _validation
+from hsc_ref.corrections import Correction, get_correction
+from hsc_ref.spectral import Spectrum, decompose, default_rtol
+
+__all__ = [
+    "HSC_ROUTES",
+    "spectral_step",
+    "hsc_step",
+    "StepRule",
+    "sgd",
+    "adam",
+    "newton_type",
+    "sr1",
+    "bfgs",
+]
+
+HSC_ROUTES = ("spectral", "cholesky", "literal")
+"""Routes by which :func:`hsc_step` can compute the HSC step."""
+
+
+def _check_lr(lr: float) -> float:
+    return _validation.check_positive(lr, "lr")
+
+
+def spectral_step(
+    spectrum: Spectrum,
+    g: Any,
+    method: str | Correction = "hsc",
+    *,
+    lr: float = 1.0,
+    **params: float,
+) -> Any:
+    """Newton-type step ``-lr * Q diag(c^+) Q^T g`` for a spectral correction ``c``.
+
+    Parameters
+    ----------
+    spectrum : Spectrum
+        Decomposition of ``H`` (reuse one for several methods).
+    g : array, shape (n,) or (n, k)
+        Gradient (or a block of gradients).
+    method : str or Correction, default "hsc"
+        Correction whose inverse map the step applies; for ``"hsc"`` that map is
+        ``phi(lam) = lam / (1 + lam^2)`` on every eigenvalue.
+    lr : float, default 1.0
+        Positive step size.
+    **params
+        Parameters of the correction.
+
+    Returns
+    -------
+    array
+        The step, same shape as ``g``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsc_ref.spectral import decompose
+    >>> spectral_step(decompose(np.diag([1.0, 0.0])), np.array([1.0, 1.0]))
+    array([-0.5, -0. ])
+    """
+    correction = get_correction(method, **params)
+    return -_check_lr(lr) * spectrum.apply(correction.inverse_values(spectrum), g)
+
+
+def hsc_step(
+    H: Any,
+    g: Any,
+    *,
+    lr: float = 1.0,
+    route: str = "spectral",
+    atol: float = 0.0,
+    rtol: float | None = None,
+    symmetry_rtol: float | None = None,
+) -> Any:
+    """The HSC step ``-lr * pinv(H + pinv(H)) g`` by one of three routes.
+
+    Parameters
+    ----------
+    H : array_like, shape (n, n)
+        Symmetric matrix (checked, then symmetrized).
+    g : array_like, shape (n,) or (n, k)
+        Gradient.
+    lr : float, default 1.0
+        Positive step size.
+    route : {"spectral", "cholesky", "literal"}
+        See the module docstring; ``"spectral"`` is the reference.
+    atol, rtol : float, optional
+        Cutoff policy (SciPy ``pinvh``). The spectral and Cholesky routes do not depend on
+        it (``phi`` is cutoff-free); the literal route applies it in both pseudo-inverses.
+    symmetry_rtol : float, optional
+        Relative symmetry tolerance, as in :func:`~hsc_ref.spectral.decompose`.
+
+    Returns
+    -------
+    array
+        The step, same shape as ``g``. ``||step|| <= lr * ||g|| / 2`` for the spectral route.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> H = np.array([[2.0, 0.0], [0.0, 0.0]])
+    >>> g = np.array([1.0, 1.0])
+    >>> hsc_step(H, g)                    # phi(2) = 2/5, phi(0) = 0
+    array([-0.4, -0. ])
+    >>> np.allclose(hsc_step(H, g, route="cholesky"), hsc_step(H, g))
+    True
+    """
+    lr = _check_lr(lr)
+    if route == "spectral":
+        spectrum = decompose(H, atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol)
+        return spectral_step(spectrum, g, "hsc", lr=lr)
+    if route not in HSC_ROUTES:
+        raise ValueError(f"route must be one of {HSC_ROUTES}, got {route!r}")
+    H, g = _checked_pair(H, g, symmetry_rtol)
+    if route == "cholesky":
+        _validation.check_tolerance(atol, "atol")
+        if rtol is not None:
+            _validation.check_tolerance(rtol, "rtol")
+        return _cholesky_step(H, g, lr)
+    return _literal_step(H, g, lr, atol, rtol)
+
+
+def _checked_pair(H: Any, g: Any, symmetry_rtol: float | None) -> tuple[Any, Any]:
+    """Validate and symmetrize ``H``; validate ``g`` against it."""
+    H = _validation.as_square_matrix(H, "H")
+    if symmetry_rtol is None:
+        symmetry_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
+    _validation.check_symmetric(H, _validation.check_tolerance(symmetry_rtol, "symmetry_rtol"))
+    g = _validation.check_vector_for(g, H.shape[0], H.dtype)
+    return 0.5 * (H + H.T), g
+
+
+def _cholesky_step(H: Any, g: Any, lr: float) -> Any:
+    """Solve ``(I + H^2) s = -lr H g`` by Cholesky (``I + H^2`` is SPD, eigenvalues >= 1)."""
+    xp = _backend.namespace(H)
+    if xp is not np:
+        a = H @ H + xp.eye(H.shape[0], dtype=H.dtype)
+        factor = xp.linalg.cholesky(a)
+        rhs = -lr * (H @ g)
+        return xp.linalg.solve(factor.T, xp.linalg.solve(factor, rhs))
+    a = H @ H
+    a[np.diag_indices_from(a)] += 1.0
+    factor = scipy.linalg.cho_factor(a, lower=True, overwrite_a=True, check_finite=False)
+    return scipy.linalg.cho_solve(factor, -lr * (H @ g), check_finite=False)
+
+
+def _literal_step(H: Any, g: Any, lr: float, atol: float, rtol: float | None) -> np.ndarray:
+    """``-lr * pinvh(H + pinvh(H)) @ g`` with the same explicit tolerances in both."""
+    H = _backend.to_numpy(H)
+    g = _backend.to_numpy(g)
+    atol = _validation.check_tolerance(atol, "atol")
+    rtol = default_rtol(H.shape[0], H.dtype) if rtol is None else rtol
+    rtol = _validation.check_tolerance(rtol, "rtol")
+    hc = H + scipy.linalg.pinvh(H, atol=atol, rtol=rtol)
+    return -lr * (scipy.linalg.pinvh(hc, atol=atol, rtol=rtol) @ g)
+
+
+# --------------------------------------------------------------------------- step rules
+
+
+class StepRule(NamedTuple):
+    """An optimizer as two pure functions.
+
+    ``init(x0) -> state`` and ``update(grad, state, *, params=None, hessian=None) ->
+    (step, new_state)``; the caller applies ``x <- x + step``. ``params`` is the current flat
+    parameter vector (needed by quasi-Newton rules), ``hessian`` the current exact Hessian
+    (needed by Newton-type rules).
+    """
+
+    init: Any
+    update: Any
+
+
+def _as_vector(x: Any, name: str) -> np.ndarray:
+    return _validation.as_real_array(x, name, ndim=1)
+
+
+def sgd(lr: float) -> StepRule:
+    """Plain gradient descent, ``step = -lr * g``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rule = sgd(0.1)
+    >>> step, state = rule.update(np.array([1.0, -2.0]), rule.init(np.zeros(2)))
+    >>> step
+    array([-0.1,  0.2])
+    """
+    lr = _check_lr(lr)
+
+    def init(x0: Any) -> tuple:
+        _as_vector(x0, "x0")
+        return ()
+
+    def update(grad: Any, state: tuple, *, params: Any = None, hessian: Any = None):
+        return -lr * _as_vector(grad, "grad"), state
+
+    return StepRule(init, update)
+
+
+class AdamState(NamedTuple):
+    """Adam's step count and first and second moment estimates."""
+
+    count: int
+    mu: np.ndarray
+    nu: np.ndarray
+
+
+def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> StepRule:
+    """Adam (Kingma & Ba) with bias correction, as in ``torch.optim.Adam`` (no weight decay).
+
+    ``step = -lr * m_hat / (sqrt(v_hat) + eps)``. The article's loop uses
+    ``adam(2e-4, b1=0.5, b2=0.999)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rule = adam(0.1)
+    >>> step, _ = rule.update(np.array([3.0, -1e-3]), rule.init(np.zeros(2)))
+    >>> np.allclose(step, [-0.1, 0.1], rtol=1e-4)   # first step is lr * sign(g)
+    True
+    """
+    lr = _check_lr(lr)
+    for name, beta in (("b1", b1), ("b2", b2)):
+        if not 0.0 <= _validation.check_tolerance(beta, name) < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {beta}")
+    eps = _validation.check_positive(eps, "eps")
+
+    def init(x0: Any) -> AdamState:
+        x0 = _as_vector(x0, "x0")
+        return AdamState(0, np.zeros_like(x0), np.zeros_like(x0))
+
+    def update(grad: Any, state: AdamState, *, params: Any = None, hessian: Any = None):
+        grad = _as_vector(grad, "grad")
+        count = state.count + 1
+        mu = b1 * state.mu + (1.0 - b1) * grad
+        nu = b2 * state.nu + (1.0 - b2) * grad * grad
+        mu_hat = mu / (1.0 - b1**count)
+        nu_hat = nu / (1.0 - b2**count)
+        return -lr * mu_hat / (np.sqrt(nu_hat) + eps), AdamState(count, mu, nu)
+
+    return StepRule(init, update)
+
+
+class NewtonInfo(NamedTuple):
+    """State of a Newton-type rule: the last spectrum's rank, cutoff and eigenvalue range."""
+
+    steps: int
+    rank: int
+    cutoff: float
+    min_eigenvalue: float
+    max_eigenvalue: float
+
+
+def newton_type(
+    method: str | Correction = "hsc",
+    *,
+    lr: float = 1.0,
+    atol: float = 0.0,
+    rtol: float | None = None,
+    **params: float,
+) -> StepRule:
+    """A Newton-type rule ``step = -lr * Q diag(c^+) Q^T g`` for a spectral correction.
+
+    ``update`` needs ``hessian=``; its state records the last spectrum's diagnostics.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rule = newton_type("abs")
+    >>> H = np.diag([2.0, -4.0])
+    >>> step, info = rule.update(np.array([2.0, 4.0]), rule.init(np.zeros(2)), hessian=H)
+    >>> step                             # -|H|^{-1} g: descends along the negative curvature
+    array([-1., -1.])
+    """
+    lr = _check_lr(lr)
+    correction = get_correction(method, **params)
+
+    def init(x0: Any) -> NewtonInfo:
+        _as_vector(x0, "x0")
+        return NewtonInfo(0, 0, 0.0, np.nan, np.nan)
+
+    def update(grad: Any, state: NewtonInfo, *, params: Any = None, hessian: Any = None):
+        if hessian is None:
+            raise ValueError(f"{correction.name} step needs hessian=, got None")
+        spectrum = decompose(hessian, atol=atol, rtol=rtol)
+        step = spectral_step(spectrum, _as_vector(grad, "grad"), correction, lr=lr)
+        lam = spectrum.eigenvalues
+        info = NewtonInfo(
+            state.steps + 1, spectrum.rank, spectrum.cutoff, float(lam[0]), float(lam[-1])
+        )
+        return step, info
+
+    return StepRule(init, update)
+
+
+class QuasiNewtonState(NamedTuple):
+    """A SciPy Hessian-update strategy with the previous iterate and gradient."""
+
+    strategy: scipy.optimize.HessianUpdateStrategy
+    x: np.ndarray | None
+    g: np.ndarray | None
+
+
+def _quasi_newton(strategy_factory: Any, lr: float) -> StepRule:
+    lr = _check_lr(lr)
+
+    def init(x0: Any) -> QuasiNewtonState:
+        x0 = _as_vector(x0, "x0")
+        strategy = strategy_factory()
+        strategy.initialize(x0.shape[0], "inv_hess")
+        return QuasiNewtonState(strategy, None, None)
+
+    def update(grad: Any, state: QuasiNewtonState, *, params: Any = None, hessian: Any = None):
+        if params is None:
+            raise ValueError("quasi-Newton step needs params= (the current iterate), got None")
+        grad = _as_vector(grad, "grad")
+        x = _as_vector(params, "params")
+        strategy = copy.deepcopy(state.strategy)  # keep the caller's state untouched
+        if state.x is not None:
+            strategy.update(x - state.x, grad - state.g)
+        return -lr * strategy.dot(grad), QuasiNewtonState(strategy, x.copy(), grad.copy())
+
+    return StepRule(init, update)
+
+
+def sr1(lr: float = 1.0) -> StepRule:
+    """Symmetric rank-1 quasi-Newton steps via :class:`scipy.optimize.SR1` (inverse form).
+
+    This is what "rank-1 correction" means in the optimization literature, and a different
+    method from HSC. The first step is ``-lr * g``; SciPy rescales its initial matrix at the
+    first update (``init_scale="auto"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rule = sr1()
+    >>> step, state = rule.update(np.array([1.0, 2.0]), rule.init(np.zeros(2)), params=np.zeros(2))
+    >>> step
+    array([-1., -2.])
+    """
+    return _quasi_newton(scipy.optimize.SR1, lr)
+
+
+def bfgs(lr: float = 1.0) -> StepRule:
+    """BFGS quasi-Newton steps via :class:`scipy.optimize.BFGS` (inverse form)."""
+    return _quasi_newton(scipy.optimize.BFGS, lr)
