@@ -62,11 +62,13 @@ def atomic_save_npz(
 def load_array(path: str | os.PathLike, name: str) -> np.ndarray:
     """Load one array from a ``.npy`` file without pickles, with a clear error on failure."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{name} file {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"{name} file {path} must be a regular .npy file, got a non-file")
     try:
         array = np.load(path, allow_pickle=False)
-    except ValueError as exc:
+    except (ValueError, EOFError, OSError) as exc:  # pickles, empty or truncated files
         raise ValueError(
             f"{name} file {path} could not be read as a pickle-free .npy: {exc}"
         ) from exc

@@ -20,8 +20,8 @@ def as_real_array(x: Any, name: str, *, ndim: int | None = None) -> Any:
     """Return ``x`` as a finite, non-empty, real floating array (NumPy or CuPy).
 
     Integer arrays are converted to float64; float32 and float64 are kept; bool, complex,
-    object, string and float16 inputs raise ``TypeError``; NaN, inf and empty arrays raise
-    ``ValueError``.
+    object, string, float16 and longdouble inputs raise ``TypeError``; NaN, inf and empty
+    arrays raise ``ValueError``.
     """
     xp = _backend.namespace(x)
     if not hasattr(x, "dtype"):
@@ -34,7 +34,7 @@ def as_real_array(x: Any, name: str, *, ndim: int | None = None) -> Any:
     kind = x.dtype.kind
     if kind in _ACCEPTED_INT_KINDS:
         x = x.astype(xp.float64)
-    elif kind != _FLOAT_KINDS or x.dtype.itemsize < 4:
+    elif kind != _FLOAT_KINDS or x.dtype.itemsize not in (4, 8):
         raise TypeError(
             f"{name} must be a real floating-point array (float32 or float64), got dtype {x.dtype}"
         )

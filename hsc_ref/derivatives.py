@@ -87,6 +87,8 @@ def flatten(params: Any) -> tuple[np.ndarray, Callable[[Any], Any]]:
     (2, 2, 3)
     """
     leaves = _leaves(params)
+    if not leaves:
+        raise ValueError(f"params must contain at least one array, got an empty nest {params!r}")
     shapes = [array.shape for _, array in leaves]
     sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
     bounds = np.cumsum([0, *sizes])
@@ -95,6 +97,8 @@ def flatten(params: Any) -> tuple[np.ndarray, Callable[[Any], Any]]:
     n = int(bounds[-1])
 
     def unflatten(vector: Any) -> Any:
+        if not hasattr(vector, "shape"):  # lists; arrays and autograd boxes pass through
+            vector = _validation.as_real_array(vector, "flat vector")
         if vector.shape[-1:] != (n,):
             raise ValueError(f"flat vector must have last axis of length {n}, got {vector.shape}")
         lead = vector.shape[:-1]
@@ -143,7 +147,11 @@ def hvp(fun: Callable[[Any], Any], x: Any, v: Any) -> np.ndarray:
 def hessian_plain(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
     """``autograd.hessian`` (one reverse pass per column), symmetrized; the reference route."""
     x = _point(x)
-    H = np.asarray(autograd.hessian(fun)(x)).reshape(x.shape[0], x.shape[0])
+    n = x.shape[0]
+    H = np.asarray(autograd.hessian(fun)(x))
+    if H.size != n * n:  # a scalar (or size-1) output gives n * n entries
+        raise ValueError(f"fun must return a scalar, got a Hessian of shape {H.shape}")
+    H = H.reshape(n, n)
     return 0.5 * (H + H.T)
 
 
@@ -189,14 +197,16 @@ def hessian(
     ...                hessian(f, np.array([1.0, 2.0, 3.0])))
     True
     """
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+    ):
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if not batched:
         return hessian_plain(fun, x)
     x = _point(x)
     n = x.shape[0]
     if chunk_size is None:
         chunk_size = min(n, 256)
-    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     rows = [
         _hessian_rows(fun, x, np.arange(i, min(i + chunk_size, n))) for i in range(0, n, chunk_size)
     ]
@@ -210,9 +220,20 @@ def _hessian_rows(fun: Callable[[Any], Any], x: np.ndarray, index: np.ndarray) -
     copies = np.broadcast_to(x, (k, n)).copy()
     basis = np.zeros((k, n), dtype=x.dtype)
     basis[np.arange(k), index] = 1.0
-    grad_of_copies = autograd.grad(lambda X: anp.sum(fun(X)))
+    grad_of_copies = autograd.grad(lambda X: anp.sum(_values_of_copies(fun, X)))
     rows = autograd.grad(lambda X: anp.sum(grad_of_copies(X) * basis))(copies)
     return np.asarray(rows)
+
+
+def _values_of_copies(fun: Callable[[Any], Any], X: Any) -> Any:
+    """``fun(X)`` for a ``(k, n)`` stack, checked to hold one value per copy."""
+    values = fun(X)
+    if anp.shape(values) != (X.shape[0],):
+        raise ValueError(
+            f"fun must return one value per parameter copy on the batched route: shape "
+            f"({X.shape[0]},) for input {X.shape}, got {anp.shape(values)}"
+        )
+    return values
 
 
 class ValueGradHessian(NamedTuple):

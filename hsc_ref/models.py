@@ -10,6 +10,7 @@ is what the vectorized exact Hessian (``hessian(..., batched=True)``) relies on.
 from __future__ import annotations
 
 import itertools
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -70,6 +71,10 @@ def mlp(
     >>> model.apply(params, np.zeros((5, 2))).shape
     (5, 1)
     """
+    if isinstance(sizes, (str, bytes)) or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sizes
+    ):
+        raise TypeError(f"sizes must be a sequence of integers, got {sizes!r}")
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes must list at least two positive layer widths, got {sizes}")
