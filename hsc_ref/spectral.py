@@ -171,7 +171,7 @@ class Spectrum:
             raise ValueError(
                 f"values must have shape ({self.n},), got {getattr(values, 'shape', type(values))}"
             )
-        return values
+        return _validation.as_real_array(values, "values")  # finite, real
 
 
 def inertia_of(values: Any, cutoff: float) -> Inertia:

@@ -89,6 +89,11 @@ def spectral_step(
     >>> spectral_step(decompose(np.diag([1.0, 0.0])), np.array([1.0, 1.0]))
     array([-0.5, -0. ])
     """
+    if not isinstance(spectrum, Spectrum):
+        raise TypeError(
+            f"spectrum must be a Spectrum (from decompose), got {type(spectrum).__name__}"
+        )
+    g = _validation.check_vector_for(g, spectrum.n, spectrum.dtype, "g")
     correction = get_correction(method, **params)
     return -_check_lr(lr) * spectrum.apply(correction.inverse_values(spectrum), g)
 
@@ -263,6 +268,8 @@ def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> St
 
     def update(grad: Any, state: AdamState, *, params: Any = None, hessian: Any = None):
         grad = _as_vector(grad, "grad")
+        if grad.shape != state.mu.shape:
+            raise ValueError(f"grad must have shape {state.mu.shape} like x0, got {grad.shape}")
         count = state.count + 1
         mu = b1 * state.mu + (1.0 - b1) * grad
         nu = b2 * state.nu + (1.0 - b2) * grad * grad
@@ -347,6 +354,11 @@ def _quasi_newton(strategy_factory: Any, lr: float) -> StepRule:
             raise ValueError("quasi-Newton step needs params= (the current iterate), got None")
         grad = _as_vector(grad, "grad")
         x = _as_vector(params, "params")
+        n = state.strategy.n
+        if grad.shape != (n,) or x.shape != (n,):
+            raise ValueError(
+                f"grad and params must have shape ({n},) like x0, got {grad.shape}, {x.shape}"
+            )
         strategy = copy.deepcopy(state.strategy)  # keep the caller's state untouched
         if state.x is not None:
             strategy.update(x - state.x, grad - state.g)
