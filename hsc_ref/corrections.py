@@ -348,7 +348,7 @@ def literal_hsc(H: Any, *, atol: float = 0.0, rtol: float | None = None) -> np.n
     array([[2.5, 0. ],
            [0. , 0. ]])
     """
-    H = _validation.as_square_matrix(_backend.to_numpy(H), "H")
+    H = _backend.to_numpy(_validation.as_square_matrix(H, "H"))
     _validation.check_symmetric(H, float(np.sqrt(np.finfo(H.dtype).eps)), "H")
     atol = _validation.check_tolerance(atol, "atol")
     rtol = default_rtol(H.shape[0], H.dtype) if rtol is None else rtol
@@ -372,7 +372,7 @@ def literal_hsc_nonsymmetric(J: Any, *, atol: float = 0.0, rtol: float | None = 
     array([[0., 0.],
            [0., 0.]])
     """
-    J = _validation.as_square_matrix(_backend.to_numpy(J), "J")
+    J = _backend.to_numpy(_validation.as_square_matrix(J, "J"))
     atol = _validation.check_tolerance(atol, "atol")
     rtol = default_rtol(J.shape[0], J.dtype) if rtol is None else rtol
     rtol = _validation.check_tolerance(rtol, "rtol")

@@ -148,6 +148,7 @@ class Spectrum:
 
     def solve(self, b: Any) -> Any:
         """Least-norm least-squares solution ``H^+ b`` under this spectrum's cutoff."""
+        b = _validation.check_vector_for(b, self.n, self.dtype, "b")
         return self.apply(self.pinv_eigenvalues(), b)
 
     def as_linear_operator(self, values: Any = None) -> LinearOperator:
