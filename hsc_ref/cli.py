@@ -31,6 +31,10 @@ DEMO_SECTIONS: list[tuple[str, DemoSection]] = [("core", _core_section)]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.only or ()) - {name for name, _ in DEMO_SECTIONS})
+    if unknown:
+        names = [name for name, _ in DEMO_SECTIONS]
+        raise ValueError(f"--only sections must be among {names}, got {unknown}")
     for name, section in DEMO_SECTIONS:
         if args.only and name not in args.only:
             continue
@@ -114,6 +118,12 @@ def _cmd_correct(args: argparse.Namespace) -> int:
             grad_norm=float(np.linalg.norm(g)),
         )
     out = Path(args.out)
+    targets = [out / "correction.npz", out / "summary.json"]
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a folder, got the existing file {out}")
+    existing = [str(path) for path in targets if path.exists()]
+    if existing and not args.force:  # check both before writing either
+        raise FileExistsError(f"{', '.join(existing)} exists; pass --force to replace")
     _io.atomic_save_npz(out / "correction.npz", arrays, overwrite=args.force)
     _io.atomic_write_json(out / "summary.json", summary, overwrite=args.force)
     print(json.dumps(summary, indent=2))
@@ -171,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:
+    except (ValueError, TypeError, OSError) as exc:  # OSError: missing, existing, unwritable
         print(f"hsc-ref {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
