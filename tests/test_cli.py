@@ -1,0 +1,213 @@
+"""The ``hsc-ref`` command line, run in-process through ``main(argv)`` (and once as a script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hsc_ref
+from hsc_ref.cli import main
+from hsc_ref.corrections import correct
+from hsc_ref.steps import hsc_step
+
+
+def _symmetric(seed: int = 0, n: int = 6, null: int = 2) -> np.ndarray:
+    """A symmetric matrix with ``null`` exact zero eigenvalues and both signs."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    signs = np.resize([1.0, -1.0], n - null)
+    lam = np.concatenate([np.zeros(null), rng.uniform(0.5, 3.0, n - null) * signs])
+    H = (q * lam) @ q.T
+    return 0.5 * (H + H.T)
+
+
+@pytest.fixture
+def matrix_file(tmp_path: Path) -> Path:
+    path = tmp_path / "H.npy"
+    np.save(path, _symmetric())
+    return path
+
+
+def test_demo_core_section_reports_rank_kept(capsys):
+    assert main(["demo", "--only", "core", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "rank(H) = " in out and "rank(H + pinv(H)) = " in out
+    rank_h = int(out.split("rank(H) = ")[1].split(",")[0])
+    rank_hc = int(out.split("rank(H + pinv(H)) = ")[1].split(",")[0])
+    assert rank_h == rank_hc  # the correction keeps the rank
+    assert "it does not make H full rank" in out
+
+
+def test_demo_refuses_unknown_section(capsys):
+    assert main(["demo", "--only", "no-such-section"]) == 2
+    err = capsys.readouterr().err
+    assert "--only sections must be among" in err and "no-such-section" in err
+
+
+def test_info_lists_versions_and_tolerance_policy(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"hsc_ref {hsc_ref.__version__}")
+    assert f"numpy {np.__version__}" in out
+    assert "rtol = n * eps(dtype)" in out and "atol = 0" in out
+
+
+def test_correct_writes_corrected_matrix_and_summary(tmp_path, matrix_file, capsys):
+    out = tmp_path / "out"
+    assert main(["correct", str(matrix_file), "--out", str(out)]) == 0
+    H = np.load(matrix_file)
+    expected = correct(H)
+    with np.load(out / "correction.npz", allow_pickle=False) as data:
+        assert set(data.files) >= {"corrected", "pinv", "eigenvalues_before", "eigenvalues_after"}
+        np.testing.assert_array_equal(data["corrected"], expected.matrix)
+        np.testing.assert_array_equal(data["eigenvalues_after"], expected.eigenvalues_after)
+        assert float(data["cutoff"]) == expected.cutoff
+        assert "step" not in data.files
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "hsc" and summary["n"] == 6 and summary["dtype"] == "float64"
+    assert summary["rank_before"] == summary["rank_after"] == 4
+    assert summary["null_dim_before"] == summary["null_dim_after"] == 2
+    assert (
+        summary["inertia_before"]
+        == summary["inertia_after"]
+        == {
+            "positive": 2,
+            "negative": 2,
+            "zero": 2,
+        }
+    )
+    assert summary["atol"] == 0.0 and summary["rtol"] == 6 * np.finfo(np.float64).eps
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_correct_with_grad_writes_the_hsc_step(tmp_path, matrix_file):
+    g = np.random.default_rng(1).standard_normal(6)
+    np.save(tmp_path / "g.npy", g)
+    out = tmp_path / "out"
+    argv = ["correct", str(matrix_file), "--grad", str(tmp_path / "g.npy"), "--lr", "0.5"]
+    assert main([*argv, "--out", str(out)]) == 0
+    with np.load(out / "correction.npz", allow_pickle=False) as data:
+        step = data["step"]
+        np.testing.assert_array_equal(step, hsc_step(np.load(matrix_file), g, lr=0.5))
+        assert float(data["lr"]) == 0.5
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["step_route"] == "spectral"
+    assert summary["step_norm"] == float(np.linalg.norm(step))
+    assert summary["step_norm"] <= 0.5 * summary["grad_norm"] / 2  # ||s|| <= lr ||g|| / 2
+
+
+def test_correct_refuses_to_overwrite_without_force(tmp_path, matrix_file, capsys):
+    out = tmp_path / "out"
+    assert main(["correct", str(matrix_file), "--out", str(out)]) == 0
+    before = (out / "summary.json").read_bytes()
+    np.save(matrix_file, 2 * _symmetric())
+    capsys.readouterr()
+    assert main(["correct", str(matrix_file), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hsc-ref correct: error:") and "--force" in err
+    assert (out / "summary.json").read_bytes() == before
+    assert main(["correct", str(matrix_file), "--out", str(out), "--force"]) == 0
+    assert (out / "summary.json").read_bytes() != before
+
+
+def test_correct_does_not_write_half_the_outputs(tmp_path, matrix_file, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("mine")
+    assert main(["correct", str(matrix_file), "--out", str(out)]) == 2
+    assert "summary.json exists" in capsys.readouterr().err
+    assert not (out / "correction.npz").exists()
+    assert (out / "summary.json").read_text() == "mine"
+
+
+def _pickled(path: Path) -> None:
+    np.save(path, np.array([{"H": 1}], dtype=object), allow_pickle=True)
+
+
+def _npz(path: Path) -> None:
+    np.savez(path.with_suffix(""), H=_symmetric())  # numpy appends .npz
+
+
+def _nonsymmetric(path: Path) -> None:
+    np.save(path, np.triu(np.ones((4, 4))))
+
+
+def _empty_file(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _with_nan(path: Path) -> None:
+    H = _symmetric()
+    H[0, 0] = np.nan
+    np.save(path, H)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("H.npy", _pickled, r"could not be read as a pickle-free \.npy"),
+        ("missing.npy", None, r"H file .*missing\.npy does not exist"),
+        ("H.npy", _nonsymmetric, r"H must be symmetric: max\|H - H\.T\|"),
+        ("H.npz", _npz, r"must be a single-array \.npy, got an \.npz archive"),
+        ("H.npy", _empty_file, r"could not be read as a pickle-free \.npy"),
+        ("H.npy", _with_nan, r"H must be finite"),
+    ],
+    ids=["pickle", "missing", "non-symmetric", "npz", "empty", "nan"],
+)
+def test_correct_bad_input_returns_2_with_one_clear_line(tmp_path, capsys, name, make, message):
+    path = tmp_path / name
+    if make is not None:
+        make(path)
+    assert main(["correct", str(path), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hsc-ref correct: error: ")
+    assert re.search(message, lines[0])
+    assert captured.out == ""
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--method", "hcs"], r"method must be one of"),
+        (["--atol", "-1"], r"atol must be a finite non-negative number, got -1\.0"),
+        (["--rtol", "nan"], r"rtol must be a finite non-negative number, got nan"),
+        (["--grad", "G", "--lr", "0"], r"lr must be positive, got 0\.0"),
+        (["--grad", "G"], r"g must have shape \(6,\) or \(6, k\) to match H, got \(5,\)"),
+    ],
+    ids=["method", "atol", "rtol", "lr", "grad-length"],
+)
+def test_correct_bad_options_return_2(tmp_path, matrix_file, capsys, extra, message):
+    np.save(tmp_path / "g.npy", np.ones(5))
+    extra = [str(tmp_path / "g.npy") if e == "G" else e for e in extra]
+    assert main(["correct", str(matrix_file), "--out", str(tmp_path / "out"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+
+
+def test_correct_refuses_a_file_as_output_folder(tmp_path, matrix_file, capsys):
+    (tmp_path / "out").write_text("not a folder")
+    assert main(["correct", str(matrix_file), "--out", str(tmp_path / "out")]) == 2
+    assert "--out must be a folder" in capsys.readouterr().err
+
+
+def test_console_script_prints_version():
+    script = Path(sys.executable).parent / "hsc-ref"
+    if script.exists():
+        command = [str(script), "--version"]
+    else:  # not installed as a script in this environment: run the module instead
+        command = [sys.executable, "-m", "hsc_ref.cli", "--version"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"hsc_ref {hsc_ref.__version__}"
