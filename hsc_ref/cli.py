@@ -177,6 +177,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Errors in the input (bad files, bad matrices, existing outputs) print one line to stderr
     and return 2.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments after the program name, e.g. ``["correct", "H.npy", "--out", "out"]``.
+
+    Returns
+    -------
+    int
+        0 on success, 2 on bad input (argparse exits with 2 itself on bad syntax).
+
+    Examples
+    --------
+    >>> main(["correct", "no-such-file.npy", "--out", "out"])
+    2
     """
     args = build_parser().parse_args(argv)
     try:

@@ -132,7 +132,16 @@ def _newton_values(spectrum: Spectrum) -> Any:
 
 
 def newton() -> Correction:
-    """No correction: the step is the pseudo-inverse Newton step ``-lr * H^+ g``."""
+    """No correction: the step is the pseudo-inverse Newton step ``-lr * H^+ g``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsc_ref.spectral import decompose
+    >>> s = decompose(np.diag([2.0, 0.0, -0.5]))   # ascending eigenvalues -0.5, 0, 2
+    >>> newton().inverse_values(s)
+    array([-2. ,  0. ,  0.5])
+    """
     return Correction("newton", _newton_values, lambda s: s.pinv_eigenvalues())
 
 
@@ -141,12 +150,30 @@ def _abs_values(spectrum: Spectrum) -> Any:
 
 
 def saddle_free() -> Correction:
-    """Saddle-free Newton: eigenvalues ``|lam|`` (registered as ``"abs"``)."""
+    """Saddle-free Newton: eigenvalues ``|lam|`` (registered as ``"abs"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsc_ref.spectral import decompose
+    >>> s = decompose(np.diag([2.0, 0.0, -0.5]))   # ascending eigenvalues -0.5, 0, 2
+    >>> saddle_free().values(s)
+    array([0.5, 0. , 2. ])
+    """
     return Correction("abs", _abs_values, _pinv_of(_abs_values))
 
 
 def damped(mu: float) -> Correction:
-    """Levenberg-Marquardt damping: eigenvalues ``lam + mu`` with ``mu >= 0``."""
+    """Levenberg-Marquardt damping: eigenvalues ``lam + mu`` with ``mu >= 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsc_ref.spectral import decompose
+    >>> s = decompose(np.diag([2.0, 0.0, -0.5]))   # ascending eigenvalues -0.5, 0, 2
+    >>> damped(1.0).values(s)
+    array([0.5, 1. , 3. ])
+    """
     mu = _validation.check_tolerance(mu, "mu")
 
     def values(spectrum: Spectrum) -> Any:
@@ -166,6 +193,14 @@ def clip(delta: float) -> Correction:
 
     Eigenvalues at or below the cutoff count as positive (``sgn(0) = +1``), the convention of
     Nocedal & Wright's modified Newton methods, so the clipped matrix is nonsingular.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsc_ref.spectral import decompose
+    >>> s = decompose(np.diag([2.0, 0.0, -0.5]))   # ascending eigenvalues -0.5, 0, 2
+    >>> clip(1.0).values(s)
+    array([-1.,  1.,  2.])
     """
     delta = _validation.check_positive(delta, "delta")
 
@@ -178,7 +213,16 @@ def clip(delta: float) -> Correction:
 
 
 def fill(mu: float) -> Correction:
-    """``H + H^+`` with the null space (``|lam| <= cutoff``) set to ``mu > 0``: full rank."""
+    """``H + H^+`` with the null space (``|lam| <= cutoff``) set to ``mu > 0``: full rank.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsc_ref.spectral import decompose
+    >>> s = decompose(np.diag([2.0, 0.0, -0.5]))   # ascending eigenvalues -0.5, 0, 2
+    >>> fill(3.0).values(s)
+    array([-2.5,  3. ,  2.5])
+    """
     mu = _validation.check_positive(mu, "mu")
 
     def values(spectrum: Spectrum) -> Any:

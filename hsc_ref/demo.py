@@ -16,7 +16,27 @@ __all__ = ["CoreDemo", "core_demo", "format_core_demo"]
 
 
 class CoreDemo(NamedTuple):
-    """Numbers reported by :func:`core_demo`."""
+    """Numbers reported by :func:`core_demo`.
+
+    Attributes
+    ----------
+    n : int
+        Number of parameters.
+    rank_before, rank_after, null_dim : int
+        Ranks of ``H`` and ``Hc = H + pinv(H)`` (equal) and the null-space dimension.
+    null_space_residual : float
+        ``max |Hc v|`` over the null vectors ``v`` of ``H`` (zero up to rounding).
+    eigenvalue_range_before, eigenvalue_range_after : tuple of float
+        Smallest and largest eigenvalues of ``H`` and ``Hc``.
+    smallest_kept_magnitude_after : float
+        ``min |lam + 1/lam|`` over the kept eigenvalues (at least 2).
+    cutoff, rtol : float
+        The cutoff policy used (``atol = 0``).
+    grad_norm : float
+        ``||g||``.
+    step_norms, step_differences : dict of str to float
+        ``||s||`` per route and ``||s - s_spectral|| / (lr ||g||)``.
+    """
 
     n: int
     rank_before: int
@@ -59,7 +79,27 @@ def demo_loss(seed: int = 0, batch: int = 32, hidden: int = 6):
 
 
 def core_demo(seed: int = 0, lr: float = 1.0) -> CoreDemo:
-    """Compute the exact Hessian of :func:`demo_loss`, correct it and compare the step routes."""
+    """Compute the exact Hessian of :func:`demo_loss`, correct it and compare the step routes.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seed of the data and initial parameters.
+    lr : float, default 1.0
+        Step size of the compared steps.
+
+    Returns
+    -------
+    CoreDemo
+
+    Examples
+    --------
+    >>> d = core_demo(seed=0)
+    >>> d.n, d.rank_before == d.rank_after, d.null_dim >= 4
+    (25, True, True)
+    >>> d.step_differences["cholesky"] < 1e-12
+    True
+    """
     loss, x0 = demo_loss(seed)
     vgh = value_grad_hessian(loss, x0, batched=True)
     result = correct(vgh.hessian, "hsc")
@@ -91,7 +131,13 @@ def core_demo(seed: int = 0, lr: float = 1.0) -> CoreDemo:
 
 
 def format_core_demo(d: CoreDemo) -> str:
-    """A short plain-text report of :func:`core_demo`."""
+    """A short plain-text report of :func:`core_demo`.
+
+    Examples
+    --------
+    >>> print(format_core_demo(core_demo(seed=0)).splitlines()[0])
+    HSC on the exact Hessian of a seeded 2-6-1 ReLU MLP regression loss (one dead unit)
+    """
     lines = [
         "HSC on the exact Hessian of a seeded 2-6-1 ReLU MLP regression loss (one dead unit)",
         f"  parameters n = {d.n}; cutoff policy: atol = 0, rtol = n*eps = {d.rtol:.2e}, "

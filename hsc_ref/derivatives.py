@@ -145,7 +145,15 @@ def hvp(fun: Callable[[Any], Any], x: Any, v: Any) -> np.ndarray:
 
 
 def hessian_plain(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
-    """``autograd.hessian`` (one reverse pass per column), symmetrized; the reference route."""
+    """``autograd.hessian`` (one reverse pass per column), symmetrized; the reference route.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hessian_plain(lambda x: x[0] * x[1] ** 2, np.array([1.0, 2.0]))
+    array([[0., 4.],
+           [4., 2.]])
+    """
     x = _point(x)
     n = x.shape[0]
     H = np.asarray(autograd.hessian(fun)(x))
@@ -237,7 +245,17 @@ def _values_of_copies(fun: Callable[[Any], Any], X: Any) -> Any:
 
 
 class ValueGradHessian(NamedTuple):
-    """Value, gradient and symmetrized Hessian at one point."""
+    """Value, gradient and symmetrized Hessian at one point.
+
+    Attributes
+    ----------
+    value : float
+        ``fun(x)``.
+    grad : ndarray, shape (n,)
+        Exact gradient.
+    hessian : ndarray, shape (n, n)
+        Exact Hessian, symmetrized.
+    """
 
     value: float
     grad: np.ndarray

@@ -35,7 +35,14 @@ def default_rtol(n: int, dtype: Any) -> float:
 
 
 def cutoff_for(values: Any, atol: float, rtol: float) -> float:
-    """Return ``atol + rtol * max|values|``, the threshold below which a value counts as zero."""
+    """Return ``atol + rtol * max|values|``, the threshold below which a value counts as zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cutoff_for(np.array([-4.0, 1.0]), atol=0.5, rtol=0.25)
+    1.5
+    """
     xp = _backend.namespace(values)
     return float(atol + rtol * float(xp.abs(values).max()))
 

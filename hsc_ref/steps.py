@@ -386,5 +386,14 @@ def sr1(lr: float = 1.0) -> StepRule:
 
 
 def bfgs(lr: float = 1.0) -> StepRule:
-    """BFGS quasi-Newton steps via :class:`scipy.optimize.BFGS` (inverse form)."""
+    """BFGS quasi-Newton steps via :class:`scipy.optimize.BFGS` (inverse form).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rule = bfgs()
+    >>> step, state = rule.update(np.array([1.0, 2.0]), rule.init(np.zeros(2)), params=np.zeros(2))
+    >>> step                             # the first step is -lr * g
+    array([-1., -2.])
+    """
     return _quasi_newton(scipy.optimize.BFGS, lr)

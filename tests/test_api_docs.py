@@ -1,0 +1,171 @@
+"""Documentation coverage: ``__all__`` everywhere, every public name in docs/api.md, numpydoc
+docstrings on public functions and classes, and a cheap ``import hsc_ref``."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import pkgutil
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import hsc_ref
+
+API_MD = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+
+
+def _public_module_names() -> list[str]:
+    names = ["hsc_ref"]
+    for info in pkgutil.walk_packages(hsc_ref.__path__, prefix="hsc_ref."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            names.append(info.name)
+    return sorted(names)
+
+
+MODULES = _public_module_names()
+
+
+def _import(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:  # an optional extra imported at module level
+        pytest.fail(f"{name} must import without optional extras (import them lazily): {exc}")
+
+
+def _documented_name(module: str, name: str) -> str:
+    return f"`{module}.{name}`"
+
+
+def test_package_has_the_core_modules():
+    core = {"spectral", "corrections", "steps", "derivatives", "models", "testing", "cli", "demo"}
+    assert {f"hsc_ref.{m}" for m in core} <= set(MODULES)
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_public_module_has_all_and_every_name_is_in_api_md(module_name):
+    module = _import(module_name)
+    assert hasattr(module, "__all__"), f"{module_name} must define __all__"
+    assert len(set(module.__all__)) == len(module.__all__), f"{module_name}.__all__ repeats names"
+    missing_attr = [n for n in module.__all__ if not hasattr(module, n)]
+    assert not missing_attr, f"{module_name}.__all__ names undefined attributes {missing_attr}"
+    text = API_MD.read_text(encoding="utf-8")
+    assert f"## {module_name}\n" in text, f"docs/api.md needs a '## {module_name}' section"
+    undocumented = [n for n in module.__all__ if _documented_name(module_name, n) not in text]
+    assert not undocumented, (
+        f"docs/api.md must list {module_name}'s public names as `{module_name}.<name>`; "
+        f"missing: {undocumented}"
+    )
+
+
+_SECTION = r"^{}\n-{{3,}}\s*$"
+
+
+def _has_section(doc: str, title: str) -> bool:
+    return re.search(_SECTION.format(title), doc, flags=re.MULTILINE) is not None
+
+
+def _fields(obj: type) -> tuple[str, ...]:
+    if dataclasses.is_dataclass(obj):
+        return tuple(f.name for f in dataclasses.fields(obj))
+    return tuple(getattr(obj, "_fields", ()))
+
+
+def docstring_problem(obj: object) -> str | None:
+    """Why ``obj``'s docstring falls short of the rule, or None.
+
+    The rule (numpydoc): a function documents an ``Examples`` section, or both ``Parameters``
+    and ``Returns``. A class documents ``Attributes``, ``Parameters`` or ``Examples``; a
+    NamedTuple or dataclass may instead name each of its fields in its docstring; an
+    exception class needs only a docstring (it says when it is raised).
+    """
+    doc = inspect.getdoc(obj) or ""
+    if not doc.strip():
+        return "no docstring"
+    if _has_section(doc, "Examples"):
+        return None
+    if inspect.isclass(obj):
+        return _class_problem(obj, doc)
+    if _has_section(doc, "Parameters") and _has_section(doc, "Returns"):
+        return None
+    return "no Examples section, nor Parameters and Returns"
+
+
+def _class_problem(cls: type, doc: str) -> str | None:
+    if issubclass(cls, BaseException):
+        return None
+    if any(_has_section(doc, s) for s in ("Attributes", "Parameters")):
+        return None
+    fields = _fields(cls)
+    unnamed = [f for f in fields if not re.search(rf"\b{re.escape(f)}\b", doc)]
+    if fields and not unnamed:
+        return None
+    return f"no Attributes/Parameters/Examples section; fields not named: {unnamed or '-'}"
+
+
+def _checked_objects(module: ModuleType) -> list[tuple[str, object]]:
+    """Functions and classes in ``__all__`` defined here or in a private module."""
+    out = []
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+            continue
+        home = getattr(obj, "__module__", "") or ""
+        if home == module.__name__ or home.split(".")[-1].startswith("_"):
+            out.append((name, obj))
+    return out
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_public_functions_and_classes_have_numpydoc_docstrings(module_name):
+    module = _import(module_name)
+    problems = {
+        name: problem
+        for name, obj in _checked_objects(module)
+        if (problem := docstring_problem(obj)) is not None
+    }
+    assert not problems, f"{module_name}: docstrings short of the numpydoc rule: {problems}"
+
+
+def test_docstring_rule_is_not_vacuous():
+    def bare():
+        """Do something."""
+
+    def documented():
+        """Do something.
+
+        Parameters
+        ----------
+        x : int
+
+        Returns
+        -------
+        int
+        """
+
+    assert docstring_problem(bare) is not None
+    assert docstring_problem(documented) is None
+    assert docstring_problem(type("Plain", (), {"__doc__": "A thing."})) is not None
+
+
+HEAVY = ("matplotlib", "tqdm", "PIL", "torch", "jax", "cupy")
+
+
+@pytest.mark.parametrize("module_name", ["hsc_ref", "hsc_ref.cli"])
+def test_import_does_not_load_optional_heavy_packages(module_name):
+    code = (
+        f"import sys, {module_name}\n"
+        f"heavy = {HEAVY!r}\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
+        "print(','.join(loaded))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"import {module_name} loaded {done.stdout.strip()}"
