@@ -1,0 +1,118 @@
+"""Atomic, pickle-free file input and output (``hsc_ref._io``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+from hsc_ref import _io
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_atomic_write_refuses_to_replace_without_overwrite(tmp_path):
+    path = tmp_path / "a.txt"
+    _io.atomic_write_text(path, "first")
+    with pytest.raises(FileExistsError, match=r"a\.txt exists; pass overwrite \(--force\)"):
+        _io.atomic_write_text(path, "second")
+    assert path.read_text() == "first"
+    _io.atomic_write_text(path, "second", overwrite=True)
+    assert path.read_text() == "second"
+    assert _leftovers(tmp_path) == []
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "a.bin"
+    _io.atomic_write_bytes(path, b"old")
+    with pytest.raises(TypeError):
+        _io.atomic_write_bytes(path, "not bytes", overwrite=True)  # write() raises mid-way
+    assert path.read_bytes() == b"old"
+    assert _leftovers(tmp_path) == []
+
+
+def test_atomic_write_creates_parent_folders(tmp_path):
+    path = tmp_path / "x" / "y" / "z.txt"
+    _io.atomic_write_text(path, "hi")
+    assert path.read_text(encoding="utf-8") == "hi"
+
+
+def test_json_is_sorted_indented_and_refuses_nan(tmp_path):
+    path = tmp_path / "s.json"
+    _io.atomic_write_json(path, {"b": 1, "a": [1.5, 2]})
+    text = path.read_text()
+    assert text.index('"a"') < text.index('"b"') and text.endswith("\n")
+    assert json.loads(text) == {"a": [1.5, 2], "b": 1}
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        _io.atomic_write_json(tmp_path / "nan.json", {"x": math.nan})
+    assert not (tmp_path / "nan.json").exists()
+
+
+def test_npz_round_trips_without_pickles(tmp_path):
+    arrays = {"H": np.arange(6.0).reshape(2, 3), "cutoff": np.float64(1e-15)}
+    path = _io.atomic_save_npz(tmp_path / "r.npz", arrays)
+    with np.load(path, allow_pickle=False) as data:
+        np.testing.assert_array_equal(data["H"], arrays["H"])
+        assert float(data["cutoff"]) == 1e-15
+
+
+def test_npz_refuses_object_arrays(tmp_path):
+    with pytest.raises(TypeError, match="array 'meta' must not have object dtype"):
+        _io.atomic_save_npz(tmp_path / "r.npz", {"meta": np.array([{"a": 1}], dtype=object)})
+    assert not (tmp_path / "r.npz").exists()
+
+
+def test_load_array_round_trip_keeps_dtype(tmp_path):
+    H = np.eye(3, dtype=np.float32)
+    np.save(tmp_path / "H.npy", H)
+    loaded = _io.load_array(tmp_path / "H.npy", "H")
+    assert loaded.dtype == np.float32
+    np.testing.assert_array_equal(loaded, H)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (
+            lambda p: np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True),
+            ValueError,
+            r"H file .* could not be read as a pickle-free \.npy: Object arrays cannot be loaded",
+        ),
+        (lambda p: None, FileNotFoundError, r"H file .*H\.npy does not exist"),
+        (lambda p: p.mkdir(), ValueError, r"H file .*H\.npy must be a regular \.npy file"),
+        (lambda p: p.write_bytes(b""), ValueError, r"could not be read as a pickle-free \.npy"),
+        (
+            lambda p: p.write_bytes(_npy_bytes(np.ones((10, 10)))[:200]),
+            ValueError,
+            r"could not be read as a pickle-free \.npy",
+        ),
+        (
+            lambda p: p.write_bytes(_npz_bytes()),
+            ValueError,
+            r"must be a single-array \.npy, got an \.npz archive",
+        ),
+    ],
+    ids=["pickle", "missing", "directory", "empty", "truncated", "npz"],
+)
+def test_load_array_refuses_bad_files_with_clear_messages(tmp_path, make, error, match):
+    path = tmp_path / "H.npy"
+    make(path)
+    with pytest.raises(error, match=match):
+        _io.load_array(path, "H")
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _npz_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, H=np.eye(2))
+    return buffer.getvalue()
