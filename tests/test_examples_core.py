@@ -1,0 +1,76 @@
+"""Smoke tests of the core examples: they run with their defaults and report what they claim."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quickstart_keeps_rank_and_bounds_the_step(capsys):
+    report = _load("quickstart").main(seed=0)
+    assert report["rank_H"] == report["rank_Hc"] < report["n"]
+    assert report["null_dim"] >= 4  # the dead unit: 2 incoming weights, its bias, 1 outgoing
+    norms = report["step_norms"]
+    assert norms["spectral"] <= report["grad_norm"] / 2  # |phi| <= 1/2
+    # the Cholesky route's documented error: about n eps (1 + ||H||^2) lr ||g|| (10x for the
+    # constant); the literal route has no such bound near the cutoff and is not checked here
+    eps = np.finfo(np.float64).eps
+    bound = 10 * report["n"] * eps * (1 + report["H_norm"] ** 2) * report["grad_norm"]
+    assert abs(norms["cholesky"] - norms["spectral"]) <= bound
+    assert "rank is kept" in capsys.readouterr().out
+
+
+def test_quickstart_is_deterministic():
+    module = _load("quickstart")
+    assert module.main(seed=3) == module.main(seed=3)
+
+
+def test_quickstart_runs_as_a_script():
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py"), "--seed", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rank(H) = " in done.stdout
+
+
+def test_correct_from_file_writes_and_refuses_to_overwrite(tmp_path, capsys):
+    module = _load("correct_from_file")
+    summary = module.main(["--out", str(tmp_path)])
+    assert summary["rank_before"] == summary["rank_after"] == 5
+    assert summary["null_dim_before"] == summary["null_dim_after"] == 3
+    assert summary["step_norm"] <= summary["grad_norm"] / 2
+    with np.load(tmp_path / "correction.npz", allow_pickle=False) as data:
+        assert data["corrected"].shape == (8, 8)
+    with pytest.raises(SystemExit):
+        module.main(["--out", str(tmp_path)])
+    assert "pass --force" in capsys.readouterr().err
+    assert module.main(["--out", str(tmp_path), "--force"]) == summary
+
+
+def test_correct_from_file_accepts_a_user_matrix(tmp_path):
+    module = _load("correct_from_file")
+    np.save(tmp_path / "mine.npy", np.diag([4.0, 0.0, -1.0]))
+    summary = module.main(["--matrix", str(tmp_path / "mine.npy"), "--out", str(tmp_path / "o")])
+    assert summary["inertia_before"] == {"positive": 1, "negative": 1, "zero": 1}
+    assert "step_norm" not in summary
