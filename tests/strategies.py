@@ -1,0 +1,229 @@
+"""Hypothesis strategies for the maths: symmetric matrices built from a drawn spectrum.
+
+Every matrix is ``H = Q diag(lam) Q^T`` with a drawn spectrum ``lam`` and a random orthogonal
+``Q``, so a test can compare what the code computes with the exact spectrum it was built from.
+Spectra include exact zeros, negative and clustered (even repeated) eigenvalues and a range of
+magnitudes; a test that depends on the cutoff asks for spectra kept out of the band around it
+(see :data:`SEPARATED_RTOL`).
+
+Import from a test module with ``from strategies import ...`` (pytest puts ``tests/`` on
+``sys.path``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from hypothesis import strategies as st
+
+EPS = float(np.finfo(np.float64).eps)
+"""Unit roundoff of float64 (2.2e-16)."""
+
+MAX_N = 12
+"""Largest order drawn by default: small enough for the ci profile's time budget."""
+
+SEPARATED_RTOL = 1e-10
+"""A relative cutoff far from both sides of the band.
+
+Forming ``H = Q diag(lam) Q^T`` in float64 and taking its ``eigh`` perturbs every eigenvalue by
+at most about ``c * n * eps * ||H||`` (Weyl's inequality with the backward errors of the
+products and of ``eigh``), i.e. below ``1e-13 * ||H||`` for ``n <= 12``. Exact zeros of ``lam``
+therefore come out as noise of that size, which the *default* cutoff ``n * eps * ||H||`` may or
+may not catch: the two are of the same order. Tests whose claim is about the rank, the null
+space or the inertia pass ``rtol=SEPARATED_RTOL`` and draw nonzero eigenvalues with
+``|lam| >= SEPARATED_MIN_RATIO * ||H||``, so that the cutoff lies three decades above the noise
+and three decades below the smallest nonzero eigenvalue.
+"""
+
+SEPARATED_MIN_RATIO = 1e-7
+"""Smallest ``|lam| / ||H||`` of a nonzero eigenvalue in a spectrum kept out of the band."""
+
+ROUNDING_FACTOR = 10.0
+"""The constant ``c`` of the rounding bounds ``c * n * eps * (...)`` used as tolerances.
+
+Each bound is derived in the test that uses it (first-order perturbation theory with backward
+errors ``<= c * n * eps * ||H||`` for the matrix products and ``eigh``); ``c`` collects the small
+constants of those backward errors. Over 3000 random draws the measured worst ratio of error to
+``n * eps * (...)`` was about 3 (``tests/test_mpmath_reference.py`` and ``docs/math.md`` record the
+errors against an mpmath reference), so ``c = 10`` is tight enough to catch an error of a few
+ulps times ``n`` and loose enough to be robust.
+"""
+
+
+def rounding_tol(n: int, magnitude: float) -> float:
+    """``ROUNDING_FACTOR * n * eps * magnitude``: the tolerance for an ``n``-by-``n`` computation
+    whose first-order rounding error is proportional to ``magnitude``."""
+    return ROUNDING_FACTOR * n * EPS * magnitude
+
+
+def random_orthogonal(seed: int, n: int) -> np.ndarray:
+    """Haar-distributed orthogonal ``(n, n)`` matrix: QR of a Gaussian matrix with a sign fix.
+
+    Multiplying each column of ``Q`` by the sign of the matching diagonal entry of ``R`` makes
+    the factorization unique and the distribution Haar (Mezzadri 2007).
+    """
+    rng = np.random.default_rng(seed)
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    signs = np.where(np.diag(r) < 0, -1.0, 1.0)
+    return q * signs
+
+
+def from_spectrum(lam: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``Q diag(lam) Q^T`` formed in float64 and symmetrized to the last bit."""
+    m = (q * lam) @ q.T
+    return 0.5 * (m + m.T)
+
+
+class SymmetricCase(NamedTuple):
+    """A symmetric matrix with the exact spectrum and eigenvectors it was built from.
+
+    Attributes
+    ----------
+    H : ndarray, shape (n, n)
+        ``Q diag(lam) Q^T`` in float64, exactly symmetric.
+    lam : ndarray, shape (n,)
+        The drawn eigenvalues, in the order of the columns of ``Q`` (not sorted).
+    Q : ndarray, shape (n, n)
+        The drawn orthogonal matrix.
+    """
+
+    H: np.ndarray
+    lam: np.ndarray
+    Q: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Order of ``H``."""
+        return int(self.lam.shape[0])
+
+    @property
+    def norm(self) -> float:
+        """``||H||_2 = max|lam|`` of the exact spectrum."""
+        return float(np.abs(self.lam).max())
+
+    @property
+    def nonzero(self) -> np.ndarray:
+        """Mask of the drawn eigenvalues that are not exactly zero."""
+        return self.lam != 0
+
+    @property
+    def min_nonzero(self) -> float:
+        """Smallest nonzero ``|lam|`` (``inf`` if the spectrum is all zeros)."""
+        mags = np.abs(self.lam[self.nonzero])
+        return float(mags.min()) if mags.size else float("inf")
+
+    def dense(self, values: np.ndarray) -> np.ndarray:
+        """``Q diag(values) Q^T`` with the exact eigenvectors (``values`` in ``lam``'s order)."""
+        return from_spectrum(np.asarray(values, dtype=np.float64), self.Q)
+
+
+def orders(max_n: int = MAX_N) -> st.SearchStrategy[int]:
+    """Matrix orders ``1 .. max_n``."""
+    return st.integers(min_value=1, max_value=max_n)
+
+
+@st.composite
+def orthogonal_matrices(draw: st.DrawFn, n: int) -> np.ndarray:
+    """A random orthogonal ``(n, n)`` matrix from a drawn seed."""
+    return random_orthogonal(draw(st.integers(min_value=0, max_value=2**32 - 1)), n)
+
+
+@st.composite
+def spectra(
+    draw: st.DrawFn,
+    n: int,
+    *,
+    zeros: bool = True,
+    negative: bool = True,
+    min_ratio: float = SEPARATED_MIN_RATIO,
+    scale_exponents: tuple[float, float] = (-3.0, 3.0),
+    clusters: bool = True,
+    tiny: bool = False,
+) -> np.ndarray:
+    """Eigenvalues for an order-``n`` matrix.
+
+    Parameters
+    ----------
+    n : int
+        Number of eigenvalues.
+    zeros : bool
+        Allow exact zeros (at most ``n - 1``; at least one eigenvalue is nonzero).
+    negative : bool
+        Allow negative eigenvalues.
+    min_ratio : float
+        Nonzero eigenvalues have ``min_ratio <= |lam| / max|lam| <= 1``.
+    scale_exponents : (float, float)
+        ``max|lam| = 10**e`` with ``e`` drawn in this range.
+    clusters : bool
+        Allow clusters: eigenvalues repeated exactly or within a relative ``1e-12 .. 1e-6``.
+    tiny : bool
+        Add nonzero eigenvalues of size ``1e-22 .. 1e-18`` times ``max|lam|``: far *below*
+        any cutoff, they test that such eigenvalues are not inverted.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        The spectrum, in drawn (unsorted) order; its largest magnitude is exactly ``10**e``.
+    """
+    scale = 10.0 ** draw(st.floats(*scale_exponents, allow_nan=False, allow_infinity=False))
+    log_lo = float(np.log10(min_ratio))
+    exps = draw(st.lists(st.floats(log_lo, 0.0), min_size=n, max_size=n))
+    lam = scale * 10.0 ** np.array(exps)
+    lam[0] = scale  # the largest magnitude is pinned, so ||H|| is known exactly
+    if negative:
+        signs = draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=n, max_size=n))
+        lam = lam * np.array(signs)
+    if clusters and n > 1 and draw(st.booleans()):
+        lam = _cluster(draw, lam)
+    if zeros and n > 1:
+        k = draw(st.integers(min_value=0, max_value=n - 1))
+        lam[n - k :] = 0.0
+    if tiny and n > 1:
+        k = draw(st.integers(min_value=1, max_value=n - 1))
+        tiny_exps = draw(st.lists(st.floats(-22.0, -18.0), min_size=k, max_size=k))
+        lam[n - k :] = scale * 10.0 ** np.array(tiny_exps)
+    order = draw(st.permutations(range(n)))
+    return lam[np.array(order)]
+
+
+def _cluster(draw: st.DrawFn, lam: np.ndarray) -> np.ndarray:
+    """Copy one eigenvalue onto others, exactly or with tiny relative offsets."""
+    n = lam.shape[0]
+    src = draw(st.integers(min_value=0, max_value=n - 1))
+    size = draw(st.integers(min_value=2, max_value=n))
+    offset = draw(st.sampled_from([0.0, 1e-12, 1e-9, 1e-6]))
+    out = lam.copy()
+    for j, i in enumerate(range(size)):
+        if i != src:
+            out[i] = lam[src] * (1.0 + j * offset)
+    return out
+
+
+@st.composite
+def symmetric_cases(draw: st.DrawFn, n: int | None = None, **spectrum_kwargs) -> SymmetricCase:
+    """A :class:`SymmetricCase`: a drawn spectrum, a random orthogonal ``Q`` and their product.
+
+    ``spectrum_kwargs`` are passed to :func:`spectra`; ``n`` is drawn from :func:`orders` when
+    not given.
+    """
+    n = draw(orders()) if n is None else n
+    lam = draw(spectra(n, **spectrum_kwargs))
+    q = draw(orthogonal_matrices(n))
+    return SymmetricCase(from_spectrum(lam, q), lam, q)
+
+
+@st.composite
+def gradients(draw: st.DrawFn, n: int) -> np.ndarray:
+    """A gradient vector of length ``n``: a Gaussian direction times a drawn magnitude.
+
+    The magnitude is ``10**e`` with ``e`` in ``[-3, 3]``; the direction comes from a drawn seed,
+    so every component is generic (no accidental orthogonality to an eigenvector).
+    """
+    seed = draw(st.integers(min_value=0, max_value=2**32 - 1))
+    scale = 10.0 ** draw(st.floats(-3.0, 3.0))
+    return scale * np.random.default_rng(seed).standard_normal(n)
+
+
+learning_rates = st.floats(min_value=1e-3, max_value=10.0)
+"""Step sizes ``lr`` in ``[1e-3, 10]``."""
