@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +76,41 @@ def test_correct_from_file_accepts_a_user_matrix(tmp_path):
     summary = module.main(["--matrix", str(tmp_path / "mine.npy"), "--out", str(tmp_path / "o")])
     assert summary["inertia_before"] == {"positive": 1, "negative": 1, "zero": 1}
     assert "step_norm" not in summary
+
+
+USAGE = EXAMPLES.parent / "docs" / "usage.md"
+
+
+def _blocks(language: str) -> list[str]:
+    text = USAGE.read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+
+
+@pytest.mark.parametrize("index", range(len(_blocks("python"))))
+def test_usage_python_blocks_run(index, capsys):
+    code = _blocks("python")[index]
+    if re.search(r"^import torch", code, flags=re.MULTILINE):
+        pytest.importorskip("torch")
+    exec(compile(code, f"docs/usage.md python block {index}", "exec"), {})
+
+
+def test_usage_correct_commands_run(tmp_path, monkeypatch, capsys):
+    from hsc_ref.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    np.save("H.npy", np.diag([4.0, 0.0, -0.5]))
+    np.save("g.npy", np.ones(3))
+    lines = [
+        line.split("#")[0]
+        for block in _blocks("bash")
+        for line in block.splitlines()
+        if line.startswith("hsc-ref correct")
+    ]
+    assert len(lines) == 3
+    for line in lines:
+        assert main(shlex.split(line)[1:]) == 0, capsys.readouterr().err
+    with np.load("result/correction.npz", allow_pickle=False) as data:
+        # -lr * phi(lam) * g with phi(lam) = lam / (1 + lam^2); eigh of a diagonal matrix is
+        # exact up to a few roundings, so a few eps of lr * ||g||
+        expected = -0.1 * np.array([4.0 / 17.0, 0.0, -0.5 / 1.25])
+        np.testing.assert_allclose(data["step"], expected, rtol=0, atol=8 * np.finfo(float).eps)
