@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsc_ref import __version__, _io
+from hsc_ref import __version__, _io, golden_cli
 from hsc_ref.corrections import correct
 from hsc_ref.demo import core_demo, format_core_demo
 from hsc_ref.steps import hsc_step
@@ -155,7 +155,10 @@ def _add_core_parsers(sub: argparse._SubParsersAction) -> None:
     corr.set_defaults(func=_cmd_correct)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_core_parsers]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_core_parsers,
+    golden_cli.add_parser,
+]
 """Functions that add subcommands to the ``hsc-ref`` parser."""
 
 

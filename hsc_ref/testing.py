@@ -6,14 +6,22 @@ Central finite differences give an independent check of exact derivatives; their
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from hsc_ref import _validation
 
-__all__ = ["central_difference_gradient", "central_difference_hessian"]
+__all__ = [
+    "central_difference_gradient",
+    "central_difference_hessian",
+    "Comparison",
+    "compare_arrays",
+    "assert_close",
+    "assert_matches_golden",
+]
 
 
 def _step(h: float) -> float:
@@ -64,3 +72,169 @@ def central_difference_hessian(fun: Callable[[Any], Any], x: Any, h: float = 1e-
             ) / (4 * h * h)
             H[i, j] = H[j, i] = value
     return H
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+class Comparison(NamedTuple):
+    """Result of :func:`compare_arrays`.
+
+    ``ok`` is the verdict and ``message`` says why.
+    ``max_abs_err = max|actual - desired|``; ``max_rel_err = max_abs_err / max|desired|``
+    (normwise, so well defined where ``desired`` has exact zeros; ``inf`` when ``desired``
+    is all zeros and ``actual`` is not); ``worst_excess`` is the largest
+    ``|actual - desired| / (atol + rtol |desired|)`` (``<= 1`` passes); ``index`` is where.
+    """
+
+    ok: bool
+    max_abs_err: float
+    max_rel_err: float
+    worst_excess: float
+    index: tuple[int, ...]
+    message: str
+
+
+def compare_arrays(actual: Any, desired: Any, *, rtol: float, atol: float) -> Comparison:
+    """Compare elementwise: ``|actual - desired| <= atol + rtol * |desired|`` everywhere.
+
+    Shapes must agree exactly (no broadcasting); NaN or inf in ``actual`` fails.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = compare_arrays(np.array([1.0, 2.0 + 1e-9]), np.array([1.0, 2.0]), rtol=0, atol=1e-8)
+    >>> c.ok, c.max_abs_err < 1e-8
+    (True, True)
+    >>> compare_arrays(np.zeros(3), np.zeros(2), rtol=0, atol=1).message
+    'shape (3,) differs from the expected (2,)'
+    """
+    rtol = _validation.check_tolerance(rtol, "rtol")
+    atol = _validation.check_tolerance(atol, "atol")
+    a, d = np.asarray(actual), np.asarray(desired)
+    if a.dtype.hasobject or a.dtype.kind not in "biuf":
+        return Comparison(False, math.inf, math.inf, math.inf, (), f"dtype {a.dtype} is not real")
+    if a.shape != d.shape:
+        msg = f"shape {a.shape} differs from the expected {d.shape}"
+        return Comparison(False, math.inf, math.inf, math.inf, (), msg)
+    a, d = a.astype(np.float64), d.astype(np.float64)
+    if a.size == 0:
+        return Comparison(True, 0.0, 0.0, 0.0, (), "empty")
+    if not np.isfinite(a).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        return Comparison(False, math.inf, math.inf, math.inf, index, f"non-finite at {index}")
+    err = np.abs(a - d)
+    allowed = atol + rtol * np.abs(d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        excess = np.where(err == 0, 0.0, err / allowed)
+    flat = int(np.argmax(excess))
+    index = tuple(int(i) for i in np.unravel_index(flat, a.shape))
+    max_abs = float(err.max())
+    scale = float(np.abs(d).max())
+    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else math.inf)
+    worst = float(excess.ravel()[flat])
+    ok = worst <= 1.0
+    message = (
+        "within tolerance"
+        if ok
+        else f"|actual - desired| = {float(err.ravel()[flat]):.3g} at {index} exceeds "
+        f"atol + rtol*|desired| = {atol:.3g} + {rtol:.3g}*{abs(float(d.ravel()[flat])):.3g} "
+        f"(actual {float(a.ravel()[flat]):.17g}, desired {float(d.ravel()[flat]):.17g})"
+    )
+    return Comparison(ok, max_abs, max_rel, worst, index, message)
+
+
+def assert_close(
+    actual: Any, desired: Any, *, rtol: float, atol: float, reason: str, name: str = "array"
+) -> Comparison:
+    """Raise ``AssertionError`` unless ``|actual - desired| <= atol + rtol |desired|`` everywhere.
+
+    Parameters
+    ----------
+    actual, desired : array_like
+        Same shape; ``desired`` is the reference.
+    rtol, atol : float
+        Non-negative tolerances.
+    reason : str
+        Why these tolerances (how they were derived); repeated in the failure message.
+    name : str
+        What is compared, for the message.
+
+    Returns
+    -------
+    Comparison
+        The errors, when the assertion holds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> assert_close(np.ones(2), np.ones(2) + 1e-15, rtol=0, atol=4.4e-16 * 10,
+    ...              reason="10 ulp of 1").ok
+    True
+    >>> assert_close(np.ones(2), 2 * np.ones(2), rtol=0, atol=1e-12, reason="exact",
+    ...              name="x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    AssertionError: x: max abs err 1, max rel err 0.5; |actual - desired| = 1 at (0,) exceeds ...
+    """
+    result = compare_arrays(actual, desired, rtol=rtol, atol=atol)
+    if not result.ok:
+        raise AssertionError(
+            f"{name}: max abs err {result.max_abs_err:.3g}, max rel err "
+            f"{result.max_rel_err:.3g}; {result.message}; tolerance rtol={rtol:.3g}, "
+            f"atol={atol:.3g} because: {reason}"
+        )
+    return result
+
+
+def assert_matches_golden(
+    results: Any,
+    golden_dir: Any,
+    *,
+    precision: str = "auto",
+    only: Any = None,
+) -> Any:
+    """Raise ``AssertionError`` with the failing rows unless ``results`` pass the golden set.
+
+    Parameters
+    ----------
+    results : mapping of str to array, or path of a results ``.npz``
+        Keys ``"<case>/<output>"`` (see :mod:`hsc_ref.golden`).
+    golden_dir : path
+        Folder written by :func:`hsc_ref.golden.write_golden` (``hsc-ref golden write``).
+    precision : {"auto", "float64", "float32"}
+        Which tolerances apply; ``"auto"`` picks float32 for a case with any float32 result.
+    only : sequence of str, optional
+        Check only these cases.
+
+    Returns
+    -------
+    hsc_ref.golden.CheckReport
+        The report, when every comparable output passes and none is missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hsc_ref import golden
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = golden.write_golden(folder, only=["matrix_spd"])
+    >>> case = golden.read_golden(folder).cases["matrix_spd"]
+    >>> results = {f"matrix_spd/{k}": v for k, v in case.outputs.items()}
+    >>> assert_matches_golden(results, folder).passed
+    True
+    >>> results["matrix_spd/step"] = 1.01 * results["matrix_spd/step"]
+    >>> assert_matches_golden(results, folder)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    AssertionError: 1 of 7 outputs failed against the golden set ...
+    """
+    from hsc_ref import golden  # noqa: PLC0415  (golden imports this module)
+
+    report = golden.check_results(golden_dir, results, precision=precision, only=only)
+    if not report.passed:
+        bad = [r for r in report.rows if r.status in ("fail", "missing")]
+        raise AssertionError(
+            f"{len(bad)} of {len(report.rows)} outputs failed against the golden set "
+            f"{report.golden_dir}:\n{report.format_table(failures_only=True)}"
+        )
+    return report

@@ -1,0 +1,206 @@
+"""Validate a PyTorch implementation of HSC against hsc_ref's golden files.
+
+Builds every golden case in PyTorch (``torch.func.hessian``, ``torch.linalg.eigh``/``pinv``,
+``torch.linalg.cholesky``), writes its results as ``<case>/<output>`` arrays and runs the
+checker: in float64 (everything comparable passes), in float32 (the step passes; what
+depends on a cutoff near rounding is reported "not comparable"), and with the classic
+pitfalls, each of which the checker catches with a message naming the cause:
+
+- ``rcond``: float32 with ``torch.pinverse``'s default ``rcond=1e-15`` (inverts rounding noise);
+- ``layout``: the flat parameters loaded into ``nn.Linear`` without transposing ``W``;
+- ``torch_order``: the gradient and Hessian reported in PyTorch's parameter order.
+
+Run: ``python examples/validate_pytorch.py [--golden DIR] [--out DIR]`` (needs torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsc_ref import golden
+from hsc_ref.derivatives import flatten, layers_to_torch_linear
+
+PITFALLS = ("rcond", "layout", "torch_order")
+
+
+def _phi(lam: Any) -> Any:
+    """``lam / (1 + lam^2)``, as ``1 / (lam + 1/lam)`` for ``|lam| > 1`` (no overflow)."""
+    import torch
+
+    big = lam.abs() > 1
+    large = torch.where(big, lam, torch.ones_like(lam))
+    small = torch.where(big, torch.zeros_like(lam), lam)
+    return torch.where(big, 1 / (large + 1 / large), small / (1 + small * small))
+
+
+def spectral_outputs(h: Any, g: Any, lr: float, pitfall: str | None = None) -> dict[str, Any]:
+    """Eigenvalues, ``H^+``, ``Hc``, rank and the three step routes, in PyTorch."""
+    import torch
+
+    n = h.shape[0]
+    rtol = n * torch.finfo(h.dtype).eps  # SciPy's pinvh policy, passed explicitly
+
+    def pinv(a: Any) -> Any:
+        if pitfall == "rcond":
+            return torch.pinverse(a)  # default rcond=1e-15: below float32 rounding
+        return torch.linalg.pinv(a, rtol=rtol, hermitian=True)
+
+    lam, q = torch.linalg.eigh(h)
+    h_pinv = pinv(h)
+    hc = h + h_pinv
+    eye = torch.eye(n, dtype=h.dtype)
+    factor, info = torch.linalg.cholesky_ex(eye + h @ h)
+    rhs = (-lr * (h @ g)).unsqueeze(1)
+    out = {
+        "eigenvalues": lam,
+        "pinv": h_pinv,
+        "hc": hc,
+        "rank": (lam.abs() > rtol * lam.abs().max()).sum(),
+        "step": -lr * (q @ (_phi(lam) * (q.T @ g))),
+        "step_cholesky": torch.cholesky_solve(rhs, factor).squeeze(1),
+        "step_literal": -lr * (pinv(hc) @ g),
+    }
+    if int(info) != 0:  # I + H^2 not numerically SPD (||H||^2 swamps the 1): no Cholesky step
+        del out["step_cholesky"]
+    return out
+
+
+def _mlp_params(theta: Any, layers: list[list[int]], pitfall: str | None) -> list[tuple]:
+    """``[(weight, bias)]`` for ``F.linear`` from hsc_ref's flat layout (W = weight.T)."""
+    params, offset = [], 0
+    for fan_in, fan_out in layers:
+        chunk = theta[offset : offset + fan_in * fan_out]
+        if pitfall == "layout":
+            weight = chunk.reshape(fan_out, fan_in)  # wrong: W row-major is not weight
+        else:
+            weight = chunk.reshape(fan_in, fan_out).T
+        offset += fan_in * fan_out
+        params.append((weight, theta[offset : offset + fan_out]))
+        offset += fan_out
+    return params
+
+
+def mlp_loss_fn(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None) -> Any:
+    """The case's squared-error MLP loss as a function of the flat parameter vector."""
+    import torch
+
+    act = {"tanh": torch.tanh, "relu": torch.relu}[case.meta["activation"]]
+    x = torch.tensor(case.inputs["x"], dtype=dtype)
+    y = torch.tensor(case.inputs["y"], dtype=dtype)
+    layers = case.meta["layers"]
+
+    def loss(theta: Any) -> Any:
+        h = x
+        params = _mlp_params(theta, layers, pitfall)
+        for i, (weight, bias) in enumerate(params):
+            h = torch.nn.functional.linear(h, weight, bias)
+            h = act(h) if i < len(params) - 1 else h
+        return ((h - y) ** 2).mean()
+
+    return loss
+
+
+def module_loss(case: golden.GoldenCase) -> float:
+    """The same loss through ``nn.Linear`` modules loaded with ``layers_to_torch_linear``."""
+    import torch
+
+    layers = case.meta["layers"]
+    template = [(np.zeros((a, b)), np.zeros(b)) for a, b in layers]
+    _, unflatten = flatten(template)
+    act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[case.meta["activation"]]
+    modules: list[Any] = []
+    for weight, bias in layers_to_torch_linear(unflatten(case.inputs["theta"])):
+        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(weight))
+            linear.bias.copy_(torch.from_numpy(bias))
+        modules += [linear, act()]
+    net = torch.nn.Sequential(*modules[:-1])
+    x = torch.from_numpy(case.inputs["x"])
+    with torch.no_grad():
+        return float(((net(x) - torch.from_numpy(case.inputs["y"])) ** 2).mean())
+
+
+def case_outputs(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None) -> dict:
+    """Every output of one golden case computed in PyTorch at ``dtype``."""
+    import torch
+
+    lr = float(case.inputs["lr"])
+    if case.kind == "matrix":
+        h = torch.tensor(case.inputs["H"], dtype=dtype)
+        g = torch.tensor(case.inputs["g"], dtype=dtype)
+        out = spectral_outputs(h, g, lr, pitfall)
+    elif case.kind == "mlp":
+        loss = mlp_loss_fn(case, dtype, pitfall)
+        theta = torch.tensor(case.inputs["theta"], dtype=dtype)
+        g = torch.func.grad(loss)(theta)
+        h = torch.func.hessian(loss)(theta)
+        h = (h + h.T) / 2
+        out = {"loss": loss(theta), "grad": g, "hessian": h}
+        out |= spectral_outputs(h, g, lr, pitfall)
+        if pitfall == "torch_order":
+            p = torch.as_tensor(golden.torch_parameter_order(case.meta["layers"]))
+            for key in ("grad", "step", "step_cholesky", "step_literal"):
+                out[key] = out[key][p]
+            out["hessian"] = out["hessian"][p][:, p]
+    else:
+        raise ValueError(f"no PyTorch implementation for case kind {case.kind!r}")
+    return {f"{case.name}/{k}": v.detach().numpy() for k, v in out.items()}
+
+
+def torch_results(
+    gold: golden.GoldenSet, dtype: Any, pitfall: str | None = None, only: Any = None
+) -> dict[str, np.ndarray]:
+    """Results of every (or the ``only``) case of a golden set, computed in PyTorch."""
+    names = list(gold.cases) if only is None else list(only)
+    results: dict[str, np.ndarray] = {}
+    for name in names:
+        results |= case_outputs(gold.cases[name], dtype, pitfall)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write (or read) a golden set, validate PyTorch at float64, float32 and the pitfalls."""
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--golden", help="golden folder (default: write a fresh one)")
+    parser.add_argument("--out", help="folder for results and reports (default: a temp dir)")
+    args = parser.parse_args(argv)
+    out = Path(args.out or tempfile.mkdtemp(prefix="hsc_ref_validate_"))
+    gold_dir = Path(args.golden) if args.golden else out / "golden"
+    if not args.golden:
+        golden.write_golden(gold_dir, overwrite=True)
+    gold = golden.read_golden(gold_dir)
+    mlp_case = next(c for c in gold.cases.values() if c.kind == "mlp")
+    print(
+        f"nn.Linear modules via layers_to_torch_linear: loss {module_loss(mlp_case):.12f}, "
+        f"reference {float(mlp_case.outputs['loss']):.12f}"
+    )
+    runs = [("float64", torch.float64, None), ("float32", torch.float32, None)]
+    runs += [
+        (f"pitfall_{p}", torch.float32 if p == "rcond" else torch.float64, p) for p in PITFALLS
+    ]
+    verdicts = {}
+    for label, dtype, pitfall in runs:
+        path = golden.save_results(
+            out / f"{label}.npz", torch_results(gold, dtype, pitfall), overwrite=True
+        )
+        report = golden.check_results(gold, path)
+        verdicts[label] = report.passed
+        print(f"\n=== PyTorch {label}: {path}")
+        print(report.format_table(failures_only=pitfall is not None))
+    print(
+        "\nsummary:", ", ".join(f"{k} {'passed' if v else 'FAILED'}" for k, v in verdicts.items())
+    )
+    expected = {label: label in ("float64", "float32") for label, _, _ in runs}
+    return 0 if verdicts == expected else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

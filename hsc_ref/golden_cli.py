@@ -1,0 +1,72 @@
+"""``hsc-ref golden write DIR`` and ``hsc-ref golden check DIR RESULTS.npz``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hsc_ref import _io
+
+__all__ = ["add_parser"]
+
+
+def _cmd_write(args: argparse.Namespace) -> int:
+    from hsc_ref import golden  # noqa: PLC0415  (keep the CLI import cheap)
+
+    path = golden.write_golden(args.dir, seed=args.seed, only=args.only, overwrite=args.force)
+    manifest = golden.read_golden(args.dir).manifest
+    for name, spec in manifest["cases"].items():
+        print(f"  {name:<28} {spec['kind']:<7} {spec['description']}")
+    print(f"wrote {len(manifest['cases'])} cases and {path} (schema {golden.SCHEMA_VERSION})")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from hsc_ref import golden  # noqa: PLC0415
+
+    report = golden.check_results(args.dir, args.results, precision=args.precision, only=args.only)
+    json_path = Path(args.json) if args.json else Path(args.results).with_suffix(".check.json")
+    _io.atomic_write_json(json_path, report.to_json(), overwrite=args.force)
+    print(report.format_table(failures_only=args.failures_only))
+    print(f"wrote {json_path}")
+    return 0 if report.passed else 1
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``golden write`` and ``golden check`` to the ``hsc-ref`` parser.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="hsc-ref")
+    >>> add_parser(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["golden", "check", "DIR", "R.npz", "--precision", "float32"])
+    >>> args.golden_command, args.precision
+    ('check', 'float32')
+    """
+    parser = sub.add_parser("golden", help="golden reference files and their checker")
+    actions = parser.add_subparsers(dest="golden_command", required=True)
+    write = actions.add_parser("write", help="write the golden cases to DIR")
+    write.add_argument("dir", help="output folder")
+    write.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
+    write.add_argument("--only", nargs="+", metavar="CASE", help="write only these cases")
+    write.add_argument("--force", action="store_true", help="replace existing files")
+    write.set_defaults(func=_cmd_write)
+    check = actions.add_parser(
+        "check",
+        help="compare RESULTS.npz ('<case>/<output>' arrays) with the golden set in DIR; "
+        "exit 1 on any failure or missing output",
+    )
+    check.add_argument("dir", help="golden folder written by 'hsc-ref golden write'")
+    check.add_argument("results", help="results .npz with keys '<case>/<output>' (no pickles)")
+    check.add_argument(
+        "--precision",
+        choices=["auto", "float64", "float32"],
+        default="auto",
+        help="tolerances to apply (default auto: float32 for cases with float32 results)",
+    )
+    check.add_argument("--only", nargs="+", metavar="CASE", help="check only these cases")
+    check.add_argument("--json", help="report path (default RESULTS with suffix .check.json)")
+    check.add_argument("--failures-only", action="store_true", help="print failing rows only")
+    check.add_argument("--force", action="store_true", help="replace an existing JSON report")
+    check.set_defaults(func=_cmd_check)

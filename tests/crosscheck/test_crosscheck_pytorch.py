@@ -1,0 +1,90 @@
+"""PyTorch against the golden set: passes at float64 and float32, catches each pitfall.
+
+Runs ``examples/validate_pytorch.py`` once (it writes its results and checks them) and
+inspects the results it wrote. Skips cleanly when PyTorch is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hsc_ref import golden  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "validate_pytorch.py"
+
+
+def load_example():
+    spec = importlib.util.spec_from_file_location("validate_pytorch", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("validate_pytorch")
+    assert load_example().main(["--out", str(out)]) == 0  # 0: the verdicts are as expected
+    return out
+
+
+def report(run: Path, label: str) -> golden.CheckReport:
+    return golden.check_results(run / "golden", run / f"{label}.npz")
+
+
+def failing(rep: golden.CheckReport) -> dict[str, str]:
+    return {
+        f"{r.case}/{r.output}": r.message
+        for r in rep.rows
+        if r.status not in {"pass", "not comparable"}
+    }
+
+
+def test_float64_pytorch_passes_every_comparable_output(run: Path) -> None:
+    rep = report(run, "float64")
+    assert rep.passed and rep.counts()["pass"] >= 50
+    assert {r.precision for r in rep.rows} == {"float64"}
+
+
+def test_float32_pytorch_passes_the_step_but_not_cutoff_dependent_outputs(run: Path) -> None:
+    rep = report(run, "float32")
+    assert rep.passed and {r.precision for r in rep.rows} == {"float32"}
+    status = {(r.case, r.output): r.status for r in rep.rows}
+    assert status[("matrix_near_cutoff", "step")] == "pass"
+    assert status[("matrix_near_cutoff", "hc")] == "not comparable"
+    assert status[("matrix_between_cutoffs", "hc")] == "not comparable"
+    assert status[("matrix_between_cutoffs", "step")] == "pass"
+    assert status[("mlp_tanh", "hessian")] == "pass"
+
+
+def test_default_rcond_in_float32_is_caught_as_inverted_noise(run: Path) -> None:
+    bad = failing(report(run, "pitfall_rcond"))
+    assert {"matrix_exact_zeros/pinv", "matrix_exact_zeros/hc"} <= set(bad)
+    assert "rcond = 1e-15" in bad["matrix_exact_zeros/hc"]
+    assert not any(k.endswith("/step") for k in bad)  # the spectral step needs no cutoff
+
+
+def test_untransposed_weights_are_caught_at_the_loss(run: Path) -> None:
+    bad = failing(report(run, "pitfall_layout"))
+    assert {"mlp_tanh/loss", "mlp_tanh/grad", "mlp_tanh/hessian"} <= set(bad)
+    assert "W = weight.T" in bad["mlp_tanh/loss"]
+    assert all(k.startswith("mlp_") for k in bad)
+
+
+def test_pytorch_parameter_order_is_recognized(run: Path) -> None:
+    bad = failing(report(run, "pitfall_torch_order"))
+    assert {"mlp_tanh/grad", "mlp_tanh/hessian", "mlp_relu_dead_unit/hessian"} <= set(bad)
+    assert "mlp_tanh/loss" not in bad and "mlp_tanh/eigenvalues" not in bad
+    assert "PyTorch's parameter order" in bad["mlp_tanh/hessian"]
+
+
+def test_module_built_with_layers_to_torch_linear_gives_the_reference_loss(run: Path) -> None:
+    gold = golden.read_golden(run / "golden")
+    case = gold.cases["mlp_tanh"]
+    expected = float(case.outputs["loss"])
+    atol = case.tolerances["loss"]["float64"].atol
+    assert abs(load_example().module_loss(case) - expected) <= atol

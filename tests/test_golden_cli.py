@@ -1,0 +1,81 @@
+"""``hsc-ref golden write`` and ``hsc-ref golden check``: exit codes, table, JSON report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hsc_ref import golden
+from hsc_ref.cli import main
+
+CASES = ["matrix_exact_zeros", "mlp_tanh"]
+
+
+@pytest.fixture(scope="module")
+def gold_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("golden_cli")
+    assert main(["golden", "write", str(folder), "--only", *CASES]) == 0
+    return folder
+
+
+def results_file(gold_dir: Path, path: Path, **changes: np.ndarray) -> Path:
+    gold = golden.read_golden(gold_dir)
+    results = {f"{c}/{o}": v for c in gold.cases for o, v in gold.cases[c].outputs.items()}
+    return golden.save_results(path, {**results, **changes})
+
+
+def test_write_lists_cases_and_refuses_to_overwrite(gold_dir: Path, capsys) -> None:
+    capsys.readouterr()
+    assert main(["golden", "write", str(gold_dir), "--only", *CASES]) == 2
+    assert "exists; pass overwrite (--force)" in capsys.readouterr().err
+    assert main(["golden", "write", str(gold_dir), "--only", *CASES, "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "matrix_exact_zeros" in out and "schema 1" in out
+
+
+def test_check_passes_prints_table_and_writes_json(gold_dir: Path, tmp_path: Path, capsys) -> None:
+    path = results_file(gold_dir, tmp_path / "ok.npz")
+    assert main(["golden", "check", str(gold_dir), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "max abs err" in out and "PASSED" in out
+    report = json.loads((tmp_path / "ok.check.json").read_text())
+    assert report["passed"] is True and len(report["rows"]) == 7 + 10
+    assert main(["golden", "check", str(gold_dir), str(path)]) == 2  # report exists
+    assert main(["golden", "check", str(gold_dir), str(path), "--force"]) == 0
+
+
+def test_check_exits_1_on_a_failure_or_a_missing_output(
+    gold_dir: Path, tmp_path: Path, capsys
+) -> None:
+    bad = {"mlp_tanh/hessian": np.zeros((26, 26))}
+    path = results_file(gold_dir, tmp_path / "bad.npz", **bad)
+    out_json = tmp_path / "report.json"
+    assert main(["golden", "check", str(gold_dir), str(path), "--json", str(out_json)]) == 1
+    text = capsys.readouterr().out
+    assert "mlp_tanh/hessian FAIL" in text
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [r["output"] for r in rows if r["status"] == "fail"] == ["hessian"]
+    gold = golden.read_golden(gold_dir)
+    partial = {f"mlp_tanh/{o}": v for o, v in gold.cases["mlp_tanh"].outputs.items()}
+    path = golden.save_results(tmp_path / "partial.npz", partial)
+    assert main(["golden", "check", str(gold_dir), str(path), "--failures-only"]) == 1
+    assert "MISSING" in capsys.readouterr().out
+    assert main(["golden", "check", str(gold_dir), str(path), "--only", "mlp_tanh", "--force"]) == 0
+
+
+def test_check_exits_2_with_one_line_on_a_corrupted_golden_set(
+    gold_dir: Path, tmp_path: Path, capsys
+) -> None:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for p in gold_dir.iterdir():
+        folder.joinpath(p.name).write_bytes(p.read_bytes())
+    data = folder / "mlp_tanh.npz"
+    data.write_bytes(data.read_bytes()[:-10])
+    path = results_file(gold_dir, tmp_path / "r.npz")
+    assert main(["golden", "check", str(folder), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hsc-ref golden: error:") and "truncated" in err
