@@ -313,6 +313,8 @@ def newton_type(
     """
     lr = _check_lr(lr)
     correction = get_correction(method, **params)
+    atol = _validation.check_tolerance(atol, "atol")  # refuse bad tolerances now, not at update
+    rtol = None if rtol is None else _validation.check_tolerance(rtol, "rtol")
 
     def init(x0: Any) -> NewtonInfo:
         _as_vector(x0, "x0")

@@ -215,10 +215,7 @@ TOLERANCE_ENTRY_POINTS = {
     },
     "literal_hsc": (literal_hsc, ("atol", "rtol")),
     "literal_hsc_nonsymmetric": (literal_hsc_nonsymmetric, ("atol", "rtol")),
-    "newton_type.update": (
-        lambda H, **kw: newton_type(**kw).update(G_OK, None, hessian=H),
-        ("atol", "rtol"),
-    ),
+    "newton_type": (lambda H, **kw: newton_type(**kw), ("atol", "rtol")),  # at construction
 }
 
 
@@ -292,7 +289,7 @@ _METHODS = r"method must be one of \['abs', 'clip', 'damped', 'fill', 'hsc', 'ne
         pytest.param(
             lambda: hsc_step(H_OK, G_OK, route="fast"),
             ValueError,
-            r"route must be one of \('spectral', 'cholesky', 'literal'\), got 'fast'",
+            r"route must be one of \(.*'spectral'.*\), got 'fast'",
             id="hsc_step-route",
         ),
         pytest.param(
