@@ -211,3 +211,15 @@ def test_console_script_prints_version():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"hsc_ref {hsc_ref.__version__}"
+
+
+def test_correct_keeps_float32_and_its_cutoff(tmp_path, capsys):
+    H = _symmetric(seed=2).astype(np.float32)
+    np.save(tmp_path / "H32.npy", H)
+    assert main(["correct", str(tmp_path / "H32.npy"), "--out", str(tmp_path / "out")]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["dtype"] == "float32"
+    assert summary["rtol"] == 6 * float(np.finfo(np.float32).eps)
+    with np.load(tmp_path / "out" / "correction.npz", allow_pickle=False) as data:
+        assert data["corrected"].dtype == np.float32
+        np.testing.assert_array_equal(data["corrected"], correct(H).matrix)
