@@ -1,0 +1,552 @@
+"""Golden cases: seeded inputs, reference outputs and the tolerance of every output.
+
+Private: :mod:`hsc_ref.golden` re-exports the public names. Tolerances are first-order error
+bounds times :data:`SAFETY` (see ``docs/validating.md``): with ``e_H`` the size of the
+perturbation of ``H`` an implementation at precision ``eps`` is expected to make
+(``n * eps * ||H||`` for a given matrix),
+
+- eigenvalues: ``e_H`` (Weyl);
+- ``H^+`` and ``Hc``: ``3 e_H ||H^+||^2`` (Wedin), comparable only when no eigenvalue lies
+  within ``sqrt(n) * eps * ||H||`` of the cutoff (or between the float64 and the float32
+  cutoffs, for float32);
+- the HSC step: ``lr ||g|| (e_H + n eps)`` (``H -> H (I + H^2)^{-1}`` is 1-Lipschitz);
+- model outputs (loss, gradient, Hessian): an accumulation term ``(n + B) eps ||out||`` plus,
+  for float32, the measured change of the reference when its inputs are rounded to float32.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+import scipy.stats
+
+from hsc_ref.corrections import correct
+from hsc_ref.derivatives import flatten, value_grad_hessian
+from hsc_ref.models import mlp
+from hsc_ref.spectral import decompose
+from hsc_ref.steps import hsc_step
+
+__all__: list[str] = []
+
+SAFETY = 10.0
+"""Factor between each first-order error bound and the tolerance written to the manifest."""
+
+PRECISIONS = ("float64", "float32")
+"""Precisions an implementation may compute in; each output has a tolerance for each."""
+
+
+CONVENTIONS = {
+    "flat_layout": (
+        "parameters are layers [(W, b), ...], W of shape (fan_in, fan_out), y = x @ W + b; the "
+        "flat vector concatenates, layer by layer, W.ravel() (C order) then b. A PyTorch "
+        "nn.Linear stores weight (out, in): W = weight.T"
+    ),
+    "hessian": "symmetrized (H + H^T)/2 over the flat layout; rows and columns in that order",
+    "losses": "means over the batch (and over outputs for the squared error)",
+    "cutoff_policy": (
+        "scipy.linalg.pinvh: keep |lam| > atol + rtol * max|lam| with atol = 0 and "
+        "rtol = n * eps(dtype of the implementation); pass it explicitly (torch.pinverse "
+        "defaults to rcond = 1e-15 whatever the dtype)"
+    ),
+    "hc": "Hc = H + pinv(H) under the cutoff policy",
+    "step": (
+        "HSC step s = -lr * pinv(Hc) g = -lr * Q diag(lam / (1 + lam^2)) Q^T g; 'step' is the "
+        "spectral route, 'step_cholesky' solves (I + H^2) s = -lr H g, 'step_literal' is "
+        "-lr * pinvh(H + pinvh(H)) @ g with the cutoff policy in both pseudo-inverses"
+    ),
+    "eigenvalues": "ascending",
+    "rank": "number of eigenvalues above the cutoff, an integer",
+    "results_file": (
+        "one .npz (no object arrays) with keys '<case>/<output>'; float32 arrays select the "
+        "float32 tolerances of their case"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Tolerance of one output at one precision, and why.
+
+    ``|actual - desired| <= atol + rtol * |desired|`` elementwise must hold when
+    ``comparable`` is true; when it is false the output is reported but cannot fail.
+
+    Attributes
+    ----------
+    rtol, atol : float
+        Relative and absolute tolerances.
+    comparable : bool
+        Whether agreement can be expected at this precision at all.
+    reason : str
+        How the tolerance was derived, or why the output is not comparable.
+    """
+
+    rtol: float
+    atol: float
+    comparable: bool
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "comparable": self.comparable,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class GoldenCase:
+    """One golden case: inputs, reference outputs, tolerances per output and precision.
+
+    Attributes
+    ----------
+    name, kind, description : str
+        Identifier (``[a-z0-9_]``), family (``"matrix"``, ``"mlp"``, ...), what it exercises.
+    inputs, outputs : dict of str to ndarray
+        Arrays the implementation reads, and the reference values it must reproduce.
+    tolerances : dict of str to dict of str to Tolerance
+        ``tolerances[output][precision]``.
+    meta : dict
+        JSON-ready facts an implementation needs (layer sizes, activation, cutoffs, ...).
+    """
+
+    name: str
+    kind: str
+    description: str
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    tolerances: dict[str, dict[str, Tolerance]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- tolerances
+
+
+def eps_of(precision: str) -> float:
+    """Unit roundoff of a precision name."""
+    return float(np.finfo(np.dtype(precision)).eps)
+
+
+def _tol(atol: float, reason: str, comparable: bool = True, rtol: float = 0.0) -> Tolerance:
+    return Tolerance(float(rtol), float(atol), bool(comparable), reason)
+
+
+def _not_comparable(reason: str) -> Tolerance:
+    return Tolerance(0.0, 0.0, False, reason)
+
+
+def _cutoff_band_hit(lam: np.ndarray, n: int, precision: str) -> bool:
+    """True when an eigenvalue may be kept by one side and dropped by the other.
+
+    The kept set is ambiguous for ``|lam|`` within ``w = sqrt(n) eps ||H||`` (the typical
+    backward error of ``eigh``, the noise SciPy's cutoff ``n eps ||H||`` is designed to sit
+    above) of the cutoff, and, for float32, anywhere between the float64 and float32 cutoffs.
+    """
+    scale = float(np.abs(lam).max())
+    eps64, eps_p = eps_of("float64"), eps_of(precision)
+    low = n * eps64 * scale - math.sqrt(n) * eps64 * scale
+    high = n * eps_p * scale + math.sqrt(n) * eps_p * scale
+    mags = np.abs(lam)
+    return bool(np.any((mags >= low) & (mags <= high))) and scale > 0
+
+
+def _spectral_tolerances(
+    lam: np.ndarray, e_h: float, lr: float, g_norm: float, precision: str
+) -> dict[str, Tolerance]:
+    """Tolerances of everything computed from ``H`` given the perturbation size ``e_h``."""
+    n = lam.shape[0]
+    eps = eps_of(precision)
+    scale = float(np.abs(lam).max())
+    cutoff64 = n * eps_of("float64") * scale
+    kept = np.abs(lam) > cutoff64
+    p_norm = float(1.0 / np.abs(lam[kept]).min()) if kept.any() else 0.0
+    step_scale = lr * g_norm / 2  # ||s|| <= lr ||g|| / 2
+    ambiguous = _cutoff_band_hit(lam, n, precision)
+    band = (
+        "an eigenvalue lies near the cutoff (within sqrt(n) eps ||H|| of it, or between the "
+        "float64 and float32 cutoffs): the kept set, hence this output, depends on rounding"
+    )
+    tols: dict[str, Tolerance] = {
+        "eigenvalues": _tol(
+            SAFETY * e_h, f"Weyl: |d lam| <= ||dH|| with ||dH|| = e_H = {e_h:.3g}; x{SAFETY:g}"
+        )
+    }
+    pinv_atol = SAFETY * 3 * e_h * p_norm**2
+    pinv_reason = (
+        f"Wedin: ||d pinv(H)|| <= 3 ||dH|| ||pinv(H)||^2 = 3 * {e_h:.3g} * {p_norm:.3g}^2; "
+        f"x{SAFETY:g}"
+    )
+    if ambiguous:
+        tols["pinv"] = tols["hc"] = tols["rank"] = _not_comparable(band)
+    elif p_norm > 0 and pinv_atol >= p_norm:
+        tols["pinv"] = tols["hc"] = _not_comparable(
+            f"the bound {pinv_atol:.3g} exceeds ||pinv(H)|| = {p_norm:.3g}: H is too "
+            f"ill-conditioned on its kept spectrum for any digit to be expected at {precision}"
+        )
+        tols["rank"] = _tol(0.0, "an integer; the kept set is unambiguous")
+    else:
+        tols["pinv"] = _tol(pinv_atol, pinv_reason)
+        tols["hc"] = _tol(SAFETY * (e_h + 3 * e_h * p_norm**2), f"||dH|| + ({pinv_reason})")
+        tols["rank"] = _tol(0.0, "an integer; the kept set is unambiguous")
+    step_atol = SAFETY * lr * g_norm * (e_h + n * eps)
+    tols["step"] = _step_tol(
+        step_atol,
+        step_scale,
+        f"H -> H (I + H^2)^-1 is 1-Lipschitz: ||ds|| <= lr ||g|| (||dH|| + n eps) = "
+        f"{lr:g} * {g_norm:.3g} * ({e_h:.3g} + {n * eps:.3g}); x{SAFETY:g}",
+    )
+    chol_atol = SAFETY * lr * g_norm * n * eps * (1 + scale**2)
+    tols["step_cholesky"] = _step_tol(
+        max(chol_atol, step_atol),
+        step_scale,
+        f"Cholesky of I + H^2: ||ds|| <= lr ||g|| n eps (1 + ||H||^2) = {lr:g} * {g_norm:.3g} * "
+        f"{n * eps:.3g} * (1 + {scale:.3g}^2); x{SAFETY:g}",
+    )
+    tols["step_literal"] = _literal_tol(lam, e_h, lr, g_norm, precision, ambiguous=ambiguous)
+    return tols
+
+
+def _step_tol(atol: float, step_scale: float, reason: str) -> Tolerance:
+    if step_scale > 0 and atol >= step_scale:
+        return _not_comparable(
+            f"the bound {atol:.3g} exceeds the largest possible step lr ||g|| / 2 = "
+            f"{step_scale:.3g} ({reason})"
+        )
+    return _tol(atol, reason)
+
+
+def _literal_tol(
+    lam: np.ndarray, e_h: float, lr: float, g_norm: float, precision: str, *, ambiguous: bool
+) -> Tolerance:
+    """Chain of the two pseudo-inverses of ``-lr pinvh(H + pinvh(H)) g``."""
+    if ambiguous:
+        return _not_comparable("the first pseudo-inverse's kept set depends on rounding")
+    n = lam.shape[0]
+    eps = eps_of(precision)
+    scale = float(np.abs(lam).max())
+    kept = np.abs(lam) > n * eps_of("float64") * scale
+    mu = lam + np.where(kept, 1.0 / np.where(kept, lam, 1.0), 0.0)
+    if _cutoff_band_hit(mu, n, precision):
+        return _not_comparable("the second pseudo-inverse's kept set depends on rounding")
+    p_norm = float(1.0 / np.abs(lam[kept]).min()) if kept.any() else 0.0
+    mu_kept = np.abs(mu) > n * eps_of("float64") * float(np.abs(mu).max())
+    q_norm = float(1.0 / np.abs(mu[mu_kept]).min()) if mu_kept.any() else 0.0
+    e_hc = e_h + 3 * e_h * p_norm**2 + n * eps * float(np.abs(mu).max())
+    below = float(np.abs(lam[~kept]).max()) if (~kept).any() else 0.0
+    atol = SAFETY * lr * g_norm * (3 * e_hc * q_norm**2 + n * eps * q_norm + below)
+    return _step_tol(
+        atol,
+        lr * g_norm / 2,
+        f"||dHc|| = e_H + 3 e_H ||H^+||^2 + n eps ||Hc|| = {e_hc:.3g}; ||ds|| <= lr ||g|| "
+        f"(3 ||dHc|| ||Hc^+||^2 + n eps ||Hc^+|| + max dropped |lam|); x{SAFETY:g}",
+    )
+
+
+def _check_consistent(case: str, outputs: Mapping[str, np.ndarray], tols: Mapping) -> None:
+    """The routes must agree with the spectral step within their float64 bounds.
+
+    A route that disagrees is in a failure mode whose result depends on rounding details
+    (the literal route); it is then marked not comparable. The Cholesky route disagreeing
+    would mean a wrong bound, which is a bug: raise.
+    """
+    for route in ("step_cholesky", "step_literal"):
+        tol = tols[route]["float64"]
+        if not tol.comparable:
+            continue
+        err = float(np.abs(outputs[route] - outputs["step"]).max())
+        if err <= tol.atol:
+            continue
+        if route == "step_cholesky":
+            raise AssertionError(f"{case}: Cholesky step off by {err:.3g} > bound {tol.atol:.3g}")
+        for precision in PRECISIONS:
+            tols[route][precision] = _not_comparable(
+                f"the reference's own literal route is off the exact step by {err:.3g} (> its "
+                f"bound {tol.atol:.3g}): it is in a rounding-driven failure mode"
+            )
+
+
+# --------------------------------------------------------------------------- matrix cases
+
+
+def _seeded_rng(seed: int, name: str) -> np.random.Generator:
+    """Generator for one case: the global seed and a stable hash of the case name."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def _matrix_from_spectrum(lam: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    q = scipy.stats.ortho_group.rvs(lam.shape[0], random_state=rng)
+    h = (q * lam) @ q.T
+    return 0.5 * (h + h.T)
+
+
+def _spectral_outputs(h: np.ndarray, g: np.ndarray, lr: float) -> dict[str, np.ndarray]:
+    """Reference outputs computed from a symmetric ``H`` with hsc_ref's own API."""
+    spectrum = decompose(h)
+    return {
+        "eigenvalues": spectrum.eigenvalues,
+        "pinv": spectrum.pinv(),
+        "hc": correct(spectrum, "hsc").matrix,
+        "rank": np.int64(spectrum.rank),
+        "step": hsc_step(h, g, lr=lr, route="spectral"),
+        "step_cholesky": hsc_step(h, g, lr=lr, route="cholesky"),
+        "step_literal": hsc_step(h, g, lr=lr, route="literal"),
+    }
+
+
+def _spectral_meta(lam: np.ndarray) -> dict[str, Any]:
+    n = lam.shape[0]
+    scale = float(np.abs(lam).max())
+    return {
+        "n": n,
+        "cutoff_float64": n * eps_of("float64") * scale,
+        "cutoff_float32": n * eps_of("float32") * scale,
+        "norm_H": scale,
+    }
+
+
+def _matrix_case(name: str, seed: int, lam_fn: Callable, lr: float, description: str) -> GoldenCase:
+    rng = _seeded_rng(seed, name)
+    lam_true = np.asarray(lam_fn(rng), dtype=np.float64)
+    h = _matrix_from_spectrum(lam_true, rng)
+    g = rng.standard_normal(lam_true.shape[0])
+    outputs = _spectral_outputs(h, g, lr)
+    lam = outputs["eigenvalues"]
+    n = lam.shape[0]
+    g_norm = float(np.linalg.norm(g))
+    tols: dict[str, dict[str, Tolerance]] = {}
+    for precision in PRECISIONS:
+        e_h = n * eps_of(precision) * float(np.abs(lam).max())
+        for out, tol in _spectral_tolerances(lam, e_h, lr, g_norm, precision).items():
+            tols.setdefault(out, {})[precision] = tol
+    _check_consistent(name, outputs, tols)
+    meta = {**_spectral_meta(lam), "lr": lr, "constructed_eigenvalues": lam_true.tolist()}
+    inputs = {"H": h, "g": g, "lr": np.float64(lr)}
+    return GoldenCase(name, "matrix", description, inputs, outputs, tols, meta)
+
+
+def _spd(rng: np.random.Generator) -> np.ndarray:
+    return rng.uniform(0.5, 4.0, 10)
+
+
+def _exact_zeros(rng: np.random.Generator) -> np.ndarray:
+    return np.concatenate([np.zeros(3), rng.uniform(0.3, 3.0, 6), -rng.uniform(0.3, 3.0, 3)])
+
+
+def _clustered_negative(rng: np.random.Generator) -> np.ndarray:
+    return np.concatenate(
+        [np.full(4, -2.0), np.full(3, 1e-3), -rng.uniform(1, 5, 3), 0.5 + 1e-12 * np.arange(2)]
+    )
+
+
+def _large_norm(rng: np.random.Generator) -> np.ndarray:
+    return np.concatenate([[1e6, -3e5], np.zeros(2), rng.uniform(0.5, 2.0, 6)])
+
+
+def _near_cutoff(rng: np.random.Generator) -> np.ndarray:
+    # n = 12, ||H|| = 4: an eigenvalue at 1.05 x (n eps ||H||), inside the float64 ambiguity band.
+    near = 1.05 * 12 * float(np.finfo(np.float64).eps) * 4.0
+    return np.concatenate([[4.0, -3.0], rng.uniform(0.5, 2.0, 8), [near, 0.0]])
+
+
+def _between_cutoffs(rng: np.random.Generator) -> np.ndarray:
+    # 1e-9 ||H||: kept by the float64 cutoff (~2e-15 ||H||), dropped by float32's (~1e-6 ||H||).
+    return np.concatenate([[2.0, -1.5], rng.uniform(0.5, 1.5, 7), [1e-9 * 2.0], [0.0]])
+
+
+_MATRIX_CASES: dict[str, tuple[Callable, float, str]] = {
+    "matrix_spd": (_spd, 1.0, "well-conditioned SPD matrix, eigenvalues in [0.5, 4]"),
+    "matrix_exact_zeros": (
+        _exact_zeros,
+        0.5,
+        "three exact zero eigenvalues, positive and negative ones in 0.3..3; lr = 0.5",
+    ),
+    "matrix_clustered_negative": (
+        _clustered_negative,
+        1.0,
+        "clusters at -2 (x4), 1e-3 (x3) and 0.5 (split by 1e-12), negative eigenvalues",
+    ),
+    "matrix_large_norm": (
+        _large_norm,
+        1.0,
+        "||H|| = 1e6 with eigenvalues -3e5, two exact zeros and six of order 1",
+    ),
+    "matrix_near_cutoff": (
+        _near_cutoff,
+        1.0,
+        "an eigenvalue at 1.05 x the float64 cutoff n eps ||H|| plus an exact zero: H^+, Hc, "
+        "rank are not comparable; the step is",
+    ),
+    "matrix_between_cutoffs": (
+        _between_cutoffs,
+        1.0,
+        "an eigenvalue 1e-9 ||H|| (kept in float64, dropped in float32) and an exact zero",
+    ),
+}
+
+
+# --------------------------------------------------------------------------- model cases
+
+
+def _input_rounding_change(
+    evaluate: Callable[..., dict[str, np.ndarray]], inputs: Mapping[str, np.ndarray]
+) -> dict[str, float]:
+    """Max change of each output when the inputs are rounded to float32 (computed in float64)."""
+    exact = evaluate(**inputs)
+    rounded = {k: np.asarray(v, np.float32).astype(np.float64) for k, v in inputs.items()}
+    again = evaluate(**rounded)
+    return {k: float(np.abs(np.asarray(again[k]) - np.asarray(exact[k])).max()) for k in exact}
+
+
+def _model_tolerances(
+    outputs: Mapping[str, np.ndarray],
+    rounding: Mapping[str, float],
+    m: int,
+    lr: float,
+) -> dict[str, dict[str, Tolerance]]:
+    """Tolerances of loss, gradient, Hessian and everything computed from the Hessian."""
+    tols: dict[str, dict[str, Tolerance]] = {}
+    lam = outputs["eigenvalues"]
+    n = lam.shape[0]
+    g_norm = float(np.linalg.norm(outputs["grad"]))
+    h_norm = float(np.abs(lam).max())
+    for precision in PRECISIONS:
+        eps = eps_of(precision)
+        in_round = {k: (v if precision == "float32" else 0.0) for k, v in rounding.items()}
+        for out, norm in (
+            ("loss", abs(float(outputs["loss"]))),
+            ("grad", g_norm),
+            ("hessian", float(np.linalg.norm(outputs["hessian"]))),
+        ):
+            bound = m * eps * norm + in_round[out]
+            tols.setdefault(out, {})[precision] = _tol(
+                SAFETY * bound,
+                f"accumulation (n + B) eps ||{out}|| = {m} * {eps:.3g} * {norm:.3g}"
+                + (f" + change under float32 input rounding {in_round[out]:.3g}" * (eps > 1e-10))
+                + f"; x{SAFETY:g}",
+            )
+        e_h = m * eps * float(np.linalg.norm(outputs["hessian"])) + in_round["hessian"]
+        e_h += n * eps * h_norm  # the implementation's own eigh
+        for out, tol in _spectral_tolerances(lam, e_h, lr, g_norm, precision).items():
+            tols.setdefault(out, {})[precision] = tol
+    return tols
+
+
+def _mlp_problem(
+    sizes: Sequence[int], activation: str, batch: int, dead_unit: bool, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], Callable]:
+    """Seeded inputs of a squared-error MLP loss and a function evaluating every output."""
+    model = mlp(sizes, activation=activation)
+    params = model.init(rng)
+    params = [(W, rng.uniform(-0.1, 0.1, b.shape)) for W, b in params]
+    if dead_unit:  # a hidden unit never active: exact zeros in the Hessian, a null space
+        W1, b1 = params[0]
+        params[0] = (W1, np.concatenate([[-100.0], b1[1:]]))
+    theta, unflatten = flatten(params)
+    x = rng.uniform(-1.0, 1.0, (batch, sizes[0]))
+    y = np.sin(np.pi * x[:, :1]) * np.cos(x[:, -1:]) * np.ones((1, sizes[-1]))
+
+    def evaluate(theta, x, y, lr):
+        def loss(flat):
+            residual = model.apply(unflatten(flat), x) - y
+            return anp.mean(residual**2, axis=(-2, -1))
+
+        vgh = value_grad_hessian(loss, theta, batched=True)
+        out = {"loss": np.float64(vgh.value), "grad": vgh.grad, "hessian": vgh.hessian}
+        return {**out, **_spectral_outputs(vgh.hessian, vgh.grad, float(lr))}
+
+    inputs = {"theta": theta, "x": x, "y": y, "lr": np.float64(1.0)}
+    return inputs, evaluate
+
+
+def _mlp_case(
+    name: str,
+    seed: int,
+    sizes: Sequence[int],
+    activation: str,
+    *,
+    dead_unit: bool,
+    description: str,
+) -> GoldenCase:
+    batch = 16
+    inputs, evaluate = _mlp_problem(sizes, activation, batch, dead_unit, _seeded_rng(seed, name))
+    outputs = evaluate(**inputs)
+    rounding = _input_rounding_change(evaluate, inputs)
+    m = outputs["grad"].shape[0] + batch
+    tols = _model_tolerances(outputs, rounding, m, float(inputs["lr"]))
+    _check_consistent(name, outputs, tols)
+    layers = [[int(a), int(b)] for a, b in itertools.pairwise(sizes)]
+    meta = {
+        **_spectral_meta(outputs["eigenvalues"]),
+        "layers": layers,
+        "activation": activation,
+        "output_activation": "identity",
+        "batch": batch,
+        "loss": "mean over batch and outputs of (mlp(theta, x) - y)^2",
+        "flat_outputs": ["grad", "hessian", "step", "step_cholesky", "step_literal"],
+    }
+    return GoldenCase(name, "mlp", description, inputs, outputs, tols, meta)
+
+
+_MLP_CASES: dict[str, tuple[tuple[int, ...], str, bool, str]] = {
+    "mlp_tanh": ((3, 4, 2), "tanh", False, "3-4-2 tanh MLP, squared error, batch 16"),
+    "mlp_relu_dead_unit": (
+        (2, 5, 1),
+        "relu",
+        True,
+        "2-5-1 ReLU MLP with a dead hidden unit (bias -100): an exact null space",
+    ),
+}
+
+CASE_NAMES: tuple[str, ...] = (*_MATRIX_CASES, *_MLP_CASES)
+"""Names of the golden cases, in writing order."""
+
+
+def build_case(name: str, seed: int = 0) -> GoldenCase:
+    """Build one golden case from its name and the global seed.
+
+    Examples
+    --------
+    >>> case = build_case("matrix_spd")
+    >>> case.inputs["H"].shape, case.tolerances["step"]["float32"].comparable
+    ((10, 10), True)
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if name in _MATRIX_CASES:
+        lam_fn, lr, description = _MATRIX_CASES[name]
+        return _matrix_case(name, int(seed), lam_fn, lr, description)
+    if name in _MLP_CASES:
+        sizes, activation, dead, description = _MLP_CASES[name]
+        return _mlp_case(
+            name, int(seed), sizes, activation, dead_unit=dead, description=description
+        )
+    raise ValueError(f"case must be one of {list(CASE_NAMES)}, got {name!r}")
+
+
+def build_cases(seed: int = 0, only: Sequence[str] | None = None) -> list[GoldenCase]:
+    """Build every golden case (or the ``only`` ones), in :data:`CASE_NAMES` order.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Global seed.
+    only : sequence of str, optional
+        Names of the cases to build.
+
+    Returns
+    -------
+    list of GoldenCase
+    """
+    names = CASE_NAMES if only is None else [n for n in CASE_NAMES if n in set(only)]
+    unknown = sorted(set(only or ()) - set(CASE_NAMES))
+    if unknown:
+        raise ValueError(f"cases must be among {list(CASE_NAMES)}, got unknown {unknown}")
+    return [build_case(name, seed) for name in names]
