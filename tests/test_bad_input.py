@@ -137,7 +137,7 @@ VECTOR_ENTRY_POINTS = {
     "Spectrum.apply": ("v", lambda v: SPECTRUM.apply(SPECTRUM.eigenvalues, v)),
     "Spectrum.solve": ("b", SPECTRUM.solve),
     "gradient": ("x", lambda x: gradient(_square, x)),
-    "hessian": ("x", lambda x: hessian(_square, x)),
+    "hessian": ("x", lambda x: hessian(_square, x, batched=False)),
     "hessian-batched": ("x", lambda x: hessian(_square, x, batched=True)),
     "value_grad_hessian": ("x", lambda x: value_grad_hessian(_square, x)),
     "hvp-x": ("x", lambda x: hvp(_square, x, np.ones(N))),
@@ -418,7 +418,7 @@ def test_bad_correction_or_rule_parameter_is_refused(call, error, match):
             id="gradient-2d",
         ),
         pytest.param(
-            lambda: hessian(lambda x: x**2, np.ones(N)),
+            lambda: hessian(lambda x: x**2, np.ones(N), batched=False),
             ValueError,
             r"fun must return a scalar, got a Hessian of shape \(3, 3, 3\)",
             id="hessian-vector-valued",

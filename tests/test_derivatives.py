@@ -118,7 +118,7 @@ def test_hessian_of_quadratic_is_symmetric_part_exactly(batched):
 
         H = hessian(fb, x, batched=True)
     else:
-        H = hessian(f, x)
+        H = hessian(f, x, batched=False)
     np.testing.assert_array_equal(H, (A + A.T) / 2)
 
 
@@ -220,7 +220,7 @@ def test_central_difference_hessian_agrees_within_derived_bound(batched):
     if batched:
         H = hessian(lambda X: anp.sum(anp.sin(anp.dot(X, A.T)), axis=-1), x, batched=True)
     else:
-        H = hessian(f, x)
+        H = hessian(f, x, batched=False)
     H_fd = central_difference_hessian(f, x, h=h)
     # The 4-point formula: D_ij = f_ij + h^2/6 (f_iiij + f_ijjj) + O(h^4), and
     # |f_iiij| <= sum_k |a_ki|^3 |a_kj|. Rounding: four values each off by eps * F, over 4 h^2.
@@ -263,15 +263,15 @@ def _mlp_loss(seed: int = 3, sizes=(3, 4, 2), batch: int = 16):
 def test_hessian_plain_route_is_symmetrized_autograd_hessian():
     loss, flat, _ = _mlp_loss()
     raw = np.asarray(autograd.hessian(loss)(flat))
-    np.testing.assert_array_equal(hessian(loss, flat), 0.5 * (raw + raw.T))
-    np.testing.assert_array_equal(hessian_plain(loss, flat), hessian(loss, flat))
+    np.testing.assert_array_equal(hessian(loss, flat, batched=False), 0.5 * (raw + raw.T))
+    np.testing.assert_array_equal(hessian_plain(loss, flat), hessian(loss, flat, batched=False))
 
 
 @pytest.mark.parametrize("chunk_size", [None, 1, 7, 1000])
 def test_batched_hessian_matches_plain_route_to_rounding(chunk_size):
     loss, flat, batch = _mlp_loss()
     n = flat.shape[0]
-    H_plain = hessian(loss, flat)
+    H_plain = hessian(loss, flat, batched=False)
     H_batched = hessian(loss, flat, batched=True, chunk_size=chunk_size)
     # Same terms, summed in another order: over the batch (length B), the hidden width and
     # the parameter copies. Each reordering moves a sum by at most len * eps * sum|terms|, and
@@ -293,7 +293,7 @@ def test_hessian_is_exactly_symmetric_on_both_routes():
 def test_hvp_matches_hessian_times_vector():
     loss, flat, batch = _mlp_loss(seed=5)
     v = np.random.default_rng(6).standard_normal(flat.shape[0])
-    H = hessian(loss, flat)
+    H = hessian(loss, flat, batched=False)
     n = flat.shape[0]
     # H v sums n products; hvp reorders the batch sums inside: (n + B) eps relative to |H||v|
     bound = 10 * (n + batch) * EPS * (np.abs(H) @ np.abs(v))
