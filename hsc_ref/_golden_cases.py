@@ -250,21 +250,23 @@ def _literal_tol(
     )
 
 
-def _check_consistent(case: str, outputs: Mapping[str, np.ndarray], tols: Mapping) -> None:
+def _check_consistent(
+    case: str, outputs: Mapping[str, np.ndarray], tols: Mapping, suffix: str = ""
+) -> None:
     """The routes must agree with the spectral step within their float64 bounds.
 
     A route that disagrees is in a failure mode whose result depends on rounding details
     (the literal route); it is then marked not comparable. The Cholesky route disagreeing
     would mean a wrong bound, which is a bug: raise.
     """
-    for route in ("step_cholesky", "step_literal"):
+    for route in (f"step_cholesky{suffix}", f"step_literal{suffix}"):
         tol = tols[route]["float64"]
         if not tol.comparable:
             continue
-        err = float(np.abs(outputs[route] - outputs["step"]).max())
+        err = float(np.abs(outputs[route] - outputs[f"step{suffix}"]).max())
         if err <= tol.atol:
             continue
-        if route == "step_cholesky":
+        if route.startswith("step_cholesky"):
             raise AssertionError(f"{case}: Cholesky step off by {err:.3g} > bound {tol.atol:.3g}")
         for precision in PRECISIONS:
             tols[route][precision] = _not_comparable(
@@ -405,38 +407,83 @@ def _input_rounding_change(
     return {k: float(np.abs(np.asarray(again[k]) - np.asarray(exact[k])).max()) for k in exact}
 
 
+def _accumulation_tol(out: str, norm: float, m: int, rounding: float, precision: str) -> Tolerance:
+    """``(n + B) eps ||out||`` plus, for float32, the change under float32 input rounding."""
+    eps = eps_of(precision)
+    in_round = rounding if precision == "float32" else 0.0
+    return _tol(
+        SAFETY * (m * eps * norm + in_round),
+        f"accumulation (n + B) eps ||{out}|| = {m} * {eps:.3g} * {norm:.3g}"
+        + (f" + change under float32 input rounding {in_round:.3g}" if in_round else "")
+        + f"; x{SAFETY:g}",
+    )
+
+
 def _model_tolerances(
     outputs: Mapping[str, np.ndarray],
     rounding: Mapping[str, float],
     m: int,
     lr: float,
+    suffix: str = "",
 ) -> dict[str, dict[str, Tolerance]]:
-    """Tolerances of loss, gradient, Hessian and everything computed from the Hessian."""
+    """Tolerances of loss, gradient, Hessian and everything computed from the Hessian.
+
+    ``suffix`` selects one player's outputs (``"_g"``, ``"_d"``) in a game.
+    """
     tols: dict[str, dict[str, Tolerance]] = {}
-    lam = outputs["eigenvalues"]
+    lam = outputs[f"eigenvalues{suffix}"]
     n = lam.shape[0]
-    g_norm = float(np.linalg.norm(outputs["grad"]))
-    h_norm = float(np.abs(lam).max())
+    g_norm = float(np.linalg.norm(outputs[f"grad{suffix}"]))
+    h_norm = float(np.linalg.norm(outputs[f"hessian{suffix}"]))
     for precision in PRECISIONS:
         eps = eps_of(precision)
-        in_round = {k: (v if precision == "float32" else 0.0) for k, v in rounding.items()}
-        for out, norm in (
-            ("loss", abs(float(outputs["loss"]))),
-            ("grad", g_norm),
-            ("hessian", float(np.linalg.norm(outputs["hessian"]))),
-        ):
-            bound = m * eps * norm + in_round[out]
-            tols.setdefault(out, {})[precision] = _tol(
-                SAFETY * bound,
-                f"accumulation (n + B) eps ||{out}|| = {m} * {eps:.3g} * {norm:.3g}"
-                + (f" + change under float32 input rounding {in_round[out]:.3g}" * (eps > 1e-10))
-                + f"; x{SAFETY:g}",
+        for base in ("loss", "grad", "hessian"):
+            out = f"{base}{suffix}"
+            norm = float(np.linalg.norm(outputs[out]))
+            tols.setdefault(out, {})[precision] = _accumulation_tol(
+                out, norm, m, rounding[out], precision
             )
-        e_h = m * eps * float(np.linalg.norm(outputs["hessian"])) + in_round["hessian"]
-        e_h += n * eps * h_norm  # the implementation's own eigh
+        in_round = rounding[f"hessian{suffix}"] if precision == "float32" else 0.0
+        e_h = m * eps * h_norm + in_round + n * eps * float(np.abs(lam).max())  # + own eigh
         for out, tol in _spectral_tolerances(lam, e_h, lr, g_norm, precision).items():
-            tols.setdefault(out, {})[precision] = tol
+            tols.setdefault(f"{out}{suffix}", {})[precision] = tol
     return tols
+
+
+def _model_case(
+    name: str,
+    *,
+    kind: str,
+    description: str,
+    inputs: dict[str, np.ndarray],
+    evaluate: Callable[..., dict[str, np.ndarray]],
+    players: Mapping[str, int],
+    meta: dict[str, Any],
+) -> GoldenCase:
+    """Evaluate a model case, derive every tolerance and check the step routes.
+
+    ``players`` maps an output suffix (``""`` for one model) to the accumulation length
+    ``m = n + B`` of that player's sums. Outputs that belong to no player's spectral family
+    get the accumulation tolerance with the largest ``m``.
+    """
+    outputs = evaluate(**inputs)
+    rounding = _input_rounding_change(evaluate, inputs)
+    lr = float(inputs["lr"])
+    tols: dict[str, dict[str, Tolerance]] = {}
+    for suffix, m in players.items():
+        tols |= _model_tolerances(outputs, rounding, m, lr, suffix)
+    m_max = max(players.values())
+    for out, value in outputs.items():
+        if out not in tols:
+            norm = float(np.linalg.norm(value))
+            tols[out] = {
+                p: _accumulation_tol(out, norm, m_max, rounding[out], p) for p in PRECISIONS
+            }
+    for suffix in players:
+        _check_consistent(name, outputs, tols, suffix)
+    first = next(iter(players))
+    meta = {**_spectral_meta(outputs[f"eigenvalues{first}"]), **meta}
+    return GoldenCase(name, kind, description, inputs, outputs, tols, meta)
 
 
 def _mlp_problem(
@@ -477,22 +524,24 @@ def _mlp_case(
 ) -> GoldenCase:
     batch = 16
     inputs, evaluate = _mlp_problem(sizes, activation, batch, dead_unit, _seeded_rng(seed, name))
-    outputs = evaluate(**inputs)
-    rounding = _input_rounding_change(evaluate, inputs)
-    m = outputs["grad"].shape[0] + batch
-    tols = _model_tolerances(outputs, rounding, m, float(inputs["lr"]))
-    _check_consistent(name, outputs, tols)
-    layers = [[int(a), int(b)] for a, b in itertools.pairwise(sizes)]
+    n = inputs["theta"].shape[0]
     meta = {
-        **_spectral_meta(outputs["eigenvalues"]),
-        "layers": layers,
+        "layers": [[int(a), int(b)] for a, b in itertools.pairwise(sizes)],
         "activation": activation,
         "output_activation": "identity",
         "batch": batch,
         "loss": "mean over batch and outputs of (mlp(theta, x) - y)^2",
         "flat_outputs": ["grad", "hessian", "step", "step_cholesky", "step_literal"],
     }
-    return GoldenCase(name, "mlp", description, inputs, outputs, tols, meta)
+    return _model_case(
+        name,
+        kind="mlp",
+        description=description,
+        inputs=inputs,
+        evaluate=evaluate,
+        players={"": n + batch},
+        meta=meta,
+    )
 
 
 _MLP_CASES: dict[str, tuple[tuple[int, ...], str, bool, str]] = {
