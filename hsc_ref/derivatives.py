@@ -18,13 +18,15 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 
-from hsc_ref import _validation
+from hsc_ref import _autograd_ops, _backend, _validation
 
 __all__ = [
     "flatten",
     "gradient",
     "hessian",
     "hessian_plain",
+    "is_batch_polymorphic",
+    "BATCHED_CHUNK_SIZE",
     "hvp",
     "value_grad_hessian",
     "ValueGradHessian",
@@ -102,8 +104,8 @@ def flatten(params: Any) -> tuple[np.ndarray, Callable[[Any], Any]]:
         if vector.shape[-1:] != (n,):
             raise ValueError(f"flat vector must have last axis of length {n}, got {vector.shape}")
         lead = vector.shape[:-1]
-        pieces = [
-            anp.reshape(vector[..., start:stop], lead + shape)
+        pieces = [  # take_last: a slice whose derivative copies a block (no add.at scatter)
+            anp.reshape(_autograd_ops.take_last(vector, int(start), int(stop)), lead + shape)
             for start, stop, shape in zip(bounds[:-1], bounds[1:], shapes, strict=True)
         ]
         return _rebuild(params, pieces)
@@ -163,34 +165,64 @@ def hessian_plain(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
+BATCHED_CHUNK_SIZE = 128
+"""Default rows per pass of the batched Hessian route (measured best on the GAN benchmark)."""
+
+_HESSIAN_COPIES = {False: 3, True: 1}
+"""Dense ``n x n`` float arrays alive at the peak of each route: autograd's stacked rows, the
+transposed copy and the symmetrized result (plain); the result, filled in place (batched)."""
+
+
 def hessian(
     fun: Callable[[Any], Any],
     x: Any,
     *,
-    batched: bool = False,
+    batched: bool | str = "auto",
     chunk_size: int | None = None,
+    max_bytes: int | None = None,
 ) -> np.ndarray:
     """Exact, symmetrized Hessian of a scalar function of a flat vector.
 
     Parameters
     ----------
     fun : callable
-        ``fun(x) -> scalar`` written with ``autograd.numpy``. With ``batched=True`` it must
+        ``fun(x) -> scalar`` written with ``autograd.numpy``. For the batched route it must
         also accept a stack of points ``X`` of shape ``(k, n)`` and return the ``k`` values
         (e.g. a model loss whose parameters carry a leading axis of copies).
     x : array_like, shape (n,)
         Point.
-    batched : bool, default False
-        Use the vectorized route: one reverse-over-reverse pass over ``k`` copies of ``x``
-        gives ``k`` Hessian rows at once. Otherwise use :func:`hessian_plain`.
+    batched : {"auto", True, False}, default "auto"
+        ``True``: the vectorized route, one reverse-over-reverse pass over ``k`` copies of
+        ``x`` gives ``k`` Hessian rows at once. ``False``: :func:`hessian_plain`, one
+        reverse pass per row. ``"auto"``: the batched route when ``fun`` is batch-polymorphic
+        (see Notes), else the plain one.
     chunk_size : int, optional
-        Rows per pass on the batched route (bounds memory); default all ``n`` rows at once
-        up to 256.
+        Rows per pass on the batched route (bounds its working memory to about
+        ``chunk_size`` times the memory of one gradient evaluation); default
+        :data:`BATCHED_CHUNK_SIZE`.
+    max_bytes : int, optional
+        Refuse (``MemoryError``, before allocating) when the dense result and the route's
+        temporaries need more bytes than this; default the memory available now.
 
     Returns
     -------
     ndarray, shape (n, n)
         ``(H + H^T) / 2``.
+
+    Raises
+    ------
+    MemoryError
+        If ``8 n^2`` bytes times the route's dense copies (3 plain, 1 batched) exceed
+        ``max_bytes`` (or the available memory).
+
+    Notes
+    -----
+    ``"auto"`` evaluates ``fun`` on a stack of two different points and uses the batched
+    route when that returns shape ``(2,)`` and matches the two separate evaluations to
+    ``1e-10`` relative; any exception there selects the plain route. Both routes give the
+    same matrix to rounding. The batched route computes the primal of every copy again (all
+    copies are equal); on the benchmark of ``docs/benchmarks.md`` it is still several
+    times faster than the plain route, whose Python loop runs once per row.
 
     Examples
     --------
@@ -202,24 +234,76 @@ def hessian(
            [ 2.,  0.,  0.],
            [ 2.,  0.,  0.]])
     >>> np.array_equal(hessian(f, np.array([1.0, 2.0, 3.0]), batched=True),
-    ...                hessian(f, np.array([1.0, 2.0, 3.0])))
+    ...                hessian(f, np.array([1.0, 2.0, 3.0]), batched=False))
     True
     """
     if chunk_size is not None and (
         isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
     ):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if not batched:
-        return hessian_plain(fun, x)
+    if not (isinstance(batched, bool) or (isinstance(batched, str) and batched == "auto")):
+        raise ValueError(f"batched must be True, False or 'auto', got {batched!r}")
     x = _point(x)
     n = x.shape[0]
-    if chunk_size is None:
-        chunk_size = min(n, 256)
-    rows = [
-        _hessian_rows(fun, x, np.arange(i, min(i + chunk_size, n))) for i in range(0, n, chunk_size)
-    ]
-    H = np.concatenate(rows, axis=0)
-    return 0.5 * (H + H.T)
+    if batched == "auto":
+        batched = is_batch_polymorphic(fun, x)
+    _backend.check_fits(
+        _HESSIAN_COPIES[batched] * n * n * x.dtype.itemsize,
+        f"a dense Hessian of n = {n}",
+        max_bytes,
+    )
+    if not batched:
+        return hessian_plain(fun, x)
+    chunk_size = BATCHED_CHUNK_SIZE if chunk_size is None else chunk_size
+    H = np.empty((n, n), dtype=x.dtype)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        H[start:stop] = _hessian_rows(fun, x, np.arange(start, stop))
+    return _symmetrize_inplace(H)
+
+
+def is_batch_polymorphic(fun: Callable[[Any], Any], x: Any) -> bool:
+    """Whether ``fun`` maps a ``(k, n)`` stack of points to its ``k`` values.
+
+    Probes two different points (``x`` and a fixed perturbation of it): the stacked call must
+    return shape ``(2,)`` equal to the separate calls to ``1e-10`` relative (rounding of
+    batched kernels is far below, a wrong reduction axis far above). Any exception in the
+    stacked call means no.
+
+    Examples
+    --------
+    >>> import autograd.numpy as anp
+    >>> import numpy as np
+    >>> is_batch_polymorphic(lambda x: anp.sum(x ** 2, axis=-1), np.ones(3))
+    True
+    >>> is_batch_polymorphic(lambda x: anp.sum(x ** 2), np.ones(3))   # sums over copies
+    False
+    """
+    x = _point(x)
+    shift = np.random.default_rng(0).uniform(0.5, 1.5, x.shape).astype(x.dtype)
+    points = np.stack([x, x + 1e-3 * shift * (1.0 + np.abs(x))])
+    try:
+        stacked = np.asarray(fun(points), dtype=float)
+        if stacked.shape != (2,):
+            return False
+        separate = np.array([float(np.asarray(fun(p)).reshape(())) for p in points])
+    except Exception:  # any failure on a stack means "not polymorphic"
+        return False
+    scale = np.maximum(1.0, np.abs(separate))
+    return bool(np.all(np.abs(stacked - separate) <= 1e-10 * scale))
+
+
+def _symmetrize_inplace(H: np.ndarray, tile: int = 256) -> np.ndarray:
+    """``H <- (H + H^T) / 2`` tile by tile (bit-identical, no second n x n temporary)."""
+    n = H.shape[0]
+    for i in range(0, n, tile):
+        for j in range(i, n, tile):
+            upper = H[i : i + tile, j : j + tile]
+            lower = H[j : j + tile, i : i + tile]
+            mean = 0.5 * (upper + lower.T)
+            upper[...] = mean
+            lower[...] = mean.T
+    return H
 
 
 def _hessian_rows(fun: Callable[[Any], Any], x: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -263,7 +347,7 @@ class ValueGradHessian(NamedTuple):
 
 
 def value_grad_hessian(
-    fun: Callable[[Any], Any], x: Any, *, batched: bool = False
+    fun: Callable[[Any], Any], x: Any, *, batched: bool | str = "auto"
 ) -> ValueGradHessian:
     """Value, exact gradient and exact symmetrized Hessian in one call.
 

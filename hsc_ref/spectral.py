@@ -195,6 +195,7 @@ def decompose(
     atol: float = 0.0,
     rtol: float | None = None,
     symmetry_rtol: float | None = None,
+    max_bytes: int | None = None,
 ) -> Spectrum:
     """Validate a symmetric matrix, symmetrize it and take one ``eigh``.
 
@@ -212,6 +213,11 @@ def decompose(
         ``sqrt(eps(H.dtype))``: far above the rounding asymmetry of an exact Hessian
         (about ``1e-16`` relative in float64) and far below that of a genuinely
         non-symmetric matrix such as a game Jacobian.
+    max_bytes : int, optional
+        Refuse (``MemoryError``, before allocating) when the ``eigh`` needs more bytes than
+        this: about ``4 * 8 n^2`` in float64 (the symmetrized copy, the eigenvectors and the
+        divide-and-conquer workspace of ``syevd``, ``2 n^2`` words). Default: the memory
+        available now (GPU memory for CuPy input).
 
     Returns
     -------
@@ -225,11 +231,16 @@ def decompose(
     ValueError
         If ``H`` is not 2-D and square, is empty, holds NaN or inf, is not symmetric, or a
         tolerance is negative or not finite.
+    MemoryError
+        If the decomposition cannot fit in ``max_bytes`` (see above).
 
     Notes
     -----
-    ``eigh`` reads one triangle only, so a non-symmetric input would silently give the
-    spectrum of a different matrix; that is why symmetry is checked before symmetrizing.
+    The eigensolver is ``numpy.linalg.eigh`` (LAPACK ``syevd``, divide and conquer), the
+    fastest full-spectrum driver measured in ``docs/benchmarks.md`` (SciPy's default ``syevr``,
+    used by ``pinvh``, is several times slower at n = 4000). ``eigh`` reads one triangle
+    only, so a non-symmetric input would silently give the spectrum of a different matrix;
+    that is why symmetry is checked before symmetrizing.
     A CuPy ``eigh`` that fails inside cuSOLVER may return NaN silently, so the result is
     checked for finite values.
 
@@ -249,9 +260,12 @@ def decompose(
     if symmetry_rtol is None:
         symmetry_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
     symmetry_rtol = _validation.check_tolerance(symmetry_rtol, "symmetry_rtol")
-    _validation.check_symmetric(H, symmetry_rtol, "H")
     xp = _backend.namespace(H)
-    lam, q = xp.linalg.eigh(0.5 * (H + H.T))
+    _backend.check_fits(4 * n * n * H.dtype.itemsize, f"eigh of n = {n}", max_bytes, xp)
+    sym, asym = _backend.symmetric_part(H)  # one tiled pass: check and symmetrize
+    if asym > symmetry_rtol * float(xp.abs(H).max()):
+        _validation.check_symmetric(H, symmetry_rtol, "H")  # raises, with the rule
+    lam, q = xp.linalg.eigh(sym)
     if not (_backend.all_finite(xp, lam) and _backend.all_finite(xp, q)):
         raise FloatingPointError("eigh returned non-finite values (solver failure)")
     return Spectrum(lam, q, atol, rtol, cutoff_for(lam, atol, rtol))

@@ -9,7 +9,13 @@ The HSC step is ``s = -lr * pinv(H + pinv(H)) g``. In exact arithmetic it equals
 ``"cholesky"`` (fast, no eigendecomposition)
     a Cholesky solve of ``(I + H^2) s = -lr * H g``. Relative error about
     ``n * eps * (1 + ||H||^2)`` with respect to ``lr * ||g||``: accurate while ``||H||`` is
-    moderate, not for huge ``||H||``.
+    moderate, not for huge ``||H||``. One BLAS (SciPy's): ``syrk`` forms ``H^2`` (half the
+    flops of a product), ``potrf`` factors, ``potrs`` solves: about ``(4/3) n^3`` flops.
+``"auto"`` (the fast route with a documented fallback)
+    ``"cholesky"`` unless its error bound ``n * eps * (1 + ||H||_inf^2)`` (``||H||_inf``, the
+    largest absolute row sum, bounds ``||H||_2`` from above) exceeds ``cholesky_rtol``
+    (default ``sqrt(eps)``: at least half the digits), or ``potrf`` reports that rounding
+    made ``I + H^2`` indefinite; then ``"spectral"``. See :func:`auto_route`.
 ``"literal"`` (what naive code computes)
     ``pinvh(H + pinvh(H)) @ g`` with two cutoffs. Kept to reproduce such code; it fails when
     a tiny eigenvalue survives the first cutoff or a dropped one survives the second
@@ -27,6 +33,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.blas
+import scipy.linalg.lapack
 import scipy.optimize
 
 from hsc_ref import _backend, _validation
@@ -37,6 +45,8 @@ __all__ = [
     "HSC_ROUTES",
     "spectral_step",
     "hsc_step",
+    "auto_route",
+    "cholesky_error_bound",
     "StepRule",
     "sgd",
     "adam",
@@ -45,7 +55,7 @@ __all__ = [
     "bfgs",
 ]
 
-HSC_ROUTES = ("spectral", "cholesky", "literal")
+HSC_ROUTES = ("spectral", "cholesky", "auto", "literal")
 """Routes by which :func:`hsc_step` can compute the HSC step."""
 
 
@@ -107,8 +117,9 @@ def hsc_step(
     atol: float = 0.0,
     rtol: float | None = None,
     symmetry_rtol: float | None = None,
+    cholesky_rtol: float | None = None,
 ) -> Any:
-    """The HSC step ``-lr * pinv(H + pinv(H)) g`` by one of three routes.
+    """The HSC step ``-lr * pinv(H + pinv(H)) g`` by one of four routes.
 
     Parameters
     ----------
@@ -118,18 +129,28 @@ def hsc_step(
         Gradient.
     lr : float, default 1.0
         Positive step size.
-    route : {"spectral", "cholesky", "literal"}
-        See the module docstring; ``"spectral"`` is the reference.
+    route : {"spectral", "cholesky", "auto", "literal"}
+        See the module docstring; ``"spectral"`` is the reference, ``"auto"`` the fast
+        route with its fallback rule (:func:`auto_route`).
     atol, rtol : float, optional
         Cutoff policy (SciPy ``pinvh``). The spectral and Cholesky routes do not depend on
         it (``phi`` is cutoff-free); the literal route applies it in both pseudo-inverses.
     symmetry_rtol : float, optional
         Relative symmetry tolerance, as in :func:`~hsc_ref.spectral.decompose`.
+    cholesky_rtol : float, optional
+        Route ``"auto"`` only: the largest :func:`cholesky_error_bound` for which it takes
+        the Cholesky route; default ``sqrt(eps(H.dtype))``.
 
     Returns
     -------
     array
         The step, same shape as ``g``. ``||step|| <= lr * ||g|| / 2`` for the spectral route.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        Route ``"cholesky"`` only, when rounding made ``I + H^2`` numerically indefinite
+        (huge ``||H||``); ``"auto"`` falls back to ``"spectral"`` instead.
 
     Examples
     --------
@@ -148,12 +169,74 @@ def hsc_step(
     if route not in HSC_ROUTES:
         raise ValueError(f"route must be one of {HSC_ROUTES}, got {route!r}")
     H, g = _checked_pair(H, g, symmetry_rtol)
-    if route == "cholesky":
+    if route in ("cholesky", "auto"):
         _validation.check_tolerance(atol, "atol")
         if rtol is not None:
             _validation.check_tolerance(rtol, "rtol")
-        return _cholesky_step(H, g, lr)
+        if route == "cholesky":
+            return _cholesky_step(H, g, lr)
+        if auto_route(H, cholesky_rtol=cholesky_rtol) == "cholesky":
+            try:
+                return _cholesky_step(H, g, lr)
+            except np.linalg.LinAlgError:
+                pass  # documented fallback: rounding made I + H^2 indefinite
+        return spectral_step(decompose(H, atol=atol, rtol=rtol), g, "hsc", lr=lr)
     return _literal_step(H, g, lr, atol, rtol)
+
+
+def cholesky_error_bound(H: Any) -> float:
+    """Relative error bound ``n * eps * (1 + ||H||_inf^2)`` of the Cholesky route.
+
+    ``||H||_inf`` is the largest absolute row sum, an upper bound of ``||H||_2`` that costs
+    one pass over ``H``. The bound is relative to ``lr * ||g||``.
+
+    Parameters
+    ----------
+    H : array_like, shape (n, n)
+        Square matrix (NumPy or CuPy).
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    The route forms ``A = I + H^2`` (entrywise error about ``n * eps * ||H||^2``) and solves
+    with a backward-stable Cholesky factorization; ``A``'s eigenvalues are at least 1, so
+    ``||A^{-1}|| <= 1`` and the error in ``s`` is about ``n * eps * (1 + ||H||^2)`` times
+    ``||s|| <= lr * ||g|| / 2``, plus ``n * eps * ||H|| * lr * ||g||`` from ``H g``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bound = cholesky_error_bound(np.diag([3.0, -1.0]))
+    >>> bool(bound == 2 * np.finfo(float).eps * (1 + 3.0 ** 2))
+    True
+    """
+    H = _validation.as_square_matrix(H, "H")
+    xp = _backend.namespace(H)
+    row_sum = float(xp.abs(H).sum(axis=1).max())
+    return H.shape[0] * float(np.finfo(H.dtype).eps) * (1.0 + row_sum * row_sum)
+
+
+def auto_route(H: Any, *, cholesky_rtol: float | None = None) -> str:
+    """The route ``hsc_step(route="auto")`` takes before trying: ``"cholesky"`` or ``"spectral"``.
+
+    ``"cholesky"`` when :func:`cholesky_error_bound` is at most ``cholesky_rtol`` (default
+    ``sqrt(eps(H.dtype))``, i.e. at least half the digits kept), else ``"spectral"``. A
+    Cholesky factorization that fails at run time also falls back to ``"spectral"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> auto_route(np.diag([3.0, -1.0])), auto_route(np.diag([1e8, 0.0]))
+    ('cholesky', 'spectral')
+    """
+    H = _validation.as_square_matrix(H, "H")
+    if cholesky_rtol is None:
+        cholesky_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
+    cholesky_rtol = _validation.check_tolerance(cholesky_rtol, "cholesky_rtol")
+    return "cholesky" if cholesky_error_bound(H) <= cholesky_rtol else "spectral"
 
 
 def _checked_pair(H: Any, g: Any, symmetry_rtol: float | None) -> tuple[Any, Any]:
@@ -161,23 +244,54 @@ def _checked_pair(H: Any, g: Any, symmetry_rtol: float | None) -> tuple[Any, Any
     H = _validation.as_square_matrix(H, "H")
     if symmetry_rtol is None:
         symmetry_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
-    _validation.check_symmetric(H, _validation.check_tolerance(symmetry_rtol, "symmetry_rtol"))
+    symmetry_rtol = _validation.check_tolerance(symmetry_rtol, "symmetry_rtol")
+    sym, asym = _backend.symmetric_part(H)  # one tiled pass: check and symmetrize
+    if asym > symmetry_rtol * float(_backend.namespace(H).abs(H).max()):
+        _validation.check_symmetric(H, symmetry_rtol)  # raises, with the rule in the message
     g = _validation.check_vector_for(g, H.shape[0], H.dtype)
-    return 0.5 * (H + H.T), g
+    return sym, g
 
 
 def _cholesky_step(H: Any, g: Any, lr: float) -> Any:
-    """Solve ``(I + H^2) s = -lr H g`` by Cholesky (``I + H^2`` is SPD, eigenvalues >= 1)."""
+    """Solve ``(I + H^2) s = -lr H g`` by Cholesky (``I + H^2`` is SPD, eigenvalues >= 1).
+
+    NumPy: one BLAS/LAPACK (SciPy's) from ``syrk`` to ``potrs``, so that no call crosses to
+    NumPy's own OpenBLAS and wakes its thread pool. ``H`` must be exactly symmetric
+    (``syrk`` forms ``H H^T``). Raises ``LinAlgError`` when ``potrf`` fails.
+    """
     xp = _backend.namespace(H)
     if xp is not np:
-        a = H @ H + xp.eye(H.shape[0], dtype=H.dtype)
-        factor = xp.linalg.cholesky(a)
-        rhs = -lr * (H @ g)
-        return xp.linalg.solve(factor.T, xp.linalg.solve(factor, rhs))
-    a = H @ H
+        return _cholesky_step_cupy(xp, H, g, lr)
+    syrk, symm = scipy.linalg.blas.get_blas_funcs(("syrk", "symm"), (H,))
+    potrf, potrs = scipy.linalg.lapack.get_lapack_funcs(("potrf", "potrs"), (H,))
+    a = syrk(1.0, H, lower=1)  # lower triangle of H H^T = H^2
     a[np.diag_indices_from(a)] += 1.0
-    factor = scipy.linalg.cho_factor(a, lower=True, overwrite_a=True, check_finite=False)
-    return scipy.linalg.cho_solve(factor, -lr * (H @ g), check_finite=False)
+    factor, info = potrf(a, lower=1, overwrite_a=1, clean=0)
+    if info != 0:
+        raise np.linalg.LinAlgError(
+            f"Cholesky factorization of I + H^2 failed (potrf info = {info}): ||H|| is too "
+            f"large for the Cholesky route; use route='spectral' or 'auto'"
+        )
+    block = g if g.ndim == 2 else g[:, None]
+    rhs = symm(-lr, H, np.asfortranarray(block, dtype=H.dtype), lower=1)
+    step, info = potrs(factor, rhs, lower=1, overwrite_b=1)
+    if info != 0:  # only for invalid arguments
+        raise np.linalg.LinAlgError(f"potrs failed with info = {info}")
+    return step if g.ndim == 2 else step[:, 0]
+
+
+def _cholesky_step_cupy(xp: Any, H: Any, g: Any, lr: float) -> Any:
+    """The Cholesky route on the GPU (cuSOLVER ``potrf``, triangular solves); checked finite."""
+    from cupyx.scipy.linalg import solve_triangular  # noqa: PLC0415  (optional extra)
+
+    a = H @ H
+    a[xp.diag_indices(H.shape[0])] += 1.0
+    factor = xp.linalg.cholesky(a)
+    y = solve_triangular(factor, -lr * (H @ g), lower=True)
+    step = solve_triangular(factor, y, lower=True, trans="T")
+    if not _backend.all_finite(xp, step):  # cuSOLVER may fail without raising
+        raise np.linalg.LinAlgError("Cholesky route on the GPU returned non-finite values")
+    return step
 
 
 def _literal_step(H: Any, g: Any, lr: float, atol: float, rtol: float | None) -> np.ndarray:
