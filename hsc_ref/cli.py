@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsc_ref import __version__, _io, golden_cli
+from hsc_ref import __version__, _io, gan_cli, golden_cli
 from hsc_ref.corrections import correct
 from hsc_ref.demo import core_demo, format_core_demo
 from hsc_ref.steps import hsc_step
@@ -26,7 +26,10 @@ def _core_section(args: argparse.Namespace) -> str:
     return format_core_demo(core_demo(seed=args.seed))
 
 
-DEMO_SECTIONS: list[tuple[str, DemoSection]] = [("core", _core_section)]
+DEMO_SECTIONS: list[tuple[str, DemoSection]] = [
+    ("core", _core_section),
+    ("gan", gan_cli.demo_section),
+]
 """Sections of ``hsc-ref demo``, each ``(name, function(args) -> report text)``."""
 
 
@@ -157,6 +160,7 @@ def _add_core_parsers(sub: argparse._SubParsersAction) -> None:
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_core_parsers,
+    gan_cli.add_parser,
     golden_cli.add_parser,
 ]
 """Functions that add subcommands to the ``hsc-ref`` parser."""

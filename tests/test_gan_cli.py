@@ -1,0 +1,90 @@
+"""``hsc-ref gan``, the demo's GAN section and the GAN example, run on tiny budgets."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hsc_ref.cli import DEMO_SECTIONS, main
+from hsc_ref.gan_cli import OUTPUT_FILES, PLOT_FILES, gan_demo
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TINY = ["--steps", "2", "--hidden", "4", "--batch", "8", "--n-eval", "40", "--no-progress"]
+
+
+def test_gan_command_writes_metrics_samples_history_and_plots(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "run"
+    args = ["gan", "--data", "ring", "--method", "hsc", "--seed", "1", "--out", str(out)]
+    assert main([*args, *TINY]) == 0
+    for name in OUTPUT_FILES + PLOT_FILES:
+        assert (out / name).is_file(), name
+    for name in PLOT_FILES:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["config"]["method"] == "hsc" and report["config"]["seed"] == 1
+    assert report["metrics"]["steps_completed"] == 2
+    with np.load(out / "history.npz", allow_pickle=False) as history:
+        assert history["loss_g"].shape == (2,) and np.isfinite(history["rank_g"]).all()
+    with np.load(out / "samples.npz", allow_pickle=False) as samples:
+        assert samples["samples"].shape == (40, 2) and samples["centers"].shape == (8, 2)
+    assert "hsc on ring, 2 steps" in capsys.readouterr().out
+
+
+def test_gan_command_refuses_to_overwrite_without_force(tmp_path, capsys):
+    args = ["gan", "--out", str(tmp_path), "--no-plots", *TINY]
+    assert main(args) == 0
+    before = (tmp_path / "metrics.json").read_bytes()
+    assert main([*args, "--seed", "5"]) == 2
+    assert "pass --force" in capsys.readouterr().err
+    assert (tmp_path / "metrics.json").read_bytes() == before
+    assert main([*args, "--seed", "5", "--force"]) == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["config"]["seed"] == 5
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--data", "moon"], "data must be one of"),
+        (["--method", "lbfgs"], "method must be one of"),
+        (["--steps", "0"], "steps must be a positive integer"),
+        (["--schedule", "random"], "schedule must be one of"),
+        (["--lr", "-1"], "lr must be"),
+    ],
+)
+def test_gan_command_reports_bad_input_in_one_line(tmp_path, capsys, extra, message):
+    assert main(["gan", "--out", str(tmp_path), "--no-plots", "--no-progress", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_gan_command_runs_diracgan_simultaneously(tmp_path):
+    args = ["gan", "--data", "dirac", "--schedule", "simultaneous", "--out", str(tmp_path)]
+    assert main([*args, "--no-plots", "--steps", "3", "--no-progress"]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+    assert metrics["distance_to_equilibrium"] > 0
+
+
+def test_demo_has_a_gan_section_comparing_article_hsc_and_adam():
+    assert "gan" in [name for name, _ in DEMO_SECTIONS]
+    text = gan_demo(seed=0, steps=2)
+    for method in ("article", "hsc", "adam"):
+        assert f"\n  {method} " in text
+
+
+def test_gan_experiment_example_prints_the_table(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("gan_experiment", EXAMPLES / "gan_experiment.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "rows.json"
+    text = module.main(["--data", "ring", "--steps", "2", "--seeds", "2", "--hidden", "4",
+                        "--out", str(out)])  # fmt: skip
+    rows = json.loads(out.read_text())
+    assert len(rows) == 2 * len(module.METHODS)
+    assert "| ring | hsc |" in text and "| ring | article |" in text
+    assert "rank(Hc) != rank(H)" in text

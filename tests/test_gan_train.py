@@ -1,0 +1,268 @@
+"""GAN trainers: the article's loop against a hand-written PyTorch loop, hand-computed HSC steps
+on DiracGAN, every rule reducing a convex player loss, history bookkeeping and bad input."""
+
+import numpy as np
+import pytest
+import scipy.special
+
+from hsc_ref.derivatives import flatten, hessian, layers_from_torch_linear, layers_to_torch_linear
+from hsc_ref.gan import init_game, mlp_game, player_losses
+from hsc_ref.gan_data import sample
+from hsc_ref.gan_train import (
+    HESSIAN_METHODS,
+    METHODS,
+    TrainConfig,
+    clip_grad_norm,
+    make_rule,
+    spectrum_summary,
+    train,
+)
+from hsc_ref.spectral import decompose
+
+EPS = np.finfo(np.float64).eps
+TINY = dict(data="ring", hidden=(4,), batch=8, n_eval=50)
+
+
+def _torch_article_loop(config, torch):
+    """The article's loop written directly in PyTorch (float64), on the trainer's batches."""
+    nn = torch.nn
+    init_seq, stream_seq, _ = np.random.SeedSequence(config.seed).spawn(3)
+    fg = init_game(config.game(), np.random.default_rng(init_seq))
+    G = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    D = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid()).double()
+    for net, layers in ((G, fg.unflatten_g(fg.theta)), (D, fg.unflatten_d(fg.phi))):
+        linears = [m for m in net if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for lin, (w, b) in zip(linears, layers_to_torch_linear(layers), strict=True):
+                lin.weight.copy_(torch.from_numpy(w))
+                lin.bias.copy_(torch.from_numpy(b))
+    criterion = nn.BCELoss()
+    opt_g = torch.optim.Adam(G.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    stream = np.random.default_rng(stream_seq)
+    ones, zeros = (
+        torch.ones(config.batch, 1, dtype=torch.float64),
+        torch.zeros(config.batch, 1, dtype=torch.float64),
+    )
+    losses_d, losses_g, hessians_g = [], [], []
+    for _ in range(config.steps):
+        x = torch.from_numpy(sample(config.game().data, config.batch, stream))
+        z = torch.from_numpy(stream.standard_normal((config.batch, 2)))
+        opt_d.zero_grad()
+        fake = G(z)
+        loss_d = criterion(D(x), ones) + criterion(D(fake.detach()), zeros)
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = criterion(D(fake), ones)
+        # The Hessian reference differentiates the same loss written on logits
+        # (BCEWithLogitsLoss on D without its Sigmoid): through nn.BCELoss(sigmoid(.)) the
+        # second derivatives lose ~1e-12 relative (1 - sigmoid is formed by cancellation).
+        logits_d = nn.Sequential(*list(D)[:-1])
+        hessians_g.append(_torch_generator_hessian(torch, G, logits_d, z, ones))
+        loss_g.backward()
+        torch.nn.utils.clip_grad_norm_(G.parameters(), 1.0)
+        opt_g.step()
+        losses_d.append(loss_d.item())
+        losses_g.append(loss_g.item())
+
+    def flat(net):
+        pairs = [(m.weight, m.bias) for m in net if isinstance(m, nn.Linear)]
+        return flatten(layers_from_torch_linear(pairs))[0]
+
+    return flat(G), flat(D), np.array(losses_d), np.array(losses_g), hessians_g
+
+
+def _torch_generator_hessian(torch, G, logits_d, z, ones):
+    """``torch.autograd.functional.hessian`` of the generator loss over our flat layout."""
+    linears = [(i, m) for i, m in enumerate(G) if isinstance(m, torch.nn.Linear)]
+    theta = flatten(
+        layers_from_torch_linear([(m.weight, m.bias) for _, m in linears])
+    )[0]  # fmt: skip
+
+    def loss(flat):
+        params, offset = {}, 0
+        for i, m in linears:
+            n_w = m.in_features * m.out_features
+            W = flat[offset : offset + n_w].reshape(m.in_features, m.out_features)
+            params[f"{i}.weight"] = W.T
+            params[f"{i}.bias"] = flat[offset + n_w : offset + n_w + m.out_features]
+            offset += n_w + m.out_features
+        fake = torch.func.functional_call(G, params, (z,))
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits_d(fake), ones)
+
+    H = torch.autograd.functional.hessian(loss, torch.from_numpy(theta))
+    return H.detach().numpy()
+
+
+def test_article_loop_matches_a_hand_written_pytorch_loop():
+    torch = pytest.importorskip("torch")
+    config = TrainConfig(method="article", steps=4, seed=3, **TINY)
+    result = train(config)
+    theta, phi, losses_d, losses_g, hessians_g = _torch_article_loop(config, torch)
+    # Same float64 maths in two frameworks: losses agree to rounding (~1e-15 relative); the
+    # parameters move by at most ~4 * lr = 8e-4 and differ only through the rounding of
+    # Adam's normalized steps, far below 1e-12 (a wrong beta, lr or clip moves them ~1e-5)
+    np.testing.assert_allclose(result.history["loss_d"], losses_d, rtol=1e-13)
+    np.testing.assert_allclose(result.history["loss_g"], losses_g, rtol=1e-13)
+    np.testing.assert_allclose(result.theta, theta, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(result.phi, phi, rtol=0, atol=1e-12)
+    # the article's H (computed every step, unused): its extreme eigenvalues agree with
+    # PyTorch's exact Hessian up to eigenvalue perturbation n * eps * ||H||
+    for t, H in enumerate(hessians_g):
+        lam = np.linalg.eigvalsh(0.5 * (H + H.T))
+        tol = 64 * H.shape[0] * EPS * np.abs(lam).max()
+        assert abs(result.history["eig_min_g"][t] - lam[0]) <= tol
+        assert abs(result.history["eig_max_g"][t] - lam[-1]) <= tol
+
+
+def test_clip_grad_norm_matches_torch_semantics():
+    torch = pytest.importorskip("torch")
+    for g in (np.array([3.0, 4.0, 12.0]), np.array([0.1, -0.2]), np.array([0.6, 0.8])):
+        p = torch.nn.Parameter(torch.zeros(g.size, dtype=torch.float64))
+        p.grad = torch.from_numpy(g.copy())
+        torch.nn.utils.clip_grad_norm_([p], 1.0)
+        np.testing.assert_allclose(clip_grad_norm(g, 1.0), p.grad.numpy(), rtol=4 * EPS)
+    with pytest.raises(ValueError, match="max_norm must be positive"):
+        clip_grad_norm(np.ones(2), 0.0)
+
+
+def _dirac_first_step(theta, psi, lr, schedule):
+    """HSC step by hand: phi(h) = h / (1 + h^2) times the closed-form gradient."""
+
+    def phi(h):
+        return h / (1 + h * h)
+
+    s = scipy.special.expit(psi * theta)
+    g_d, h_d = theta * s, theta**2 * s * (1 - s)
+    psi_new = psi - lr * phi(h_d) * g_d
+    psi_g = psi_new if schedule == "alternating" else psi
+    s = scipy.special.expit(psi_g * theta)
+    g_g, h_g = -psi_g * (1 - s), psi_g**2 * s * (1 - s)
+    return theta - lr * phi(h_g) * g_g, psi_new
+
+
+@pytest.mark.parametrize("schedule", ["alternating", "simultaneous"])
+def test_hsc_first_step_on_diracgan_is_the_hand_computed_one(schedule):
+    config = TrainConfig(data="dirac", method="hsc", steps=1, lr=0.5, schedule=schedule, n_eval=5)
+    init_seq = np.random.SeedSequence(0).spawn(3)[0]
+    fg = init_game(config.game(), np.random.default_rng(init_seq))
+    result = train(config)
+    theta, psi = _dirac_first_step(fg.theta[0], fg.phi[0], 0.5, schedule)
+    # a few flops on O(1) numbers: 8 eps absolute
+    assert result.theta[0] == pytest.approx(theta, abs=8 * EPS)
+    assert result.phi[0] == pytest.approx(psi, abs=8 * EPS)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_rule_reduces_a_convex_discriminator_loss(method):
+    # a linear discriminator is logistic regression: L_D is convex in phi
+    game = mlp_game("ring", hidden=())
+    fg = init_game(game, np.random.default_rng(1))
+    rng = np.random.default_rng(2)
+    losses = player_losses(fg, sample(game.data, 64, rng), rng.standard_normal((64, 2)))
+
+    def fun(p):
+        return losses.discriminator(fg.theta, p)
+
+    lr = {"sgd": 0.5, "adam": 0.05, "article": 0.05, "sr1": 0.5}.get(method, 1.0)
+    rule = make_rule(method, lr)
+    x, state = fg.phi.copy(), rule.init(fg.phi)
+    start = float(fun(x))
+    for _ in range(10):
+        from autograd import grad
+
+        H = hessian(fun, x, batched=True) if method in HESSIAN_METHODS else None
+        step, state = rule.update(grad(fun)(x), state, params=x, hessian=H)
+        x = x + step
+    assert float(fun(x)) < start - 1e-3
+
+
+def test_same_config_gives_bit_identical_runs():
+    config = TrainConfig(method="hsc", steps=3, **TINY)
+    a, b = train(config), train(config)
+    for key in a.history:
+        if key != "wall_time":
+            np.testing.assert_array_equal(a.history[key], b.history[key])
+    np.testing.assert_array_equal(a.samples, b.samples)
+    np.testing.assert_array_equal(a.theta, b.theta)
+
+
+def test_history_records_every_field_and_spectra_as_scheduled():
+    adam_run = train(TrainConfig(method="adam", steps=6, spectrum_every=3, **TINY))
+    article = train(TrainConfig(method="article", steps=6, spectrum_every=3, **TINY))
+    hsc = train(TrainConfig(method="hsc", steps=6, spectrum_every=3, **TINY))
+    assert np.isfinite(adam_run.history["eig_min_g"]).tolist() == [1, 0, 0, 1, 0, 0]
+    assert np.isfinite(article.history["eig_min_g"]).all()  # the article computes H each step
+    assert np.isfinite(article.history["eig_min_d"]).tolist() == [1, 0, 0, 1, 0, 0]
+    assert np.isfinite(hsc.history["rank_d"]).all()
+    for key in ("loss_g", "loss_d", "grad_norm_g", "step_norm_d", "wall_time"):
+        assert np.isfinite(hsc.history[key]).all()
+    # DESIGN fact 2: Hc keeps the rank of H
+    np.testing.assert_array_equal(hsc.history["rank_hc_g"], hsc.history["rank_g"])
+    # the HSC step is bounded by lr ||g|| / 2
+    h = hsc.history
+    assert np.all(h["step_norm_g"] <= 0.5 * h["grad_norm_g"] * (1 + 1e-12))
+
+
+def test_alternating_and_simultaneous_share_the_discriminator_step_only():
+    alt = train(TrainConfig(method="sgd", steps=1, schedule="alternating", **TINY))
+    sim = train(TrainConfig(method="sgd", steps=1, schedule="simultaneous", **TINY))
+    np.testing.assert_array_equal(alt.phi, sim.phi)
+    assert not np.array_equal(alt.theta, sim.theta)
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_step_with_finite_parameters():
+    # DiracGAN logits are psi * theta: a huge step makes the next product overflow
+    result = train(TrainConfig(data="dirac", method="sgd", lr=1e200, steps=20, n_eval=5))
+    t = result.metrics["diverged_at"]
+    assert t is not None and t < 20 and result.metrics["steps_completed"] == t
+    assert np.isfinite(result.theta).all() and np.isfinite(result.phi).all()
+    assert np.isnan(result.history["loss_d"][t:]).all()
+
+
+def test_spectrum_summary_counts_inertia_and_keeps_rank_under_hc():
+    s = spectrum_summary(decompose(np.diag([-2.0, 0.0, 0.0, 1e-3, 5.0])))
+    assert s == {
+        "eig_min": -2.0,
+        "eig_max": 5.0,
+        "rank": 3,
+        "negative": 1,
+        "zero": 2,
+        "rank_hc": 3,
+    }
+
+
+def test_dirac_run_reports_distance_to_equilibrium():
+    result = train(TrainConfig(data="dirac", method="sgd", steps=2, n_eval=5))
+    assert result.metrics["distance_to_equilibrium"] == pytest.approx(
+        np.hypot(result.theta[0], result.phi[0]), rel=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "lbfgs"}, "method must be one of"),
+        ({"data": "moon"}, "data must be one of"),
+        ({"steps": 0}, "steps must be a positive integer"),
+        ({"steps": 2.5}, "steps must be a positive integer"),
+        ({"batch": -1}, "batch must be a positive integer"),
+        ({"schedule": "random"}, "schedule must be one of"),
+        ({"lr": -0.1}, "lr must be"),
+        ({"method": "article", "loss": "minimax"}, "article's loop uses"),
+        ({"loss": "hinge"}, "loss must be one of"),
+        ({"activation": "gelu"}, "activation must be one of"),
+        ({"seed": -1}, "seed must be non-negative"),
+    ],
+)
+def test_bad_config_is_rejected_with_the_rule(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_train_and_make_rule_reject_wrong_types():
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        train({"method": "hsc"})
+    with pytest.raises(ValueError, match="method must be one of"):
+        make_rule("bfgs", 1.0)
