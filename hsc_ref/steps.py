@@ -275,8 +275,11 @@ def _cholesky_step(H: Any, g: Any, lr: float) -> Any:
     block = g if g.ndim == 2 else g[:, None]
     rhs = symm(-lr, H, np.asfortranarray(block, dtype=H.dtype), lower=1)
     step, info = potrs(factor, rhs, lower=1, overwrite_b=1)
-    if info != 0:  # only for invalid arguments
-        raise np.linalg.LinAlgError(f"potrs failed with info = {info}")
+    if info != 0 or not np.isfinite(step).all():  # H^2 or H g overflowed
+        raise np.linalg.LinAlgError(
+            f"Cholesky route gave non-finite values (potrs info = {info}): ||H|| is too large "
+            f"for the Cholesky route; use route='spectral' or 'auto'"
+        )
     return step if g.ndim == 2 else step[:, 0]
 
 

@@ -1,0 +1,254 @@
+"""The fast routes agree with their references (correctness only; timings live in benchmarks/).
+
+Fast routes: the batched exact Hessian (vs ``autograd.hessian``), the cheap-derivative
+primitives of ``hsc_ref._autograd_ops`` (vs autograd's own rules), the tiled symmetrization
+(vs ``(H + H^T) / 2``, bit for bit), the one-BLAS Cholesky step and ``route="auto"`` (vs the
+spectral reference), and the memory refusals.
+"""
+
+from __future__ import annotations
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import EPS, from_spectrum, orthogonal_matrices, rounding_tol, spectra
+
+from hsc_ref import _autograd_ops, _backend, steps
+from hsc_ref.derivatives import (
+    flatten,
+    hessian,
+    hessian_plain,
+    is_batch_polymorphic,
+)
+from hsc_ref.models import mlp
+from hsc_ref.spectral import decompose
+from hsc_ref.steps import auto_route, cholesky_error_bound, hsc_step
+
+
+def _generator_loss(h: int, seed: int = 0):
+    """The benchmark's loss ``mean softplus(-D(G(z)))`` at width ``h`` (n = h^2 + 6h + 2)."""
+    rng = np.random.default_rng(seed)
+    generator, discriminator = mlp([2, h, h, 2]), mlp([2, h, h, 1])
+    g_params = [(W, rng.normal(0, 0.1, b.shape)) for W, b in generator.init(rng)]
+    d_params = [(W, rng.normal(0, 0.1, b.shape)) for W, b in discriminator.init(rng)]
+    z = rng.standard_normal((16, 2))
+    theta, unflatten = flatten(g_params)
+
+    def loss(flat):
+        logits = discriminator.apply(d_params, generator.apply(unflatten(flat), z))[..., 0]
+        return anp.mean(anp.logaddexp(0.0, -logits), axis=-1)
+
+    return loss, theta
+
+
+def _reorder_tol(H: np.ndarray) -> float:
+    """Both routes sum the same exact terms in different orders (batched kernels, chunks).
+
+    Reordering a sum of ``m`` terms changes it by at most ``m * eps * sum|terms|``; with
+    ``m <= n`` accumulations per entry and ``sum|terms|`` bounded by ``max|H|`` times the
+    ``ROUNDING_FACTOR`` of ``strategies``, the tolerance is ``rounding_tol(n, max|H|)``.
+    """
+    return rounding_tol(H.shape[0], float(np.abs(H).max()))
+
+
+# --------------------------------------------------------------------------- Hessians
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1, 7, 1000])
+def test_batched_hessian_equals_autograd_hessian_on_the_gan_loss(chunk_size):
+    loss, theta = _generator_loss(3)  # n = 29
+    reference = hessian_plain(loss, theta)
+    H = hessian(loss, theta, batched=True, chunk_size=chunk_size)
+    assert H.shape == (29, 29)
+    assert np.array_equal(H, H.T)  # symmetrized to the last bit
+    assert np.abs(H - reference).max() <= _reorder_tol(reference)
+
+
+def test_auto_route_detects_the_model_loss_and_gives_the_same_hessian():
+    loss, theta = _generator_loss(2)
+    assert is_batch_polymorphic(loss, theta)
+    reference = hessian_plain(loss, theta)
+    assert np.abs(hessian(loss, theta) - reference).max() <= _reorder_tol(reference)
+
+
+@pytest.mark.parametrize(
+    "fun",
+    [
+        lambda x: anp.sum(x**2),  # sums over the copies too
+        lambda x: anp.dot(x, x),  # (k, n) . (k, n) is an error
+        lambda x: anp.sum(x**3, axis=-1) * anp.sum(x),  # right shape, copies mixed
+    ],
+    ids=["sum-all", "dot", "mixed-copies"],
+)
+def test_non_polymorphic_functions_take_the_plain_route(fun):
+    x = np.array([0.5, -1.0, 2.0])
+    assert not is_batch_polymorphic(fun, x)
+    assert np.array_equal(hessian(fun, x), hessian_plain(fun, x))
+
+
+def test_tanh_primitive_matches_autograd_tanh_to_third_order():
+    x = np.linspace(-3.0, 3.0, 7)
+
+    def f(t):
+        return anp.sum(_autograd_ops.tanh(t) ** 3)
+
+    def g(t):
+        return anp.sum(anp.tanh(t) ** 3)
+
+    assert np.array_equal(_autograd_ops.tanh(x), np.tanh(x))
+    for order in (autograd.grad, autograd.hessian):
+        # 1 - tanh^2 and 1/cosh^2 are the same number to a few ulps; the tolerance is
+        # rounding_tol at this size on values of order one.
+        assert np.allclose(order(f)(x), order(g)(x), rtol=0, atol=rounding_tol(7, 1.0))
+    third = autograd.jacobian(autograd.hessian(f))(x)
+    assert np.allclose(third, autograd.jacobian(autograd.hessian(g))(x), atol=rounding_tol(7, 1))
+
+
+def test_tanh_primitive_forward_mode_matches_the_derivative():
+    x = np.array([-1.0, 0.25, 2.0])
+    v = np.array([1.0, -2.0, 0.5])
+    jvp = autograd.make_jvp(_autograd_ops.tanh)(x)(v)[1]
+    assert np.allclose(jvp, v * (1 - np.tanh(x) ** 2), rtol=0, atol=4 * EPS)
+
+
+def test_flat_slices_have_exact_first_and_second_derivatives():
+    # f(x) = sum(a^2) * sum(b) with a = x[:2], b = x[2:]: closed-form Hessian.
+    params = [np.array([1.0, 2.0]), np.array([3.0, -1.0, 0.5])]
+    x, unflatten = flatten(params)
+
+    def f(flat):
+        a, b = unflatten(flat)
+        return anp.sum(a**2, axis=-1) * anp.sum(b, axis=-1)
+
+    expected = np.zeros((5, 5))
+    expected[:2, :2] = 2 * np.eye(2) * x[2:].sum()
+    expected[:2, 2:] = 2 * x[:2, None]
+    expected[2:, :2] = expected[:2, 2:].T
+    assert np.array_equal(autograd.grad(f)(x), np.r_[2 * x[:2] * x[2:].sum(), [5.0] * 3])
+    assert np.array_equal(hessian(f, x, batched=False), expected)
+    assert np.array_equal(hessian(f, x, batched=True), expected)
+    jvp = autograd.make_jvp(lambda t: unflatten(t)[1])(x)(np.arange(5.0))[1]
+    assert np.array_equal(jvp, [2.0, 3.0, 4.0])
+
+
+@pytest.mark.parametrize(("n", "tile"), [(1, 3), (10, 3), (10, 256), (37, 8)])
+def test_tiled_symmetric_part_is_bit_identical_to_the_formula(n, tile):
+    a = np.random.default_rng(n).standard_normal((n, n))
+    sym, asym = _backend.symmetric_part(a, tile=tile)
+    assert np.array_equal(sym, 0.5 * (a + a.T))
+    assert asym == np.abs(a - a.T).max()
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@given(data=st.data(), n=st.integers(1, 12))
+def test_cholesky_step_matches_the_spectral_reference_within_its_bound(data, n):
+    lam = data.draw(spectra(n, scale_exponents=(-3.0, 2.0)))
+    H = from_spectrum(lam, data.draw(orthogonal_matrices(n)))
+    g = np.random.default_rng(n).standard_normal((n, 2))
+    reference = hsc_step(H, g, lr=0.5)
+    for route in ("cholesky", "auto"):
+        s = hsc_step(H, g, lr=0.5, route=route)
+        # cholesky_error_bound derives n * eps * (1 + ||H||^2) relative to lr * ||g||; the
+        # spectral reference adds its own n * eps * ||H||; factor: ROUNDING_FACTOR.
+        bound = rounding_tol(n, (1.0 + np.abs(lam).max() ** 2) * 0.5 * np.abs(g).max())
+        assert np.abs(s - reference).max() <= bound
+        assert np.abs(s[:, 0] - hsc_step(H, g[:, 0], lr=0.5, route=route)).max() <= bound
+
+
+def test_cholesky_route_in_float32_is_within_its_float32_bound():
+    n = 30
+    q = np.linalg.qr(np.random.default_rng(1).standard_normal((n, n)))[0]
+    lam = np.linspace(-3.0, 3.0, n)
+    H = from_spectrum(lam, q)
+    g = np.random.default_rng(2).standard_normal(n)
+    reference = hsc_step(H, g)
+    s = hsc_step(H.astype(np.float32), g.astype(np.float32), route="cholesky")
+    assert s.dtype == np.float32
+    eps32 = float(np.finfo(np.float32).eps)
+    # rounding_tol's shape with float32's eps: ROUNDING_FACTOR * n * eps * (1 + ||H||^2) * |g|
+    assert np.abs(s - reference).max() <= 10 * n * eps32 * (1 + 9.0) * np.abs(g).max()
+
+
+def test_error_bound_uses_the_max_row_sum():
+    H = np.array([[1.0, -2.0], [-2.0, 0.5]])
+    assert cholesky_error_bound(H) == 2 * EPS * (1 + 3.0**2)
+
+
+def test_auto_route_falls_back_to_spectral_for_huge_norm():
+    q = np.linalg.qr(np.random.default_rng(0).standard_normal((6, 6)))[0]
+    H = from_spectrum(np.array([1e9, 3.0, 1e-3, 0.0, -2.0, -5e8]), q)
+    g = np.arange(6.0)
+    assert auto_route(H) == "spectral"
+    assert np.array_equal(hsc_step(H, g, route="auto"), hsc_step(H, g))
+
+
+def test_auto_route_falls_back_when_the_factorization_fails(monkeypatch):
+    H = np.diag([2.0, 0.0, -1.0])
+    g = np.ones(3)
+    assert auto_route(H) == "cholesky"
+
+    def fail(*args):
+        raise np.linalg.LinAlgError("potrf failed")
+
+    monkeypatch.setattr(steps, "_cholesky_step", fail)
+    assert np.array_equal(hsc_step(H, g, route="auto"), hsc_step(H, g))
+    with pytest.raises(np.linalg.LinAlgError):
+        hsc_step(H, g, route="cholesky")
+
+
+def test_cholesky_route_refuses_a_failed_factorization():
+    # ||H|| = 1e12: the rounding of H^2 (about eps * 1e24) swamps the identity on the null
+    # space, I + H^2 is numerically indefinite and potrf stops.
+    q = np.linalg.qr(np.random.default_rng(0).standard_normal((8, 8)))[0]
+    H = from_spectrum(np.array([1e12, 0, 0, 0, 0, 0, 0, -1e12]), q)
+    g = np.ones(8)
+    with pytest.raises(np.linalg.LinAlgError, match="route='spectral' or 'auto'"):
+        hsc_step(H, g, route="cholesky")
+    forced = hsc_step(H, g, route="auto", cholesky_rtol=1e300)  # tries, then falls back
+    assert np.array_equal(forced, hsc_step(H, g))
+
+
+def test_cholesky_rtol_is_validated():
+    with pytest.raises(ValueError, match="cholesky_rtol must be a finite non-negative"):
+        hsc_step(np.eye(2), np.ones(2), route="auto", cholesky_rtol=-1.0)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_hessian_refuses_sizes_beyond_max_bytes_before_evaluating():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return anp.sum(x**2, axis=-1)
+
+    x = np.ones(100)
+    with pytest.raises(MemoryError, match=r"dense Hessian of n = 100 needs about"):
+        hessian(f, x, batched=True, max_bytes=8 * 100 * 100 - 1)
+    assert not calls
+    assert hessian(f, x, batched=True, max_bytes=8 * 100 * 100).shape == (100, 100)
+    with pytest.raises(MemoryError):  # plain route: three dense copies
+        hessian(f, x, batched=False, max_bytes=8 * 100 * 100 * 2)
+
+
+def test_decompose_refuses_sizes_beyond_max_bytes():
+    with pytest.raises(MemoryError, match=r"eigh of n = 50 needs about"):
+        decompose(np.eye(50), max_bytes=4 * 8 * 50 * 50 - 1)
+    assert decompose(np.eye(50), max_bytes=4 * 8 * 50 * 50).n == 50
+
+
+@pytest.mark.parametrize(("value", "error"), [(0, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_max_bytes_is_validated(value, error):
+    with pytest.raises(error, match="max_bytes must be"):
+        decompose(np.eye(2), max_bytes=value)
+
+
+def test_available_memory_reads_a_positive_number():
+    available = _backend.available_memory()
+    assert available is None or available > 0
