@@ -96,6 +96,30 @@ def test_hc_keeps_inertia(case):
     assert r.inertia_after.negative == int((case.lam < 0).sum())
 
 
+@given(
+    symmetric_cases(tiny=True, min_ratio=1e-16),
+    st.floats(0.0, 3.0),
+    st.sampled_from([None, 0.0, 1e-12, 1e-6, 1e-3, 0.5]),
+)
+@example(
+    SymmetricCase(
+        np.diag([1.0, 2 * EPS * 1.0000001]), np.array([1.0, 2 * EPS * 1.0000001]), np.eye(2)
+    ),
+    0.0,
+    None,
+)
+def test_hc_keeps_numerical_rank_and_inertia_under_any_policy(case, atol_rel, rtol):
+    """The policy applied to ``c = lam + lam^+`` keeps exactly the eigenvalues it kept of ``lam``.
+
+    Kept: ``|c| = |lam| + 1/|lam| > atol + rtol L + 1/|lam| >= atol + rtol max|c|`` because
+    ``max|c| <= L + 1/cutoff`` and ``rtol / cutoff <= 1/L <= 1/|lam|``. Dropped: ``c = lam`` and
+    ``|lam| <= atol + rtol L <= atol + rtol max|c|`` because ``max|c| >= L``.
+    """
+    r = correct(case.H, atol=atol_rel * case.norm, rtol=rtol)
+    assert r.rank_after == r.rank_before
+    assert r.inertia_after == r.inertia_before
+
+
 @given(symmetric_cases(tiny=True))
 def test_hc_eigenvalues_below_cutoff_stay_lambda(case):
     """Eigenvalues at or below the cutoff map to ``lam`` itself (tiny), neither 0 nor ``1/lam``."""
