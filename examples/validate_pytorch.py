@@ -85,21 +85,86 @@ def _mlp_params(theta: Any, layers: list[list[int]], pitfall: str | None) -> lis
     return params
 
 
+def mlp_forward(params: list[tuple], x: Any, activation: str) -> Any:
+    """``x @ W + b`` per layer through ``F.linear``, the activation between layers."""
+    import torch
+
+    act = {"tanh": torch.tanh, "relu": torch.relu}[activation]
+    h = x
+    for i, (weight, bias) in enumerate(params):
+        h = torch.nn.functional.linear(h, weight, bias)
+        h = act(h) if i < len(params) - 1 else h
+    return h
+
+
+def game_losses(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None) -> tuple:
+    """``(L_G(theta, phi), L_D(theta, phi))`` of a GAN or DiracGAN case, BCE with logits."""
+    import torch
+
+    softplus = torch.nn.functional.softplus
+    x_real = torch.tensor(case.inputs["x_real"], dtype=dtype)
+    z = torch.tensor(case.inputs["z"], dtype=dtype)
+    if case.kind == "dirac":
+
+        def generator(theta: Any) -> Any:
+            return theta.expand(z.shape[0], 1)
+
+        def discriminator(phi: Any, x: Any) -> Any:
+            return phi * x
+
+    else:
+        layers_g, layers_d = case.meta["layers_g"], case.meta["layers_d"]
+
+        def generator(theta: Any) -> Any:
+            return mlp_forward(_mlp_params(theta, layers_g, pitfall), z, "tanh")
+
+        def discriminator(phi: Any, x: Any) -> Any:
+            return mlp_forward(_mlp_params(phi, layers_d, pitfall), x, "tanh")
+
+    def loss_g(theta: Any, phi: Any) -> Any:
+        return softplus(-discriminator(phi, generator(theta))).mean()
+
+    def loss_d(theta: Any, phi: Any) -> Any:
+        fake = discriminator(phi, generator(theta))
+        return softplus(-discriminator(phi, x_real)).mean() + softplus(fake).mean()
+
+    return loss_g, loss_d
+
+
+def game_outputs(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None) -> dict:
+    """Per-player outputs (suffixes ``_g``, ``_d``) and the game Jacobian, in PyTorch."""
+    import torch
+
+    loss_g, loss_d = game_losses(case, dtype, pitfall)
+    theta = torch.tensor(case.inputs["theta"], dtype=dtype)
+    phi = torch.tensor(case.inputs["phi"], dtype=dtype)
+    lr = float(case.inputs["lr"])
+    n_g = theta.shape[0]
+    out = {}
+    players = (("_g", lambda t: loss_g(t, phi), theta), ("_d", lambda p: loss_d(theta, p), phi))
+    for suffix, fun, point in players:
+        g = torch.func.grad(fun)(point)
+        h = torch.func.hessian(fun)(point)
+        h = (h + h.T) / 2
+        base = {"loss": fun(point), "grad": g, "hessian": h} | spectral_outputs(h, g, lr, pitfall)
+        out |= {f"{k}{suffix}": v for k, v in base.items()}
+    w = torch.cat([theta, phi])
+    joint_g = torch.func.hessian(lambda v: loss_g(v[:n_g], v[n_g:]))(w)
+    joint_d = torch.func.hessian(lambda v: loss_d(v[:n_g], v[n_g:]))(w)
+    out["jacobian"] = torch.cat([joint_g[:n_g], joint_d[n_g:]])
+    return out
+
+
 def mlp_loss_fn(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None) -> Any:
     """The case's squared-error MLP loss as a function of the flat parameter vector."""
     import torch
 
-    act = {"tanh": torch.tanh, "relu": torch.relu}[case.meta["activation"]]
     x = torch.tensor(case.inputs["x"], dtype=dtype)
     y = torch.tensor(case.inputs["y"], dtype=dtype)
     layers = case.meta["layers"]
 
     def loss(theta: Any) -> Any:
-        h = x
-        params = _mlp_params(theta, layers, pitfall)
-        for i, (weight, bias) in enumerate(params):
-            h = torch.nn.functional.linear(h, weight, bias)
-            h = act(h) if i < len(params) - 1 else h
+        h = mlp_forward(_mlp_params(theta, layers, pitfall), x, case.meta["activation"])
         return ((h - y) ** 2).mean()
 
     return loss
@@ -143,14 +208,26 @@ def case_outputs(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None
         h = (h + h.T) / 2
         out = {"loss": loss(theta), "grad": g, "hessian": h}
         out |= spectral_outputs(h, g, lr, pitfall)
-        if pitfall == "torch_order":
-            p = torch.as_tensor(golden.torch_parameter_order(case.meta["layers"]))
-            for key in ("grad", "step", "step_cholesky", "step_literal"):
-                out[key] = out[key][p]
-            out["hessian"] = out["hessian"][p][:, p]
+    elif case.kind in ("gan", "dirac"):
+        out = game_outputs(case, dtype, pitfall)
     else:
         raise ValueError(f"no PyTorch implementation for case kind {case.kind!r}")
+    if pitfall == "torch_order":
+        _reorder_like_torch(case, out)
     return {f"{case.name}/{k}": v.detach().numpy() for k, v in out.items()}
+
+
+def _reorder_like_torch(case: golden.GoldenCase, out: dict) -> None:
+    """The pitfall: flat-layout outputs in PyTorch's ``parameters_to_vector`` order."""
+    import torch
+
+    for key in case.meta.get("flat_outputs", ()):
+        suffix = key[-2:] if key[-2:] in ("_g", "_d") else ""
+        layers = case.meta.get(f"layers{suffix}")
+        if layers is None or key not in out:
+            continue
+        p = torch.as_tensor(golden.torch_parameter_order(layers))
+        out[key] = out[key][p][:, p] if out[key].ndim == 2 else out[key][p]
 
 
 def torch_results(

@@ -554,7 +554,107 @@ _MLP_CASES: dict[str, tuple[tuple[int, ...], str, bool, str]] = {
     ),
 }
 
-CASE_NAMES: tuple[str, ...] = (*_MATRIX_CASES, *_MLP_CASES)
+# --------------------------------------------------------------------------- GAN cases
+
+
+def _game_outputs(fg: Any, theta: Any, phi: Any, x_real: Any, z: Any, *, lr: float) -> dict:
+    """Both players' losses, gradients, Hessians, spectral outputs, and the game Jacobian."""
+    from hsc_ref import gan  # noqa: PLC0415  (keep importing hsc_ref.golden light)
+
+    losses = gan.player_losses(fg, x_real, z)
+    out: dict[str, np.ndarray] = {}
+    players = (
+        ("_g", lambda t: losses.generator(t, phi), theta),
+        ("_d", lambda p: losses.discriminator(theta, p), phi),
+    )
+    for suffix, fun, point in players:
+        vgh = value_grad_hessian(fun, point, batched=True)
+        base = {"loss": np.float64(vgh.value), "grad": vgh.grad, "hessian": vgh.hessian}
+        base |= _spectral_outputs(vgh.hessian, vgh.grad, lr)
+        out |= {f"{k}{suffix}": v for k, v in base.items()}
+    out["jacobian"] = gan.game_matrices(fg, theta, phi, x_real, z).jacobian
+    return out
+
+
+def _gan_case(name: str, seed: int, *, dirac: tuple[float, float] | None, description: str):
+    """GAN players on ring data (``dirac=None``) or DiracGAN at ``(theta, psi) = dirac``."""
+    from hsc_ref import gan, gan_data  # noqa: PLC0415
+
+    rng = _seeded_rng(seed, name)
+    if dirac is None:
+        game = gan.mlp_game("ring", hidden=(4,), noise_dim=2, activation="tanh", loss="bce")
+        fg = gan.init_game(game, rng)
+        batch = 16
+        x_real = gan_data.sample(game.data, batch, rng)
+        z = rng.standard_normal((batch, game.noise_dim))
+        theta, phi = fg.theta, fg.phi
+    else:
+        game = gan.dirac_game("bce")
+        fg = gan.init_game(game, rng)
+        batch = 4
+        x_real, z = np.zeros((batch, 1)), np.zeros((batch, 1))
+        theta, phi = np.array([dirac[0]]), np.array([dirac[1]])
+
+    def evaluate(theta, phi, x_real, z, lr):
+        return _game_outputs(fg, theta, phi, x_real, z, lr=float(lr))
+
+    inputs = {"theta": theta, "phi": phi, "x_real": x_real, "z": z, "lr": np.float64(1.0)}
+    n_g, n_d = theta.shape[0], phi.shape[0]
+    spectral = ["grad", "hessian", "step", "step_cholesky", "step_literal"]
+    meta: dict[str, Any] = {
+        "batch": batch,
+        "losses": (
+            "logits r = D(x_real), f = D(G(z)); L_D = mean softplus(-r) + mean softplus(f); "
+            "L_G = mean softplus(-f) (non-saturating BCE); softplus(t) = log(1 + e^t)"
+        ),
+        "jacobian": (
+            "Jacobian of (grad_theta L_G, grad_phi L_D) over (theta, phi): "
+            "[[H_G, d2 L_G/dtheta dphi], [d2 L_D/dphi dtheta, H_D]], not symmetric"
+        ),
+        "flat_outputs": [f"{k}{s}" for s in ("_g", "_d") for k in spectral],
+    }
+    if dirac is None:
+        sizes_g = [game.noise_dim, 4, 2]
+        sizes_d = [2, 4, 1]
+        meta |= {
+            "data": "ring: 8 Gaussians at radius 2, std 0.02 (x_real is given)",
+            "layers_g": [[a, b] for a, b in itertools.pairwise(sizes_g)],
+            "layers_d": [[a, b] for a, b in itertools.pairwise(sizes_d)],
+            "activation": "tanh",
+            "output_activation": "identity (generator samples, discriminator logits)",
+        }
+    else:
+        meta |= {"model": "DiracGAN: G(theta, z) = theta, D(psi, x) = psi x, data at 0"}
+    return _model_case(
+        name,
+        kind="gan" if dirac is None else "dirac",
+        description=description,
+        inputs=inputs,
+        evaluate=evaluate,
+        players={"_g": n_g + batch, "_d": n_d + batch},
+        meta=meta,
+    )
+
+
+_GAN_CASES: dict[str, tuple[tuple[float, float] | None, str]] = {
+    "gan_ring_players": (
+        None,
+        "GAN players on ring data: 2-4-2 tanh generator, 2-4-1 tanh discriminator, BCE, "
+        "batch 16; per-player Hessians and the game Jacobian",
+    ),
+    "dirac_equilibrium": (
+        (0.0, 0.0),
+        "DiracGAN at its equilibrium (0, 0): both per-player Hessians vanish, so Hc = 0",
+    ),
+    "dirac_near_equilibrium": (
+        (0.01, 0.02),
+        "DiracGAN at (0.01, 0.02): per-player Hessians of order 1e-4, Hc of order 1e4, "
+        "the step of order 1e-6",
+    ),
+}
+
+
+CASE_NAMES: tuple[str, ...] = (*_MATRIX_CASES, *_MLP_CASES, *_GAN_CASES)
 """Names of the golden cases, in writing order."""
 
 
@@ -577,6 +677,9 @@ def build_case(name: str, seed: int = 0) -> GoldenCase:
         return _mlp_case(
             name, int(seed), sizes, activation, dead_unit=dead, description=description
         )
+    if name in _GAN_CASES:
+        dirac, description = _GAN_CASES[name]
+        return _gan_case(name, int(seed), dirac=dirac, description=description)
     raise ValueError(f"case must be one of {list(CASE_NAMES)}, got {name!r}")
 
 

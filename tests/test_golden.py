@@ -14,6 +14,7 @@ import scipy.linalg
 
 from hsc_ref import golden
 from hsc_ref.derivatives import flatten, layers_from_torch_linear
+from hsc_ref.gan import dirac_matrices
 from hsc_ref.testing import assert_close, assert_matches_golden, compare_arrays
 
 
@@ -348,6 +349,27 @@ def test_independent_numpy_implementation_passes_at_its_precision(
             results |= {f"{case.name}/{k}": v for k, v in out.items()}
     matrix_cases = [c for c in gold.cases if c.startswith("matrix_")]
     assert_matches_golden(results, gold.directory, only=matrix_cases)
+
+
+def test_dirac_cases_match_the_closed_form_and_vanish_at_the_equilibrium(
+    gold: golden.GoldenSet,
+) -> None:
+    for name in ("dirac_equilibrium", "dirac_near_equilibrium"):
+        case = gold.cases[name]
+        closed = dirac_matrices(float(case.inputs["theta"][0]), float(case.inputs["phi"][0]))
+        for out, exact in (
+            ("hessian_g", closed.hessian_g),
+            ("hessian_d", closed.hessian_d),
+            ("jacobian", closed.jacobian),
+        ):
+            tol = case.tolerances[out]["float64"]
+            assert_close(case.outputs[out], exact, rtol=tol.rtol, atol=tol.atol, reason=tol.reason)
+    eq = gold.cases["dirac_equilibrium"]
+    for out in ("hessian_g", "hessian_d", "hc_g", "hc_d", "step_g", "step_d"):
+        assert not eq.outputs[out].any() and eq.tolerances[out]["float32"].comparable
+    near = gold.cases["dirac_near_equilibrium"]
+    # Hc jumps to about 1/lambda near the equilibrium while the step stays small
+    assert near.outputs["hc_g"][0, 0] > 1e3 and abs(near.outputs["step_g"][0]) < 1e-5
 
 
 # --------------------------------------------------------------------------- helpers

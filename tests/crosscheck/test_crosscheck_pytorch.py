@@ -46,7 +46,7 @@ def failing(rep: golden.CheckReport) -> dict[str, str]:
 
 def test_float64_pytorch_passes_every_comparable_output(run: Path) -> None:
     rep = report(run, "float64")
-    assert rep.passed and rep.counts()["pass"] >= 50
+    assert rep.passed and rep.counts()["pass"] >= 100
     assert {r.precision for r in rep.rows} == {"float64"}
 
 
@@ -59,6 +59,8 @@ def test_float32_pytorch_passes_the_step_but_not_cutoff_dependent_outputs(run: P
     assert status[("matrix_between_cutoffs", "hc")] == "not comparable"
     assert status[("matrix_between_cutoffs", "step")] == "pass"
     assert status[("mlp_tanh", "hessian")] == "pass"
+    assert status[("gan_ring_players", "step_d")] == "pass"
+    assert status[("dirac_equilibrium", "hc_g")] == "pass"  # exactly 0 at both precisions
 
 
 def test_default_rcond_in_float32_is_caught_as_inverted_noise(run: Path) -> None:
@@ -72,7 +74,9 @@ def test_untransposed_weights_are_caught_at_the_loss(run: Path) -> None:
     bad = failing(report(run, "pitfall_layout"))
     assert {"mlp_tanh/loss", "mlp_tanh/grad", "mlp_tanh/hessian"} <= set(bad)
     assert "W = weight.T" in bad["mlp_tanh/loss"]
-    assert all(k.startswith("mlp_") for k in bad)
+    assert {"gan_ring_players/loss_g", "gan_ring_players/loss_d"} <= set(bad)
+    assert "W = weight.T" in bad["gan_ring_players/loss_g"]
+    assert all(k.startswith(("mlp_", "gan_")) for k in bad)  # matrices and DiracGAN unaffected
 
 
 def test_pytorch_parameter_order_is_recognized(run: Path) -> None:
@@ -80,6 +84,8 @@ def test_pytorch_parameter_order_is_recognized(run: Path) -> None:
     assert {"mlp_tanh/grad", "mlp_tanh/hessian", "mlp_relu_dead_unit/hessian"} <= set(bad)
     assert "mlp_tanh/loss" not in bad and "mlp_tanh/eigenvalues" not in bad
     assert "PyTorch's parameter order" in bad["mlp_tanh/hessian"]
+    assert "PyTorch's parameter order" in bad["gan_ring_players/hessian_g"]
+    assert "gan_ring_players/jacobian" not in bad and "gan_ring_players/loss_d" not in bad
 
 
 def test_module_built_with_layers_to_torch_linear_gives_the_reference_loss(run: Path) -> None:
