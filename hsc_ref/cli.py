@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsc_ref import __version__, _io, gan_cli, golden_cli
+from hsc_ref import __version__, _io, gan_cli, golden_cli, style_cli
 from hsc_ref.corrections import correct
 from hsc_ref.demo import core_demo, format_core_demo
 from hsc_ref.steps import hsc_step
@@ -29,6 +29,7 @@ def _core_section(args: argparse.Namespace) -> str:
 DEMO_SECTIONS: list[tuple[str, DemoSection]] = [
     ("core", _core_section),
     ("gan", gan_cli.demo_section),
+    ("style", style_cli.demo_section),
 ]
 """Sections of ``hsc-ref demo``, each ``(name, function(args) -> report text)``."""
 
@@ -162,6 +163,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_core_parsers,
     gan_cli.add_parser,
     golden_cli.add_parser,
+    style_cli.add_parser,
 ]
 """Functions that add subcommands to the ``hsc-ref`` parser."""
 

@@ -1,0 +1,412 @@
+"""The article's style-transfer loop made coherent: a small feed-forward stylizer.
+
+The origin article (section 4.2) trains three networks, "content", "style" and "synthesis",
+with Adam(2e-4, betas (0.5, 0.999)) and gradient clipping, and computes ``H``, ``H^{-1}`` and
+``Hc = H + H^{-1}`` each step without using them. As written it cannot run and does not
+describe style transfer (see ``docs/style.md``). hsc_ref implements the coherent reading
+(Johnson et al. 2016): a feed-forward *stylizer* maps a content image to an output image and
+is trained with the same content + Gram style + TV loss as image optimization, on the fixed
+feature extractor of :mod:`hsc_ref.style`, which is never trained.
+
+Stylizer: a per-pixel MLP on periodic 3x3 patches of the content image,
+``y(i, j) = sigmoid(W2 tanh(W1 patch(i, j) + b1) + b2)``, i.e. a 3x3 convolution, ``tanh``,
+a 1x1 convolution and a sigmoid that keeps the output in ``(0, 1)``. It is
+:func:`hsc_ref.models.mlp` ``[9 C, hidden, C]`` applied to every patch, so its parameters use
+the flat layout of DESIGN section 5 and may carry a leading axis of parameter copies (the
+batched exact Hessian route).
+
+Training, per step on the same batch of content images (the loss is a *mean* over them):
+
+``"article"``
+    gradient-norm clipping at 1.0 (as ``torch.nn.utils.clip_grad_norm_``), then
+    Adam(2e-4, betas (0.5, 0.999)); ``H``, ``pinv(H)`` and ``Hc = H + pinv(H)`` of the loss
+    with respect to the parameters are computed every ``diagnostics_every`` steps and only
+    recorded (rank, inertia, eigenvalue ranges), never used, exactly as in the article.
+``"hsc"`` and the other corrections of :data:`hsc_ref.corrections.CORRECTIONS`
+    :func:`hsc_ref.steps.newton_type` on the exact parameter Hessian; for ``"hsc"`` the step
+    ``-lr pinv(Hc) g`` uses ``Hc``, which the article computes but ignores.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+
+from hsc_ref import _validation
+from hsc_ref.corrections import CORRECTIONS, correct
+from hsc_ref.derivatives import flatten, hessian
+from hsc_ref.models import mlp
+from hsc_ref.steps import adam, newton_type
+from hsc_ref.style import (
+    CONVENTIONS,
+    FeatureExtractor,
+    check_image,
+    feature_extractor,
+    gram,
+    patches3x3,
+    transfer_terms,
+)
+from hsc_ref.style_optimize import armijo_backtrack
+
+__all__ = [
+    "ARTICLE_ADAM",
+    "TRAIN_METHODS",
+    "StylizerObjective",
+    "stylizer_objective",
+    "StylizerResult",
+    "train_stylizer",
+    "clip_grad_norm",
+]
+
+ARTICLE_ADAM = {"lr": 2e-4, "b1": 0.5, "b2": 0.999}
+"""The article's optimizer settings (``optim.Adam(..., lr=0.0002, betas=(0.5, 0.999))``)."""
+
+TRAIN_METHODS = ("article", *sorted(CORRECTIONS))
+"""Accepted ``method`` names of :func:`train_stylizer`."""
+
+
+def clip_grad_norm(grad: np.ndarray, max_norm: float) -> np.ndarray:
+    """Scale ``grad`` by ``min(1, max_norm / (||grad|| + 1e-6))`` as ``clip_grad_norm_`` does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clip_grad_norm(np.array([3.0, 4.0]), 1.0).round(6)
+    array([0.6, 0.8])
+    """
+    max_norm = _validation.check_positive(max_norm, "max_norm")
+    coef = max_norm / (float(np.linalg.norm(grad)) + 1e-6)
+    return grad * min(1.0, coef)
+
+
+@dataclass(frozen=True, eq=False)
+class StylizerObjective:
+    """Mean content + style + TV loss of the stylizer over a batch, as a function of flat params.
+
+    Calling it on a flat parameter vector ``(n,)`` returns a scalar; on ``(k, n)`` parameter
+    copies, ``k`` values. Build it with :func:`stylizer_objective`.
+
+    Attributes
+    ----------
+    contents : ndarray, shape (B, H, W, C)
+        Training content images.
+    x0 : ndarray, shape (n,)
+        Seeded initial parameters (flat layout).
+    hidden : int
+        Hidden width of the stylizer.
+    """
+
+    contents: np.ndarray
+    x0: np.ndarray
+    hidden: int
+    extractor: FeatureExtractor
+    content_features: np.ndarray
+    style_grams: tuple[np.ndarray, ...]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    convention: str
+    _patch_rows: np.ndarray = field(repr=False)
+    _apply: Callable[[Any, Any], Any] = field(repr=False)
+    _unflatten: Callable[[Any], Any] = field(repr=False)
+
+    @property
+    def n(self) -> int:
+        """Number of parameters."""
+        return int(self.x0.shape[0])
+
+    def stylize(self, flat: Any, images: Any = None) -> Any:
+        """Output images ``(..., B, H, W, C)`` of the stylizer with parameters ``flat``.
+
+        ``images`` defaults to the training contents; other images must have the same
+        channel count (any size).
+        """
+        if flat.shape[-1:] != (self.n,):
+            raise ValueError(f"flat params must have last axis {self.n}, got {flat.shape}")
+        if images is None:
+            rows, shape = self._patch_rows, self.contents.shape
+        else:
+            images = np.stack([check_image(im, "images") for im in images])
+            rows = np.asarray(patches3x3(images)).reshape(-1, 9 * images.shape[-1])
+            shape = images.shape
+        out = self._apply(self._unflatten(flat), rows)
+        return anp.reshape(out, (*flat.shape[:-1], *shape))
+
+    def components(self, flat: Any) -> dict[str, Any]:
+        """Unweighted batch means of the content, style and TV terms."""
+        terms = transfer_terms(
+            self.extractor,
+            self.stylize(flat),
+            self.content_features,
+            self.style_grams,
+            convention=self.convention,
+        )
+        return {name: anp.mean(value, axis=-1) for name, value in terms.items()}
+
+    def __call__(self, flat: Any) -> Any:
+        parts = self.components(flat)
+        return (
+            self.content_weight * parts["content"]
+            + self.style_weight * parts["style"]
+            + self.tv_weight * parts["tv"]
+        )
+
+
+def stylizer_objective(
+    contents: Any,
+    style: Any,
+    *,
+    hidden: int = 8,
+    seed: int = 0,
+    extractor: FeatureExtractor | None = None,
+    content_weight: float = 1.0,
+    style_weight: float = 1e5,
+    tv_weight: float = 1.0,
+    convention: str = "gatys",
+) -> StylizerObjective:
+    """Build the stylizer's training loss on a batch of content images and one style image.
+
+    Parameters
+    ----------
+    contents : sequence of arrays (H, W, C) or array (B, H, W, C)
+        Content images in ``[0, 1]``, all of the style image's shape.
+    style : array, shape (H, W, C)
+        Style image in ``[0, 1]``.
+    hidden : int, default 8
+        Hidden width; the stylizer has ``9 C hidden + hidden + hidden C + C`` parameters
+        (251 for ``C = 3``, ``hidden = 8``).
+    seed : int, default 0
+        Seed of the initial parameters (Glorot uniform, zero biases, as ``models.mlp``).
+    extractor, content_weight, style_weight, tv_weight, convention
+        As in :func:`hsc_ref.style.transfer_objective`.
+
+    Returns
+    -------
+    StylizerObjective
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> obj = stylizer_objective([rng.uniform(size=(4, 4, 3))], rng.uniform(size=(4, 4, 3)))
+    >>> obj.n, obj(np.stack([obj.x0, obj.x0])).shape
+    (251, (2,))
+    """
+    extractor = feature_extractor() if extractor is None else extractor
+    style = check_image(style, "style", channels=extractor.in_channels)
+    images = (
+        np.stack([check_image(c, f"contents[{i}]", channels=None) for i, c in enumerate(contents)])
+        if len(contents)
+        else None
+    )
+    if images is None or images.shape[1:] != style.shape:
+        raise ValueError(
+            f"contents must be a non-empty batch of images of the style's shape {style.shape}, "
+            f"got {None if images is None else images.shape}"
+        )
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {sorted(CONVENTIONS)}, got {convention!r}")
+    if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
+        raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
+    weights = [
+        _validation.check_tolerance(w, name)
+        for w, name in (
+            (content_weight, "content_weight"),
+            (style_weight, "style_weight"),
+            (tv_weight, "tv_weight"),
+        )
+    ]
+    c = style.shape[-1]
+    model = mlp([9 * c, int(hidden), c], activation="tanh", output_activation="sigmoid")
+    x0, unflatten = flatten(model.init(np.random.default_rng(seed)))
+    rows = np.asarray(patches3x3(images)).reshape(-1, 9 * c)
+    return StylizerObjective(
+        contents=images,
+        x0=x0,
+        hidden=int(hidden),
+        extractor=extractor,
+        content_features=np.asarray(extractor.apply(images)[-1]),
+        style_grams=tuple(np.asarray(gram(f)) for f in extractor.apply(style)),
+        content_weight=weights[0],
+        style_weight=weights[1],
+        tv_weight=weights[2],
+        convention=convention,
+        _patch_rows=rows,
+        _apply=model.apply,
+        _unflatten=unflatten,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class StylizerResult:
+    """A trained stylizer with its history.
+
+    Attributes
+    ----------
+    params : ndarray, shape (n,)
+        Final flat parameters.
+    method : str
+    losses, times : ndarray, shape (steps + 1,)
+        Loss at the start and after every step; wall-clock seconds since the start.
+    grad_norms : ndarray, shape (steps,)
+        Gradient norm before clipping, per step.
+    diagnostics : list of dict
+        Per Hessian evaluation: step, rank and inertia of ``H`` and ``Hc``, cutoff, extreme
+        eigenvalues of ``H``, smallest kept ``|c|`` of ``Hc`` and the largest eigenvalue of
+        ``pinv(H)`` in magnitude; for ``"article"`` these matrices are computed but unused.
+    settings : dict
+    """
+
+    params: np.ndarray
+    method: str
+    losses: np.ndarray
+    times: np.ndarray
+    grad_norms: np.ndarray
+    diagnostics: list[dict[str, Any]]
+    settings: dict[str, Any]
+
+
+def _hessian_diagnostics(step: int, H: np.ndarray) -> dict[str, Any]:
+    """Compute ``pinv(H)`` and ``Hc = H + pinv(H)`` and summarize them."""
+    result = correct(H, "hsc")
+    lam = result.eigenvalues_before
+    pinv_values = result.spectrum.pinv_eigenvalues()
+    kept_after = np.abs(result.eigenvalues_after[result.spectrum.kept])
+    return {
+        "step": step,
+        "n": int(lam.shape[0]),
+        "rank_H": result.rank_before,
+        "rank_Hc": result.rank_after,
+        "inertia_H": vars(result.inertia_before),
+        "inertia_Hc": vars(result.inertia_after),
+        "cutoff": result.cutoff,
+        "min_eigenvalue_H": float(lam[0]),
+        "max_eigenvalue_H": float(lam[-1]),
+        "smallest_kept_abs_Hc": float(kept_after.min()) if kept_after.size else float("nan"),
+        "max_abs_eigenvalue_pinv_H": float(np.abs(pinv_values).max()),
+    }
+
+
+def _check_count(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+def _check_train_args(
+    objective: Any, method: str, steps: Any, diagnostics_every: Any, line_search: bool
+) -> None:
+    if not isinstance(objective, StylizerObjective):
+        raise TypeError(f"objective must be a StylizerObjective, got {type(objective).__name__}")
+    if method not in TRAIN_METHODS:
+        raise ValueError(f"method must be one of {list(TRAIN_METHODS)}, got {method!r}")
+    _check_count(steps, "steps")
+    _check_count(diagnostics_every, "diagnostics_every")
+    if method == "article" and line_search:
+        raise ValueError("line_search applies to Newton-type methods, not to 'article'")
+
+
+def train_stylizer(
+    objective: StylizerObjective,
+    method: str = "article",
+    *,
+    steps: int = 50,
+    lr: float | None = None,
+    max_grad_norm: float = 1.0,
+    diagnostics_every: int = 1,
+    line_search: bool = False,
+    callback: Callable[[int, float], None] | None = None,
+    **params: float,
+) -> StylizerResult:
+    """Train the stylizer's parameters.
+
+    Parameters
+    ----------
+    objective : StylizerObjective
+    method : str, default "article"
+        ``"article"`` (clipped Adam, Hessians unused) or a correction name (Newton-type step
+        on the exact parameter Hessian, e.g. ``"hsc"``).
+    steps : int, default 50
+    lr : float, optional
+        Default 2e-4 for ``"article"`` (the article's value), 1.0 for Newton-type steps.
+    max_grad_norm : float, default 1.0
+        Gradient-norm clipping of the article's loop (not applied to Newton-type steps, whose
+        HSC step already satisfies ``||s|| <= lr ||g|| / 2``).
+    diagnostics_every : int, default 1
+        For ``"article"``: compute and record ``H``, ``pinv(H)``, ``Hc`` every this many steps
+        (the article does it every step; 0 disables it).
+    line_search : bool, default False
+        Newton-type methods only: Armijo backtracking on the step (see
+        :func:`hsc_ref.style_optimize.armijo_backtrack`).
+    callback : callable, optional
+        ``callback(step, loss)`` after every step.
+    **params
+        Parameters of the correction.
+
+    Returns
+    -------
+    StylizerResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> obj = stylizer_objective([rng.uniform(size=(4, 4, 3))], rng.uniform(size=(4, 4, 3)))
+    >>> r = train_stylizer(obj, "article", steps=2)
+    >>> r.losses.shape, len(r.diagnostics), r.diagnostics[0]["n"]
+    ((3,), 2, 251)
+    """
+    _check_train_args(objective, method, steps, diagnostics_every, line_search)
+    article = method == "article"
+    if article:
+        lr = ARTICLE_ADAM["lr"] if lr is None else lr
+        rule = adam(lr, b1=ARTICLE_ADAM["b1"], b2=ARTICLE_ADAM["b2"])
+        max_grad_norm = _validation.check_positive(max_grad_norm, "max_grad_norm")
+    else:
+        lr = 1.0 if lr is None else lr
+        rule = newton_type(method, lr=lr, **params)
+    value_and_grad = autograd.value_and_grad(objective)
+    x = objective.x0.copy()
+    state = rule.init(x)
+    start = time.perf_counter()
+    value, grad = value_and_grad(x)
+    losses, times, norms, diagnostics = [float(value)], [0.0], [], []
+    for k in range(int(steps)):
+        grad = np.asarray(grad)
+        norms.append(float(np.linalg.norm(grad)))
+        want_hessian = not article or (diagnostics_every and k % diagnostics_every == 0)
+        H = hessian(objective, x, batched=True) if want_hessian else None
+        diagnostics += [] if H is None else [_hessian_diagnostics(k, H)]
+        if article:
+            step, state = rule.update(clip_grad_norm(grad, max_grad_norm), state, params=x)
+        else:
+            step, state = rule.update(grad, state, params=x, hessian=H)
+        x = armijo_backtrack(objective, x, float(value), grad, step) if line_search else x + step
+        value, grad = value_and_grad(x)
+        losses.append(float(value))
+        times.append(time.perf_counter() - start)
+        if callback is not None:
+            callback(k + 1, losses[-1])
+    settings = {"method": method, "steps": int(steps), "lr": float(lr), **params}
+    settings["line_search"] = bool(line_search)
+    if article:
+        settings.update(
+            max_grad_norm=max_grad_norm,
+            diagnostics_every=int(diagnostics_every),
+            b1=ARTICLE_ADAM["b1"],
+            b2=ARTICLE_ADAM["b2"],
+        )
+    return StylizerResult(
+        params=x,
+        method=method,
+        losses=np.asarray(losses),
+        times=np.asarray(times),
+        grad_norms=np.asarray(norms),
+        diagnostics=diagnostics,
+        settings=settings,
+    )
