@@ -27,7 +27,13 @@ METHODS = ("article", "hsc", "newton", "abs", "adam")
 
 
 def run(
-    data_sets: list[str], methods: list[str], seeds: int, steps: int, hidden: tuple[int, ...]
+    data_sets: list[str],
+    methods: list[str],
+    seeds: int,
+    steps: int,
+    hidden: tuple[int, ...],
+    *,
+    lr: float | None = None,
 ) -> list[dict]:
     """Train every combination; return one metrics dict per run."""
     rows = []
@@ -36,7 +42,7 @@ def run(
             for method in methods:
                 config = TrainConfig(
                     data=data, method=method, steps=steps, seed=seed, hidden=hidden,
-                    batch=64, spectrum_every=10,
+                    batch=64, spectrum_every=10, lr=lr,
                 )  # fmt: skip
                 start = time.perf_counter()
                 result = train(config)
@@ -101,10 +107,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--hidden", type=int, nargs="+", default=[16])
+    parser.add_argument("--lr", type=float, help="step size of every method (default: its own)")
     parser.add_argument("--out", help="write every run's metrics to this JSON file")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     args = parser.parse_args(argv)
-    rows = run(args.data, args.methods, args.seeds, args.steps, tuple(args.hidden))
+    rows = run(args.data, args.methods, args.seeds, args.steps, tuple(args.hidden), lr=args.lr)
     text = table(rows)
     print(text)
     if args.out:

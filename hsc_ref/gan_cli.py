@@ -2,7 +2,8 @@
 
 Outputs in ``--out``: ``metrics.json`` (config and metrics), ``samples.npz`` (evaluation
 samples, mode centres, final ``theta`` and ``phi``), ``history.npz`` (per-step arrays, see
-:class:`~hsc_ref.gan_train.TrainResult`) and, unless ``--no-plots``, ``samples.png``,
+:class:`~hsc_ref.gan_train.TrainResult`), ``matrices.npz`` (every exact matrix of the game
+at the final point, :func:`final_matrices`) and, unless ``--no-plots``, ``samples.png``,
 ``losses.png`` and ``spectrum.png``. Existing files are not replaced without ``--force``.
 tqdm (extra ``progress``) draws a progress bar when installed; matplotlib (extra ``plot``)
 is needed for the plots.
@@ -19,13 +20,22 @@ from typing import Any
 import numpy as np
 
 from hsc_ref import _io
-from hsc_ref.gan import LOSSES
-from hsc_ref.gan_data import DATASETS
+from hsc_ref.corrections import correct
+from hsc_ref.gan import LOSSES, game_matrices, init_game
+from hsc_ref.gan_data import DATASETS, sample
 from hsc_ref.gan_train import METHODS, SCHEDULES, TrainConfig, TrainResult, train
 
-__all__ = ["OUTPUT_FILES", "PLOT_FILES", "add_parser", "write_outputs", "gan_demo", "demo_section"]
+__all__ = [
+    "OUTPUT_FILES",
+    "PLOT_FILES",
+    "add_parser",
+    "final_matrices",
+    "write_outputs",
+    "gan_demo",
+    "demo_section",
+]
 
-OUTPUT_FILES = ("metrics.json", "samples.npz", "history.npz")
+OUTPUT_FILES = ("metrics.json", "samples.npz", "history.npz", "matrices.npz")
 """Files ``hsc-ref gan`` always writes."""
 
 PLOT_FILES = ("samples.png", "losses.png", "spectrum.png")
@@ -163,7 +173,14 @@ def write_outputs(
     """
     out = Path(out)
     config = {k: _jsonable(v) for k, v in dataclasses.asdict(result.config).items()}
+    matrices = final_matrices(result)
+    eig = matrices["jacobian_eigenvalues_real"] + 1j * matrices["jacobian_eigenvalues_imag"]
     metrics = {k: _jsonable(v) for k, v in result.metrics.items()}
+    metrics.update(
+        final_jacobian_max_real=float(eig.real.max()),
+        final_jacobian_max_abs_imag=float(np.abs(eig.imag).max()),
+        final_jacobian_complex_count=int(np.sum(np.abs(eig.imag) > 0)),
+    )
     paths = [
         _io.atomic_write_json(
             out / "metrics.json", {"config": config, "metrics": metrics}, overwrite=overwrite
@@ -179,10 +196,48 @@ def write_outputs(
             overwrite=overwrite,
         ),
         _io.atomic_save_npz(out / "history.npz", result.history, overwrite=overwrite),
+        _io.atomic_save_npz(out / "matrices.npz", matrices, overwrite=overwrite),
     ]
     if plots:
         paths += _plots(result, out, overwrite)
     return paths
+
+
+def final_matrices(result: TrainResult) -> dict[str, np.ndarray]:
+    """Every exact matrix of the game at the run's final point, on a fresh seeded batch.
+
+    The batch (``x_real``, ``z``, ``config.batch`` rows) comes from the fourth child of
+    ``SeedSequence(seed)`` (training uses the first three), so it is reproducible.
+
+    Parameters
+    ----------
+    result : TrainResult
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``theta, phi, x_real, z``; ``hessian_g, hessian_d, cross_g, cross_d, jacobian``
+        (:class:`~hsc_ref.gan.GameMatrices`); ``hc_g, hc_d`` (``H + pinv(H)`` per player,
+        pinvh cutoff policy, recorded in ``cutoff_g, cutoff_d``); and the game Jacobian's
+        eigenvalues as ``jacobian_eigenvalues_real`` and ``_imag`` (it is not symmetric).
+    """
+    config = result.config
+    game = config.game()
+    rng = np.random.default_rng(np.random.SeedSequence(int(config.seed)).spawn(4)[3])
+    x_real = sample(game.data, config.batch, rng)
+    z = rng.standard_normal((config.batch, game.noise_dim))
+    fg = init_game(game, np.random.default_rng(0))  # only its layout is used
+    m = game_matrices(fg, result.theta, result.phi, x_real, z)
+    arrays = {"theta": result.theta, "phi": result.phi, "x_real": x_real, "z": z}
+    arrays.update(m._asdict())
+    for p, H in (("g", m.hessian_g), ("d", m.hessian_d)):
+        corrected = correct(H, "hsc")
+        arrays[f"hc_{p}"] = corrected.matrix
+        arrays[f"cutoff_{p}"] = np.float64(corrected.cutoff)
+    eig = np.linalg.eigvals(m.jacobian)
+    arrays["jacobian_eigenvalues_real"] = eig.real
+    arrays["jacobian_eigenvalues_imag"] = eig.imag
+    return arrays
 
 
 def _plots(result: TrainResult, out: Path, overwrite: bool) -> list[Path]:

@@ -87,7 +87,7 @@ ARTICLE_CLIP = 1.0
 """The article's generator gradient-norm clip."""
 
 _PLAYERS = ("g", "d")
-_SUMMARY_KEYS = ("eig_min", "eig_max", "rank", "negative", "zero", "rank_hc")
+_SUMMARY_KEYS = ("eig_min", "eig_max", "eig_abs_min", "rank", "negative", "zero", "rank_hc")
 
 
 @dataclass(frozen=True)
@@ -190,9 +190,9 @@ class TrainResult:
 
     ``history`` maps names to arrays of length ``config.steps`` (NaN where not recorded):
     ``loss_g, loss_d, grad_norm_g, grad_norm_d, step_norm_g, step_norm_d, wall_time`` and,
-    per player ``p`` in ``g, d``: ``eig_min_p, eig_max_p, rank_p, negative_p, zero_p,
-    rank_hc_p`` (``zero`` counts ``|lam| <= cutoff`` under the pinvh policy; ``rank_hc`` is the
-    rank of ``H + pinv(H)`` under the same policy).
+    per player ``p`` in ``g, d``: ``eig_min_p, eig_max_p, eig_abs_min_p, rank_p, negative_p,
+    zero_p, rank_hc_p`` (``zero`` counts ``|lam| <= cutoff`` under the pinvh policy;
+    ``rank_hc`` is the rank of ``H + pinv(H)`` under the same policy).
 
     Attributes
     ----------
@@ -259,19 +259,26 @@ def clip_grad_norm(g: np.ndarray, max_norm: float) -> np.ndarray:
 
 
 def spectrum_summary(spectrum: Spectrum) -> dict[str, float]:
-    """Min/max eigenvalue, rank, negative and zero counts, and the rank of ``H + pinv(H)``.
+    """Min/max and smallest-magnitude eigenvalue, rank, negative and zero counts, rank of Hc.
+
+    ``rank_hc`` is the rank of ``H + pinv(H)`` under the same cutoff policy (DESIGN fact 2:
+    equal to ``rank`` unless an eigenvalue sits at the cutoff).
 
     Examples
     --------
     >>> import numpy as np
     >>> from hsc_ref.spectral import decompose
-    >>> spectrum_summary(decompose(np.diag([-1.0, 0.0, 2.0])))
-    {'eig_min': -1.0, 'eig_max': 2.0, 'rank': 2, 'negative': 1, 'zero': 1, 'rank_hc': 2}
+    >>> s = spectrum_summary(decompose(np.diag([-1.0, 0.0, 2.0])))
+    >>> s["eig_min"], s["eig_max"], s["eig_abs_min"]
+    (-1.0, 2.0, 0.0)
+    >>> s["rank"], s["negative"], s["zero"], s["rank_hc"]
+    (2, 1, 1, 2)
     """
     inertia = spectrum.inertia
     return {
         "eig_min": float(spectrum.eigenvalues[0]),
         "eig_max": float(spectrum.eigenvalues[-1]),
+        "eig_abs_min": float(np.abs(spectrum.eigenvalues).min()),
         "rank": spectrum.rank,
         "negative": inertia.negative,
         "zero": inertia.zero,

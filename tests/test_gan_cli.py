@@ -32,6 +32,13 @@ def test_gan_command_writes_metrics_samples_history_and_plots(tmp_path, capsys):
         assert history["loss_g"].shape == (2,) and np.isfinite(history["rank_g"]).all()
     with np.load(out / "samples.npz", allow_pickle=False) as samples:
         assert samples["samples"].shape == (40, 2) and samples["centers"].shape == (8, 2)
+    with np.load(out / "matrices.npz", allow_pickle=False) as m:
+        n_g = m["theta"].size
+        np.testing.assert_array_equal(m["jacobian"][:n_g, :n_g], m["hessian_g"])
+        np.testing.assert_array_equal(m["jacobian"][n_g:, :n_g], m["cross_d"])
+        assert m["hc_d"].shape == m["hessian_d"].shape
+        eig = m["jacobian_eigenvalues_real"] + 1j * m["jacobian_eigenvalues_imag"]
+        assert report["metrics"]["final_jacobian_complex_count"] == np.sum(eig.imag != 0)
     assert "hsc on ring, 2 steps" in capsys.readouterr().out
 
 

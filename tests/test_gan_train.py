@@ -226,6 +226,7 @@ def test_spectrum_summary_counts_inertia_and_keeps_rank_under_hc():
     assert s == {
         "eig_min": -2.0,
         "eig_max": 5.0,
+        "eig_abs_min": 0.0,
         "rank": 3,
         "negative": 1,
         "zero": 2,
