@@ -8,7 +8,8 @@ pitfalls, each of which the checker catches with a message naming the cause:
 
 - ``rcond``: float32 with ``torch.pinverse``'s default ``rcond=1e-15`` (inverts rounding noise);
 - ``layout``: the flat parameters loaded into ``nn.Linear`` without transposing ``W``;
-- ``torch_order``: the gradient and Hessian reported in PyTorch's parameter order.
+- ``torch_order``: the gradient and Hessian reported in PyTorch's parameter order;
+- ``gram``: the PyTorch tutorial's Gram normalization ``G / (C M)`` and ``mse_loss``.
 
 Run: ``python examples/validate_pytorch.py [--golden DIR] [--out DIR]`` (needs torch).
 """
@@ -25,7 +26,7 @@ import numpy as np
 from hsc_ref import golden
 from hsc_ref.derivatives import flatten, layers_to_torch_linear
 
-PITFALLS = ("rcond", "layout", "torch_order")
+PITFALLS = ("rcond", "layout", "torch_order", "gram")
 
 
 def _phi(lam: Any) -> Any:
@@ -155,6 +156,63 @@ def game_outputs(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None
     return out
 
 
+def style_features(image: Any, layers: list[tuple]) -> list[Any]:
+    """The case's feature extractor: ``2x - 1``, then per layer (pool,) periodic 3x3 conv, tanh."""
+    import torch
+
+    h = 2 * image - 1
+    features = []
+    for i, (weight, bias) in enumerate(layers):
+        if i > 0:  # 2x2 average pooling of (H, W, C)
+            rows, cols = h.shape[0] // 2, h.shape[1] // 2
+            h = h[: 2 * rows, : 2 * cols].reshape(rows, 2, cols, 2, -1).mean(dim=(1, 3))
+        # periodic 3x3 neighbourhoods, ordered (row offset, column offset, channel)
+        rows = [torch.roll(h, 1 - a, dims=0) for a in range(3)]
+        patches = torch.cat([torch.roll(r, 1 - b, dims=1) for r in rows for b in range(3)], -1)
+        h = torch.tanh(patches @ weight + bias)
+        features.append(h)
+    return features
+
+
+def style_outputs(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None) -> dict:
+    """Gram matrices, per-layer and total Gatys style loss, and the pixel Hessian, in PyTorch."""
+    import torch
+
+    def tensor(name: str) -> Any:
+        return torch.tensor(case.inputs[name], dtype=dtype)
+
+    layers = [(tensor(f"W{i}"), tensor(f"b{i}")) for i in range(len(case.meta["channels"]))]
+    shape = tuple(case.meta["image_shape"])
+
+    def gram(f: Any) -> Any:
+        flat = f.reshape(-1, f.shape[-1])  # M x C
+        g = flat.T @ flat
+        if pitfall == "gram":  # the PyTorch tutorial's G / (C M) (batch 1)
+            g = g / flat.numel()
+        return g
+
+    def layer_loss(f: Any, a: Any) -> Any:
+        c, m = f.shape[-1], f.shape[0] * f.shape[1]
+        if pitfall == "gram":  # the tutorial's mse_loss of normalized Gram matrices
+            return ((gram(f) - a) ** 2).mean()
+        return ((gram(f) - a) ** 2).sum() / (4 * c**2 * m**2)
+
+    targets = [gram(f) for f in style_features(tensor("style_image"), layers)]
+
+    def loss(flat: Any) -> Any:
+        features = style_features(flat.reshape(shape), layers)
+        return sum(layer_loss(f, a) for f, a in zip(features, targets, strict=True)) / len(features)
+
+    x = tensor("image").reshape(-1)
+    g = torch.func.grad(loss)(x)
+    h = torch.func.hessian(loss)(x)
+    h = (h + h.T) / 2
+    out = {"loss": loss(x), "grad": g, "hessian": h}
+    for i, (f, a) in enumerate(zip(style_features(x.reshape(shape), layers), targets, strict=True)):
+        out |= {f"gram_{i}": gram(f), f"style_gram_{i}": a, f"layer_loss_{i}": layer_loss(f, a)}
+    return out | spectral_outputs(h, g, float(case.inputs["lr"]), pitfall)
+
+
 def mlp_loss_fn(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None) -> Any:
     """The case's squared-error MLP loss as a function of the flat parameter vector."""
     import torch
@@ -210,6 +268,8 @@ def case_outputs(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None
         out |= spectral_outputs(h, g, lr, pitfall)
     elif case.kind in ("gan", "dirac"):
         out = game_outputs(case, dtype, pitfall)
+    elif case.kind == "style":
+        out = style_outputs(case, dtype, pitfall)
     else:
         raise ValueError(f"no PyTorch implementation for case kind {case.kind!r}")
     if pitfall == "torch_order":

@@ -654,7 +654,78 @@ _GAN_CASES: dict[str, tuple[tuple[float, float] | None, str]] = {
 }
 
 
-CASE_NAMES: tuple[str, ...] = (*_MATRIX_CASES, *_MLP_CASES, *_GAN_CASES)
+# --------------------------------------------------------------------------- style cases
+
+
+def _style_case(name: str, seed: int, *, description: str) -> GoldenCase:
+    """Gatys style loss of a small image through a seeded two-layer feature extractor."""
+    from hsc_ref import style  # noqa: PLC0415  (keep importing hsc_ref.golden light)
+
+    rng = _seeded_rng(seed, name)
+    shape = (4, 4, 3)
+    fx = style.feature_extractor((4, 6), in_channels=3, seed=int(rng.integers(2**31)))
+    image = rng.uniform(0.2, 0.8, shape)
+    style_image = rng.uniform(0.0, 1.0, shape)
+    n_layers = len(fx.layers)
+
+    def evaluate(image, style_image, lr, **weights):
+        layers = tuple((weights[f"W{i}"], weights[f"b{i}"]) for i in range(n_layers))
+        extractor = style.FeatureExtractor(layers, fx.in_channels, fx.seed)
+        targets = [style.gram(f) for f in extractor.apply(style_image)]
+
+        def loss(flat):
+            features = extractor.apply(anp.reshape(flat, (*flat.shape[:-1], *shape)))
+            return style.style_loss(features, targets)
+
+        vgh = value_grad_hessian(loss, image.ravel(), batched=True)
+        features = extractor.apply(image)
+        out = {"loss": np.float64(vgh.value), "grad": vgh.grad, "hessian": vgh.hessian}
+        for i, (f, a) in enumerate(zip(features, targets, strict=True)):
+            out[f"gram_{i}"] = style.gram(f)
+            out[f"style_gram_{i}"] = a
+            out[f"layer_loss_{i}"] = np.float64(style.layer_style_loss(f, a))
+        return out | _spectral_outputs(vgh.hessian, vgh.grad, float(lr))
+
+    inputs = {"image": image, "style_image": style_image, "lr": np.float64(1.0)}
+    for i, (W, b) in enumerate(fx.layers):
+        inputs |= {f"W{i}": W, f"b{i}": b}
+    n = image.size
+    meta = {
+        "image_shape": list(shape),
+        "channels": list(fx.channels),
+        "flat_image": "the (H, W, C) image raveled in C order; grad, Hessian and steps use it",
+        "extractor": (
+            "h = 2 x - 1; for each layer l: (if l > 0) 2x2 average pooling, then "
+            "h = tanh(patches(h) @ W_l + b_l), where patches(h)[i, j, (a, b, c)] = "
+            "h[(i + a - 1) % h_l, (j + b - 1) % w_l, c] (periodic 3x3 neighbourhoods, ordered "
+            "row offset, column offset, channel); W_l is (9 C_in, C_out)"
+        ),
+        "gram": "G = F F^T, unnormalized, F = the layer's features as C x M (M = h w)",
+        "style_loss": (
+            "loss = sum_l (1 / L) E_l with E_l = sum (G_l - A_l)^2 / (4 C_l^2 M_l^2) (Gatys "
+            "et al.); A_l = Gram matrix of the style image (style_gram_l); layer_loss_l = E_l"
+        ),
+    }
+    return _model_case(
+        name,
+        kind="style",
+        description=description,
+        inputs=inputs,
+        evaluate=evaluate,
+        players={"": n + shape[0] * shape[1]},
+        meta=meta,
+    )
+
+
+_STYLE_CASES: dict[str, str] = {
+    "style_pixels": (
+        "Gatys style loss of a 4x4x3 image through a seeded 3-4-6 channel tanh feature "
+        "extractor: Gram matrices, per-layer losses, the exact 48x48 pixel Hessian"
+    ),
+}
+
+
+CASE_NAMES: tuple[str, ...] = (*_MATRIX_CASES, *_MLP_CASES, *_GAN_CASES, *_STYLE_CASES)
 """Names of the golden cases, in writing order."""
 
 
@@ -680,6 +751,8 @@ def build_case(name: str, seed: int = 0) -> GoldenCase:
     if name in _GAN_CASES:
         dirac, description = _GAN_CASES[name]
         return _gan_case(name, int(seed), dirac=dirac, description=description)
+    if name in _STYLE_CASES:
+        return _style_case(name, int(seed), description=_STYLE_CASES[name])
     raise ValueError(f"case must be one of {list(CASE_NAMES)}, got {name!r}")
 
 

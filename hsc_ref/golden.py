@@ -572,10 +572,15 @@ def _diagnose(case: GoldenCase, output: str, actual: np.ndarray, desired: np.nda
                 "then b (hsc_ref.golden.torch_parameter_order gives the permutation)"
             )
     if output.startswith("loss"):
-        hints.append(
-            "the loss itself differs, so the function evaluated is not the reference one: "
-            "check how the flat parameters are loaded (W = weight.T, "
+        where = (
+            "how the flat parameters are loaded (W = weight.T, "
             "hsc_ref.derivatives.layers_to_torch_linear), the inputs, and the conventions"
+            if any(k.startswith("layers") for k in case.meta)
+            else "the inputs and the conventions in the case's meta"
+        )
+        hints.append(
+            f"the loss itself differs, so the function evaluated is not the reference one: "
+            f"check {where}"
         )
     big = np.abs(d) > 1e-8 * np.abs(d).max() if d.size > 1 and np.abs(d).max() > 0 else None
     if big is not None and a.shape == d.shape and np.all(np.abs(a[~big]) <= 1e-8 * np.abs(a).max()):

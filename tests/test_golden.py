@@ -15,7 +15,13 @@ import scipy.linalg
 from hsc_ref import golden
 from hsc_ref.derivatives import flatten, layers_from_torch_linear
 from hsc_ref.gan import dirac_matrices
-from hsc_ref.testing import assert_close, assert_matches_golden, compare_arrays
+from hsc_ref.style import FeatureExtractor, gram, style_loss
+from hsc_ref.testing import (
+    assert_close,
+    assert_matches_golden,
+    central_difference_gradient,
+    compare_arrays,
+)
 
 
 @pytest.fixture(scope="module")
@@ -370,6 +376,51 @@ def test_dirac_cases_match_the_closed_form_and_vanish_at_the_equilibrium(
     near = gold.cases["dirac_near_equilibrium"]
     # Hc jumps to about 1/lambda near the equilibrium while the step stays small
     assert near.outputs["hc_g"][0, 0] > 1e3 and abs(near.outputs["step_g"][0]) < 1e-5
+
+
+def test_style_case_grams_and_losses_match_the_gatys_formulas(gold: golden.GoldenSet) -> None:
+    case = gold.cases["style_pixels"]
+    layers = tuple((case.inputs[f"W{i}"], case.inputs[f"b{i}"]) for i in range(2))
+    fx = FeatureExtractor(layers, 3, 0)
+    total = 0.0
+    for i, (f, a) in enumerate(
+        zip(fx.apply(case.inputs["image"]), fx.apply(case.inputs["style_image"]), strict=True)
+    ):
+        F, A = f.reshape(-1, f.shape[-1]), a.reshape(-1, a.shape[-1])  # M x C
+        c, m = F.shape[1], F.shape[0]
+        tol = case.tolerances[f"gram_{i}"]["float64"]
+        assert_close(case.outputs[f"gram_{i}"], F.T @ F, rtol=0, atol=tol.atol, reason=tol.reason)
+        e_l = np.sum((F.T @ F - A.T @ A) ** 2) / (4 * c**2 * m**2)
+        tol = case.tolerances[f"layer_loss_{i}"]["float64"]
+        assert_close(case.outputs[f"layer_loss_{i}"], e_l, rtol=0, atol=tol.atol, reason=tol.reason)
+        total += e_l / 2
+    tol = case.tolerances["loss"]["float64"]
+    assert_close(case.outputs["loss"], total, rtol=0, atol=tol.atol, reason=tol.reason)
+
+
+def test_style_pixel_hessian_matches_central_differences_of_the_gradient(
+    gold: golden.GoldenSet,
+) -> None:
+    case = gold.cases["style_pixels"]
+    x = case.inputs["image"].ravel()
+    v = np.random.default_rng(0).standard_normal(x.shape)
+    v /= np.linalg.norm(v)
+    hv = case.outputs["hessian"] @ v
+    layers = tuple((case.inputs[f"W{i}"], case.inputs[f"b{i}"]) for i in range(2))
+    fx = FeatureExtractor(layers, 3, 0)
+    targets = [gram(f) for f in fx.apply(case.inputs["style_image"])]
+
+    def loss(flat):
+        return style_loss(fx.apply(flat.reshape(4, 4, 3)), targets)
+
+    h = 1e-4
+    fd = (
+        central_difference_gradient(loss, x + h * v) - central_difference_gradient(loss, x - h * v)
+    ) / (2 * h)
+    # H v ~ (g(x + h v) - g(x - h v)) / 2h with FD gradients (step 1e-5): their error
+    # (1e-10 |f3| + eps |f| / 1e-5 ~ 1e-13) over 2h = 2e-4 is ~1e-9, the truncation
+    # h^2 |d3 g| / 6 ~ 1e-9; both far below 1e-6 |H v| (|H v| ~ 1e-2)
+    assert np.abs(fd - hv).max() <= 1e-6 * np.abs(hv).max() + 1e-9
 
 
 # --------------------------------------------------------------------------- helpers

@@ -14,6 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from hsc_ref import golden  # noqa: E402
+from hsc_ref.style import convention_factor  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "validate_pytorch.py"
 
@@ -61,6 +62,8 @@ def test_float32_pytorch_passes_the_step_but_not_cutoff_dependent_outputs(run: P
     assert status[("mlp_tanh", "hessian")] == "pass"
     assert status[("gan_ring_players", "step_d")] == "pass"
     assert status[("dirac_equilibrium", "hc_g")] == "pass"  # exactly 0 at both precisions
+    assert status[("style_pixels", "hessian")] == "pass"
+    assert status[("style_pixels", "step")] == "pass"
 
 
 def test_default_rcond_in_float32_is_caught_as_inverted_noise(run: Path) -> None:
@@ -86,6 +89,24 @@ def test_pytorch_parameter_order_is_recognized(run: Path) -> None:
     assert "PyTorch's parameter order" in bad["mlp_tanh/hessian"]
     assert "PyTorch's parameter order" in bad["gan_ring_players/hessian_g"]
     assert "gan_ring_players/jacobian" not in bad and "gan_ring_players/loss_d" not in bad
+
+
+def test_gram_normalization_mismatch_is_named_with_its_factor(run: Path) -> None:
+    bad = failing(report(run, "pitfall_gram"))
+    assert {"style_pixels/gram_0", "style_pixels/gram_1", "style_pixels/loss"} <= set(bad)
+    assert all(k.startswith("style_") for k in bad)
+    # G / (C M): C = 4 channels and M = 16 positions at the first layer, 6 and 4 at the second
+    assert "1/k = 64" in bad["style_pixels/gram_0"] and "convention" in bad["style_pixels/gram_0"]
+    assert "1/k = 24" in bad["style_pixels/gram_1"]
+    # the tutorial's per-layer loss is hsc_ref.style's "pytorch_tutorial" factor 4 / C^2 times E_l
+    gold = golden.read_golden(run / "golden")
+    case = gold.cases["style_pixels"]
+    results = golden.load_results(run / "pitfall_gram.npz")
+    for i, c in enumerate(case.meta["channels"]):
+        m = 16 // 4**i
+        factor = convention_factor("pytorch_tutorial", c, m, 16)
+        ratio = results[f"style_pixels/layer_loss_{i}"] / case.outputs[f"layer_loss_{i}"]
+        assert abs(ratio - factor) <= 1e-12 * factor
 
 
 def test_module_built_with_layers_to_torch_linear_gives_the_reference_loss(run: Path) -> None:
