@@ -1,0 +1,64 @@
+"""``hsc-ref style`` end to end and the demo's style section."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hsc_ref.cli import DEMO_SECTIONS, main
+from hsc_ref.style_cli import style_demo
+from hsc_ref.style_images import bundled_image, save_png
+
+
+def _run(tmp_path, *extra):
+    return main(
+        ["style", "--size", "8", "--steps", "2", "--no-progress", "--out", str(tmp_path), *extra]
+    )
+
+
+def test_style_cli_writes_image_figure_curves_and_metrics(tmp_path):
+    pytest.importorskip("matplotlib")
+    assert _run(tmp_path, "--method", "hsc", "--line-search") == 0
+    for name in ("result.png", "figure.png", "losses.png", "metrics.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["n_unknowns"] == 192 and len(metrics["losses"]) == 3
+    assert metrics["final_loss"] <= metrics["initial_loss"]  # Armijo backtracking
+    assert len(metrics["hessian_info"]) == 2
+
+
+def test_style_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
+    assert _run(tmp_path, "--method", "lbfgs", "--no-plots") == 0
+    assert _run(tmp_path, "--method", "lbfgs", "--no-plots") == 2
+    assert "--force" in capsys.readouterr().err
+    assert _run(tmp_path, "--method", "adam", "--no-plots", "--force") == 0
+
+
+def test_style_cli_reads_user_images(tmp_path):
+    pytest.importorskip("PIL")
+    path = save_png(tmp_path / "mine.png", bundled_image("waves", 20))
+    out = tmp_path / "out"
+    assert _run(out, "--content", str(path), "--method", "lbfgs", "--no-plots") == 0
+    assert json.loads((out / "metrics.json").read_text())["content"] == str(path)
+
+
+def test_style_cli_bad_input_exits_2_with_a_message(tmp_path, capsys):
+    big = ["style", "--size", "17", "--method", "hsc", "--out", str(tmp_path / "a")]
+    assert main([*big, "--no-progress"]) == 2
+    assert "at most 768 unknowns" in capsys.readouterr().err
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    assert _run(tmp_path / "b", "--content", str(bad)) == 2
+    assert "could not be read" in capsys.readouterr().err
+    assert _run(tmp_path / "c", "--style", "no_such_picture") == 2
+    assert "bundled name" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+
+
+def test_demo_has_a_style_section_comparing_lbfgs_and_hsc():
+    assert "style" in [name for name, _ in DEMO_SECTIONS]
+    report = style_demo(size=6, steps=2)
+    assert "lbfgs" in report and "hsc" in report and "rank" in report
+    assert np.isfinite(float(report.split("lbfgs")[1].split()[0]))

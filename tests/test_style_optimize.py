@@ -1,0 +1,93 @@
+"""Box-constrained image optimization: L-BFGS-B, projected Adam and Newton-type steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hsc_ref.derivatives import gradient, hessian
+from hsc_ref.steps import hsc_step
+from hsc_ref.style import transfer_objective
+from hsc_ref.style_images import bundled_image
+from hsc_ref.style_optimize import armijo_backtrack, free_mask, optimize_image
+
+EPS = np.finfo(np.float64).eps
+
+
+def _case(size=6, **weights):
+    content = bundled_image("shapes", size)
+    style = bundled_image("checkerboard", size, seed=1)
+    return content, transfer_objective(content, style, **weights)
+
+
+def test_lbfgs_lowers_the_style_loss_by_at_least_90_percent():
+    content, obj = _case(8, content_weight=0.0, style_weight=1.0, tv_weight=0.0)
+    start = float(obj.components(content.ravel())["style"])
+    r = optimize_image(obj, content, "lbfgs", steps=60)
+    assert r.components["style"] <= 0.1 * start
+    assert r.image.min() >= 0.0 and r.image.max() <= 1.0
+    assert r.losses.shape[0] <= 61 and r.evaluations >= r.losses.shape[0] - 1
+
+
+@pytest.mark.parametrize("method", ["adam", "hsc", "newton", "abs"])
+def test_every_method_keeps_the_image_in_the_box(method):
+    content, obj = _case()
+    r = optimize_image(obj, content, method, steps=3, lr=0.5 if method != "adam" else 0.2)
+    assert r.image.min() >= 0.0 and r.image.max() <= 1.0
+    assert np.all(np.isfinite(r.losses)) and r.losses.shape == (4,)
+    if method != "adam":
+        assert len(r.hessian_info) == 3 and r.hessian_info[0]["free_pixels"] <= obj.n
+
+
+def test_one_interior_hsc_step_is_the_core_hsc_step():
+    content, obj = _case()
+    x0 = np.clip(content, 0.2, 0.8)  # interior: no pixel is active, no clipping at lr 1e-3
+    r = optimize_image(obj, x0, "hsc", steps=1, lr=1e-3)
+    x = x0.ravel()
+    expected = x + hsc_step(hessian(obj, x, batched=True), gradient(obj, x), lr=1e-3)
+    assert r.hessian_info[0]["free_pixels"] == obj.n
+    # Same eigendecomposition and step; differences are rounding of O(1) pixels.
+    np.testing.assert_allclose(r.image.ravel(), expected, rtol=0, atol=64 * EPS)
+
+
+def test_line_search_makes_newton_type_steps_monotone_and_runs_are_deterministic():
+    content, obj = _case()
+    a = optimize_image(obj, content, "newton", steps=3, line_search=True)
+    b = optimize_image(obj, content, "newton", steps=3, line_search=True)
+    assert np.all(np.diff(a.losses) <= 0.0)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.losses, b.losses)
+
+
+def test_free_mask_and_armijo_backtracking():
+    x = np.array([0.0, 0.0, 1.0, 1.0, 0.5])
+    g = np.array([1.0, -1.0, 1.0, -1.0, 3.0])
+    assert free_mask(x, g).tolist() == [False, True, True, False, True]
+
+    def f(y):
+        return float(np.sum((y - 0.3) ** 2))
+
+    y = np.array([0.9, 0.1])
+    g = 2 * (y - 0.3)
+    out = armijo_backtrack(f, y, f(y), g, -10 * g, box=True)
+    assert f(out) <= f(y) + 1e-4 * float(g @ (out - y))
+    assert np.array_equal(armijo_backtrack(f, y, f(y), g, g), y)  # ascent: no move
+
+
+def test_dense_hessian_size_limit_and_bad_arguments():
+    content, obj = _case(17)  # 17 * 17 * 3 = 867 > 768
+    with pytest.raises(ValueError, match="at most 768 unknowns"):
+        optimize_image(obj, content, "hsc", steps=1)
+    assert optimize_image(obj, content, "lbfgs", steps=1).image.shape == (17, 17, 3)
+    content, obj = _case()
+    with pytest.raises(ValueError, match="method must be one of"):
+        optimize_image(obj, content, "gd")
+    with pytest.raises(ValueError, match="x0 must have shape"):
+        optimize_image(obj, content[:4, :4], "adam")
+    with pytest.raises(ValueError, match=r"values in \[0, 1\]"):
+        optimize_image(obj, content + 1.0, "adam")
+    with pytest.raises(ValueError, match="lbfgs takes no"):
+        optimize_image(obj, content, "lbfgs", lr=0.1)
+    with pytest.raises(ValueError, match="steps must be"):
+        optimize_image(obj, content, "adam", steps=-1)
+    with pytest.raises(TypeError, match="TransferObjective"):
+        optimize_image(lambda x: 0.0, content)
