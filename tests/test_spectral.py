@@ -52,7 +52,11 @@ def test_pinv_eigenvalues(case):
     assert np.all(s.pinv_eigenvalues()[~kept] == 0.0)
 
 
-@given(st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=12), st.floats(0.0, 10.0))
+# Subnormal values are left out: with a zero cutoff 1/5e-324 overflows to inf (in SciPy too).
+_normal_or_zero = st.floats(-1e3, 1e3).filter(lambda x: x == 0 or abs(x) > 1e-300)
+
+
+@given(st.lists(_normal_or_zero, min_size=1, max_size=12), st.floats(0.0, 10.0))
 @example([0.0, 1e-20, -3.0], 1e-15)
 @example([2.0, -2.0], 2.0)  # |value| == cutoff counts as zero (strict inequality)
 def test_pinv_values_inverts_exactly_the_entries_above_cutoff(values, cutoff):
