@@ -16,6 +16,11 @@ torch = pytest.importorskip("torch")
 from hsc_ref import golden  # noqa: E402
 from hsc_ref.style import convention_factor  # noqa: E402
 
+# torch's own modules warn about torch.jit.script when torch.func is first used
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "validate_pytorch.py"
 
 
