@@ -165,8 +165,12 @@ def hessian_plain(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
-BATCHED_CHUNK_SIZE = 128
-"""Default rows per pass of the batched Hessian route (measured best on the GAN benchmark)."""
+BATCHED_CHUNK_SIZE = 256
+"""Default rows per pass of the batched Hessian route.
+
+On the generator-loss benchmark (``docs/benchmarks.md``) 128 to 256 rows per pass were
+fastest at n = 3962 (larger blocks fall out of cache), at about 1 MiB of working memory per
+row there (255 MiB per pass)."""
 
 _HESSIAN_COPIES = {False: 3, True: 1}
 """Dense ``n x n`` float arrays alive at the peak of each route: autograd's stacked rows, the

@@ -181,7 +181,7 @@ def hsc_step(
             except np.linalg.LinAlgError:
                 pass  # documented fallback: rounding made I + H^2 indefinite
         return spectral_step(decompose(H, atol=atol, rtol=rtol), g, "hsc", lr=lr)
-    return _literal_step(H, g, lr, atol, rtol)
+    return _backend.like(_literal_step(H, g, lr, atol, rtol), H)  # SciPy on the host
 
 
 def cholesky_error_bound(H: Any) -> float:

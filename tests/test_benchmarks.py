@@ -1,0 +1,57 @@
+"""Smoke test of ``benchmarks/run.py --quick``: it runs, checks its methods agree, and writes.
+
+Timings are not tested (they are measurements, see ``docs/benchmarks.md``). Agreement is:
+every Hessian method's largest entry difference from hsc_ref's, relative to ``max|H|``, is at
+rounding level (``1e-12``, far above ``n * eps`` = 1e-14 at n = 42 and far below any real
+error), and every step route's difference from the spectral reference, relative to
+``lr * max|g|``, is within ``ROUNDING_FACTOR`` times the Cholesky route's bound
+``n * eps * (1 + ||H||^2)`` with the benchmark's ``||H|| = 10``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmark_runs_and_its_methods_agree(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--quick",
+            "--no-peers",
+            "--widths",
+            "4",
+            "--step-sizes",
+            "40",
+            "--sections",
+            "hessian",
+            "steps",
+            "--out-dir",
+            str(tmp_path),
+            "--name",
+            "smoke",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "smoke.json").read_text())
+    assert "## Exact Hessian" in (tmp_path / "smoke.md").read_text()
+    assert result["machine"]["blas_pools"]
+    hessians = [r for r in result["hessian"] if "median_s" in r]
+    assert {r["method"] for r in hessians} >= {"hsc_ref.hessian (batched)", "autograd.hessian"}
+    assert all(r["rel_diff_vs_hsc_ref"] <= 1e-12 for r in hessians)
+    steps = [r for r in result["steps"] if "median_s" in r]
+    for r in steps:
+        bound = 10 * r["n"] * 2.3e-16 * (1 + 10.0**2)  # ROUNDING_FACTOR * Cholesky bound
+        assert r["rel_err_vs_spectral"] <= bound, r["method"]
