@@ -287,7 +287,9 @@ def _verify_file(path: Path, spec: Mapping[str, Any]) -> None:
         )
 
 
-def _read_case(directory: Path, name: str, spec: Mapping[str, Any]) -> GoldenCase:
+def _read_case(directory: Path, name: str, spec: Any) -> GoldenCase:
+    if not isinstance(spec, dict) or not isinstance(spec.get("outputs"), dict):
+        raise GoldenFileError(f"case {name!r}: manifest entry must be an object with 'outputs'")
     path = directory / str(spec.get("file", ""))
     if path.parent != directory or not path.name.endswith(".npz"):
         raise GoldenFileError(f"case {name!r}: manifest file entry must be '<case>.npz' in DIR")
@@ -316,8 +318,8 @@ def _read_case(directory: Path, name: str, spec: Mapping[str, Any]) -> GoldenCas
                 )
     for key, entry in spec["outputs"].items():
         try:
-            tols[key] = {p: Tolerance(**entry["tolerance"][p]) for p in PRECISIONS}
-        except (KeyError, TypeError) as exc:
+            tols[key] = {p: _checked_tolerance(entry["tolerance"][p]) for p in PRECISIONS}
+        except (KeyError, TypeError, ValueError) as exc:
             raise GoldenFileError(f"case {name!r} output {key!r}: bad tolerance entry") from exc
     return GoldenCase(
         name,
@@ -328,6 +330,19 @@ def _read_case(directory: Path, name: str, spec: Mapping[str, Any]) -> GoldenCas
         tols,
         dict(spec.get("meta", {})),
     )
+
+
+def _checked_tolerance(entry: Mapping[str, Any]) -> Tolerance:
+    """A manifest tolerance entry with finite non-negative tolerances and a boolean flag."""
+    tol = Tolerance(**entry)
+    for value in (tol.rtol, tol.atol):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"tolerances must be non-negative numbers, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"tolerances must be finite, got {value!r}")
+    if not isinstance(tol.comparable, bool) or not isinstance(tol.reason, str):
+        raise TypeError("comparable must be a boolean and reason a string")
+    return Tolerance(float(tol.rtol), float(tol.atol), tol.comparable, tol.reason)
 
 
 def read_golden(directory: str | os.PathLike) -> GoldenSet:

@@ -210,66 +210,98 @@ def test_check_rejects_bad_arguments(gold: golden.GoldenSet) -> None:
 
 # --------------------------------------------------------------------------- corrupted files
 
+DATA = "matrix_spd.npz"
 
-@pytest.mark.parametrize(
-    ("corrupt", "match"),
-    [
-        ("truncate", "does not match the manifest"),
-        ("flip_byte", "does not match the manifest"),
-        ("truncate_and_rehash", "not a readable .npz"),
-        ("pickle_and_rehash", "pickled"),
-        ("extra_array_and_rehash", "differ from the manifest"),
-        ("schema_version", "schema_version 2"),
-        ("manifest_not_json", "not valid JSON"),
-        ("manifest_missing", "manifest .* does not exist"),
-        ("data_missing", "does not exist"),
-        ("shape_in_manifest", "manifest says"),
-        ("file_outside_dir", "'<case>.npz' in DIR"),
-        ("tolerance_entry", "bad tolerance entry"),
-    ],
-)
+
+def npz_with(path: Path, **extra: np.ndarray) -> bytes:
+    """The arrays of ``path`` with ``extra`` added or replaced, saved by plain numpy.savez."""
+    with np.load(path) as arrays:
+        content = {k: arrays[k] for k in arrays.files}
+    buffer = io.BytesIO()
+    np.savez(buffer, **(content | extra))
+    return buffer.getvalue()
+
+
+def set_tolerance(**values):
+    return lambda m: m["cases"]["matrix_spd"]["outputs"]["step"]["tolerance"]["float64"].update(
+        values
+    )
+
+
+CORRUPTIONS = {
+    "truncate": (lambda f, d: (f / DATA).write_bytes(d[: len(d) // 2]), "does not match"),
+    "flip_byte": (
+        lambda f, d: (f / DATA).write_bytes(d[:-100] + bytes([d[-100] ^ 1]) + d[-99:]),
+        "does not match the manifest",
+    ),
+    "truncate_and_rehash": (
+        lambda f, d: (f / DATA).write_bytes(d[: len(d) // 2]),
+        "not a readable .npz",
+    ),
+    "pickle_and_rehash": (
+        lambda f, d: (f / DATA).write_bytes(
+            npz_with(f / DATA, **{"output/step": np.array([{"evil": 1}], dtype=object)})
+        ),
+        "pickled",
+    ),
+    "extra_array_and_rehash": (
+        lambda f, d: (f / DATA).write_bytes(npz_with(f / DATA, **{"output/bonus": np.zeros(2)})),
+        "differ from the manifest",
+    ),
+    "schema_version": (
+        lambda f, d: rewrite_manifest(f, lambda m: m.update(schema_version=2)),
+        "schema_version 2",
+    ),
+    "manifest_not_json": (
+        lambda f, d: (f / golden.MANIFEST_NAME).write_text('{"schema_version": 1, "cases": {'),
+        "not valid JSON",
+    ),
+    "manifest_missing": (
+        lambda f, d: (f / golden.MANIFEST_NAME).unlink(),
+        "manifest .* does not exist",
+    ),
+    "data_missing": (lambda f, d: (f / DATA).unlink(), "does not exist"),
+    "shape_in_manifest": (
+        lambda f, d: rewrite_manifest(
+            f, lambda m: m["cases"]["matrix_spd"]["outputs"]["step"].update(shape=[11])
+        ),
+        "manifest says",
+    ),
+    "file_outside_dir": (
+        lambda f, d: rewrite_manifest(
+            f, lambda m: m["cases"]["matrix_spd"].update(file="../x.npz")
+        ),
+        "'<case>.npz' in DIR",
+    ),
+    "tolerance_missing": (
+        lambda f, d: rewrite_manifest(
+            f,
+            lambda m: m["cases"]["matrix_spd"]["outputs"]["step"]["tolerance"].pop("float32"),
+        ),
+        "bad tolerance entry",
+    ),
+    "tolerance_negative": (
+        lambda f, d: rewrite_manifest(f, set_tolerance(atol=-1.0)),
+        "bad tolerance entry",
+    ),
+    "tolerance_not_a_number": (
+        lambda f, d: rewrite_manifest(f, set_tolerance(rtol="0")),
+        "bad tolerance entry",
+    ),
+    "case_entry_not_object": (
+        lambda f, d: rewrite_manifest(f, lambda m: m["cases"].update(matrix_spd=["x"])),
+        "must be an object with 'outputs'",
+    ),
+}
+
+
+@pytest.mark.parametrize("corrupt", sorted(CORRUPTIONS))
 def test_corrupted_golden_set_is_rejected_clearly(
-    gold_dir: Path, tmp_path: Path, corrupt: str, match: str
+    gold_dir: Path, tmp_path: Path, corrupt: str
 ) -> None:
     folder = copy_set(gold_dir, tmp_path / "set")
-    data_path = folder / "matrix_spd.npz"
-    data = data_path.read_bytes()
-    if corrupt.startswith("truncate"):
-        data_path.write_bytes(data[: len(data) // 2])
-    elif corrupt == "flip_byte":
-        data_path.write_bytes(data[:-100] + bytes([data[-100] ^ 1]) + data[-99:])
-    elif corrupt == "pickle_and_rehash":
-        with np.load(data_path) as arrays:
-            content = {k: arrays[k] for k in arrays.files}
-        content["output/step"] = np.array([{"evil": 1}], dtype=object)
-        buffer = io.BytesIO()
-        np.savez(buffer, **content)
-        data_path.write_bytes(buffer.getvalue())
-    elif corrupt == "extra_array_and_rehash":
-        with np.load(data_path) as arrays:
-            content = {k: arrays[k] for k in arrays.files}
-        buffer = io.BytesIO()
-        np.savez(buffer, **content, **{"output/bonus": np.zeros(2)})
-        data_path.write_bytes(buffer.getvalue())
-    elif corrupt == "schema_version":
-        rewrite_manifest(folder, lambda m: m.update(schema_version=2))
-    elif corrupt == "manifest_not_json":
-        (folder / golden.MANIFEST_NAME).write_text('{"schema_version": 1, "cases": {')
-    elif corrupt == "manifest_missing":
-        (folder / golden.MANIFEST_NAME).unlink()
-    elif corrupt == "data_missing":
-        data_path.unlink()
-    elif corrupt == "shape_in_manifest":
-        rewrite_manifest(
-            folder, lambda m: m["cases"]["matrix_spd"]["outputs"]["step"].update(shape=[11])
-        )
-    elif corrupt == "file_outside_dir":
-        rewrite_manifest(folder, lambda m: m["cases"]["matrix_spd"].update(file="../x.npz"))
-    elif corrupt == "tolerance_entry":
-        rewrite_manifest(
-            folder,
-            lambda m: m["cases"]["matrix_spd"]["outputs"]["step"]["tolerance"].pop("float32"),
-        )
+    damage, match = CORRUPTIONS[corrupt]
+    damage(folder, (folder / DATA).read_bytes())
     if corrupt.endswith("_and_rehash"):
         rehash(folder, "matrix_spd")
     with pytest.raises(golden.GoldenFileError, match=match):
