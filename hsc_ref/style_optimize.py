@@ -187,10 +187,14 @@ def armijo_backtrack(
     box: bool = False,
     max_halvings: int = 30,
 ) -> np.ndarray:
-    """First ``x_t = x + t s`` (``t = 1, 1/2, ...``) with ``f(x_t) <= f(x) + 1e-4 g.(x_t - x)``.
+    """First ``x_t = x + t s`` (``t = 1, 1/2, ...``) with sufficient decrease.
 
-    With ``box=True`` the trial points are projected, ``x_t = clip(x + t s, 0, 1)``. Returns
-    ``x`` unchanged when no trial point satisfies the condition.
+    The condition is ``f(x_t) <= f(x) + 1e-4 min(0, g.(x_t - x))``: Armijo's for a descent
+    direction, plain decrease otherwise. Newton-type steps on an indefinite Hessian (the HSC
+    step included) need not be descent directions, ``g.s = -lr sum phi(lam_i) (q_i.g)^2``
+    has a positive term for every negative ``lam_i``; the ``min`` keeps the search from
+    accepting an increase then. With ``box=True`` the trial points are projected,
+    ``x_t = clip(x + t s, 0, 1)``. Returns ``x`` unchanged when no trial point qualifies.
 
     Examples
     --------
@@ -205,7 +209,7 @@ def armijo_backtrack(
         trial = x + t * step
         if box:
             trial = np.clip(trial, 0.0, 1.0)
-        if float(fun(trial)) <= value + 1e-4 * float(grad @ (trial - x)):
+        if float(fun(trial)) <= value + 1e-4 * min(0.0, float(grad @ (trial - x))):
             return trial
         t *= 0.5
     return x
@@ -296,8 +300,9 @@ def optimize_image(
         Size limit of the dense Hessian for the Newton-type methods.
     line_search : bool, default False
         Adam and Newton-type methods: backtrack ``t = 1, 1/2, ...`` (at most 30 halvings) on
-        the projected step ``clip(x + t s, 0, 1)`` until the Armijo condition
-        ``f(x_t) <= f(x) + 1e-4 g.(x_t - x)`` holds; no move if it never does.
+        the projected step ``clip(x + t s, 0, 1)`` until
+        ``f(x_t) <= f(x) + 1e-4 min(0, g.(x_t - x))`` holds (:func:`armijo_backtrack`); no
+        move if it never does.
     callback : callable, optional
         ``callback(step, loss)`` after every step (progress bars).
     **params

@@ -72,6 +72,16 @@ def test_free_mask_and_armijo_backtracking():
     assert f(out) <= f(y) + 1e-4 * float(g @ (out - y))
     assert np.array_equal(armijo_backtrack(f, y, f(y), g, g), y)  # ascent: no move
 
+    def saddle(z):
+        return float(z[0] ** 2 - z[1] ** 2)
+
+    z = np.array([0.5, 0.1])
+    gz = np.array([1.0, -0.2])
+    descent = np.array([-0.5, -0.1])  # g.s = -0.48
+    up = np.array([0.01, 0.0])  # g.s = 0.01 > 0 and f increases: must be refused
+    assert np.array_equal(armijo_backtrack(saddle, z, saddle(z), gz, up), z)
+    assert saddle(armijo_backtrack(saddle, z, saddle(z), gz, descent)) < saddle(z)
+
 
 def test_dense_hessian_size_limit_and_bad_arguments():
     content, obj = _case(17)  # 17 * 17 * 3 = 867 > 768
