@@ -159,9 +159,13 @@ def _cutoff_band_hit(lam: np.ndarray, n: int, precision: str) -> bool:
 
 
 def _spectral_tolerances(
-    lam: np.ndarray, e_h: float, lr: float, g_norm: float, precision: str
+    lam: np.ndarray, e_h: float, lr: float, g_norm: float, precision: str, *, e_g: float
 ) -> dict[str, Tolerance]:
-    """Tolerances of everything computed from ``H`` given the perturbation size ``e_h``."""
+    """Tolerances of everything computed from ``H`` and ``g``.
+
+    ``e_h`` and ``e_g`` bound the perturbations of ``H`` and ``g`` an implementation at
+    ``precision`` is expected to make.
+    """
     n = lam.shape[0]
     eps = eps_of(precision)
     scale = float(np.abs(lam).max())
@@ -196,21 +200,24 @@ def _spectral_tolerances(
         tols["pinv"] = _tol(pinv_atol, pinv_reason)
         tols["hc"] = _tol(SAFETY * (e_h + 3 * e_h * p_norm**2), f"||dH|| + ({pinv_reason})")
         tols["rank"] = _tol(0.0, "an integer; the kept set is unambiguous")
-    step_atol = SAFETY * lr * g_norm * (e_h + n * eps)
+    step_atol = SAFETY * lr * (g_norm * (e_h + n * eps) + e_g / 2)
     tols["step"] = _step_tol(
         step_atol,
         step_scale,
-        f"H -> H (I + H^2)^-1 is 1-Lipschitz: ||ds|| <= lr ||g|| (||dH|| + n eps) = "
-        f"{lr:g} * {g_norm:.3g} * ({e_h:.3g} + {n * eps:.3g}); x{SAFETY:g}",
+        f"H -> H (I + H^2)^-1 is 1-Lipschitz and |phi| <= 1/2: ||ds|| <= lr (||g|| (||dH|| + "
+        f"n eps) + ||dg|| / 2) = {lr:g} * ({g_norm:.3g} * ({e_h:.3g} + {n * eps:.3g}) + "
+        f"{e_g:.3g} / 2); x{SAFETY:g}",
     )
-    chol_atol = SAFETY * lr * g_norm * n * eps * (1 + scale**2)
+    chol_atol = SAFETY * lr * (g_norm * n * eps * (1 + scale**2) + e_g / 2)
     tols["step_cholesky"] = _step_tol(
         max(chol_atol, step_atol),
         step_scale,
-        f"Cholesky of I + H^2: ||ds|| <= lr ||g|| n eps (1 + ||H||^2) = {lr:g} * {g_norm:.3g} * "
-        f"{n * eps:.3g} * (1 + {scale:.3g}^2); x{SAFETY:g}",
+        f"Cholesky of I + H^2: ||ds|| <= lr (||g|| n eps (1 + ||H||^2) + ||dg|| / 2) = {lr:g} * "
+        f"({g_norm:.3g} * {n * eps:.3g} * (1 + {scale:.3g}^2) + {e_g:.3g} / 2); x{SAFETY:g}",
     )
-    tols["step_literal"] = _literal_tol(lam, e_h, lr, g_norm, precision, ambiguous=ambiguous)
+    tols["step_literal"] = _literal_tol(
+        lam, e_h, lr, g_norm, precision, ambiguous=ambiguous, e_g=e_g
+    )
     return tols
 
 
@@ -224,7 +231,14 @@ def _step_tol(atol: float, step_scale: float, reason: str) -> Tolerance:
 
 
 def _literal_tol(
-    lam: np.ndarray, e_h: float, lr: float, g_norm: float, precision: str, *, ambiguous: bool
+    lam: np.ndarray,
+    e_h: float,
+    lr: float,
+    g_norm: float,
+    precision: str,
+    *,
+    ambiguous: bool,
+    e_g: float,
 ) -> Tolerance:
     """Chain of the two pseudo-inverses of ``-lr pinvh(H + pinvh(H)) g``."""
     if ambiguous:
@@ -241,12 +255,13 @@ def _literal_tol(
     q_norm = float(1.0 / np.abs(mu[mu_kept]).min()) if mu_kept.any() else 0.0
     e_hc = e_h + 3 * e_h * p_norm**2 + n * eps * float(np.abs(mu).max())
     below = float(np.abs(lam[~kept]).max()) if (~kept).any() else 0.0
-    atol = SAFETY * lr * g_norm * (3 * e_hc * q_norm**2 + n * eps * q_norm + below)
+    atol = SAFETY * lr * (g_norm * (3 * e_hc * q_norm**2 + n * eps * q_norm + below) + q_norm * e_g)
     return _step_tol(
         atol,
         lr * g_norm / 2,
-        f"||dHc|| = e_H + 3 e_H ||H^+||^2 + n eps ||Hc|| = {e_hc:.3g}; ||ds|| <= lr ||g|| "
-        f"(3 ||dHc|| ||Hc^+||^2 + n eps ||Hc^+|| + max dropped |lam|); x{SAFETY:g}",
+        f"||dHc|| = e_H + 3 e_H ||H^+||^2 + n eps ||Hc|| = {e_hc:.3g}; ||ds|| <= lr (||g|| "
+        f"(3 ||dHc|| ||Hc^+||^2 + n eps ||Hc^+|| + max dropped |lam|) + ||Hc^+|| ||dg||); "
+        f"x{SAFETY:g}",
     )
 
 
@@ -326,7 +341,8 @@ def _matrix_case(name: str, seed: int, lam_fn: Callable, lr: float, description:
     tols: dict[str, dict[str, Tolerance]] = {}
     for precision in PRECISIONS:
         e_h = n * eps_of(precision) * float(np.abs(lam).max())
-        for out, tol in _spectral_tolerances(lam, e_h, lr, g_norm, precision).items():
+        e_g = eps_of(precision) * g_norm if precision == "float32" else 0.0  # rounding g
+        for out, tol in _spectral_tolerances(lam, e_h, lr, g_norm, precision, e_g=e_g).items():
             tols.setdefault(out, {})[precision] = tol
     _check_consistent(name, outputs, tols)
     meta = {**_spectral_meta(lam), "lr": lr, "constructed_eigenvalues": lam_true.tolist()}
@@ -445,7 +461,9 @@ def _model_tolerances(
             )
         in_round = rounding[f"hessian{suffix}"] if precision == "float32" else 0.0
         e_h = m * eps * h_norm + in_round + n * eps * float(np.abs(lam).max())  # + own eigh
-        for out, tol in _spectral_tolerances(lam, e_h, lr, g_norm, precision).items():
+        e_g = m * eps * g_norm + (rounding[f"grad{suffix}"] if precision == "float32" else 0.0)
+        spectral = _spectral_tolerances(lam, e_h, lr, g_norm, precision, e_g=e_g)
+        for out, tol in spectral.items():
             tols.setdefault(f"{out}{suffix}", {})[precision] = tol
     return tols
 
