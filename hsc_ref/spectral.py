@@ -50,6 +50,13 @@ def cutoff_for(values: Any, atol: float, rtol: float) -> float:
 def pinv_values(values: Any, cutoff: float) -> Any:
     """Invert the entries with ``|value| > cutoff`` and set the others to zero.
 
+    Raises
+    ------
+    ValueError
+        If a kept entry is so small that its reciprocal overflows (possible only with a
+        cutoff below ``1 / finfo.max``, e.g. ``atol = rtol = 0`` and subnormal entries):
+        an infinite pseudo-inverse would be a silently wrong number.
+
     Examples
     --------
     >>> import numpy as np
@@ -57,7 +64,15 @@ def pinv_values(values: Any, cutoff: float) -> Any:
     array([-0.5 ,  0.  ,  0.  ,  0.25])
     """
     xp = _backend.namespace(values)
-    kept = xp.abs(values) > cutoff
+    magnitude = xp.abs(values)
+    kept = magnitude > cutoff
+    overflowing = kept & (magnitude < 1.0 / float(np.finfo(values.dtype).max))
+    if bool(overflowing.any()):
+        smallest = float(magnitude[overflowing].min())
+        raise ValueError(
+            f"cutoff must exclude values whose reciprocal overflows: |value| = {smallest:.3g} "
+            f"is kept by cutoff {cutoff:.3g}; pass a positive atol"
+        )
     safe = xp.where(kept, values, 1.0)
     return xp.where(kept, 1.0 / safe, 0.0).astype(values.dtype, copy=False)
 

@@ -164,3 +164,12 @@ def test_random_orthogonal_is_orthogonal(seed, n):
     q = random_orthogonal(seed, n)
     # Householder QR gives orthogonality to a few ulps times n.
     assert _norm(q.T @ q - np.eye(n)) <= rounding_tol(n, 1.0)
+
+
+def test_pinv_of_a_kept_subnormal_eigenvalue_raises_instead_of_returning_inf():
+    # With atol = rtol = 0 every nonzero eigenvalue is kept; 1/5e-324 overflows to inf.
+    H = np.diag([1.0, 5e-324])
+    spectrum = decompose(H, atol=0.0, rtol=0.0)
+    with pytest.raises(ValueError, match="reciprocal overflows"):
+        spectrum.pinv()
+    assert decompose(H, atol=1e-300).rank == 1  # a positive atol keeps the subnormal out
