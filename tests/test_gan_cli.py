@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,11 @@ def test_gan_experiment_example_prints_the_table(tmp_path, capsys):
     assert len(rows) == 2 * len(module.METHODS)
     assert "| ring | hsc |" in text and "| ring | article |" in text
     assert "rank(Hc) != rank(H)" in text
+
+
+def test_python_blocks_of_docs_gan_md_run():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "gan.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/gan.md", "exec"), {})
