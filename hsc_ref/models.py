@@ -27,7 +27,8 @@ def _leaky_relu(x: Any) -> Any:
 
 
 def _sigmoid(x: Any) -> Any:
-    return 0.5 * (_autograd_ops.tanh(0.5 * x) + 1.0)
+    """``1 / (1 + exp(-x))`` as ``exp(-log(1 + exp(-x)))``: relative accuracy in both tails."""
+    return anp.exp(-anp.logaddexp(0.0, -x))
 
 
 ACTIVATIONS: dict[str, Callable[[Any], Any]] = {
@@ -37,7 +38,7 @@ ACTIVATIONS: dict[str, Callable[[Any], Any]] = {
     "sigmoid": _sigmoid,
     "identity": lambda x: x,
 }
-"""Activations by name; ``leaky_relu`` has slope 0.2, ``sigmoid`` is ``(tanh(x/2) + 1) / 2``."""
+"""Activations by name; ``leaky_relu`` has slope 0.2, ``sigmoid`` is ``exp(-logaddexp(0, -x))``."""
 
 
 class Model(NamedTuple):

@@ -41,7 +41,7 @@ def test_apply_matches_handwritten_forward_pass():
     x = rng.standard_normal((6, 3))
     (W1, b1), (W2, b2) = params
     expected = 1.0 / (1.0 + np.exp(-(np.tanh(x @ W1 + b1) @ W2 + b2)))
-    # the same products and sums; sigmoid as (tanh(z/2)+1)/2 vs 1/(1+e^-z): a few ulps of 1
+    # the same products and sums; sigmoid as exp(-logaddexp(0,-z)) vs 1/(1+e^-z): a few ulps of 1
     np.testing.assert_allclose(model.apply(params, x), expected, rtol=0, atol=8 * EPS)
 
 
@@ -74,13 +74,15 @@ def test_activation_values(name, inputs, expected):
     np.testing.assert_array_equal(ACTIVATIONS[name](np.array(inputs)), expected)
 
 
-def test_sigmoid_matches_logistic_function_to_absolute_rounding():
-    # (tanh(z/2) + 1) / 2 is accurate to a few eps in absolute terms only: for z << 0 the sum
-    # cancels (relative error ~1e-4 at z = -30), so losses must take logits, not sigmoid outputs.
-    z = np.linspace(-30, 30, 61)
-    np.testing.assert_allclose(
-        ACTIVATIONS["sigmoid"](z), 1 / (1 + np.exp(-z)), rtol=0, atol=2 * EPS
-    )
+def test_sigmoid_has_relative_accuracy_in_both_tails():
+    # exp(-y) with y = logaddexp(0, -z) carrying a relative rounding error of a few eps has
+    # relative error about (|y| + 2) eps, and |y| <= |z| + log 2; reference: mpmath, 30 digits.
+    mpmath = pytest.importorskip("mpmath")
+    z = np.linspace(-700, 700, 141)
+    with mpmath.workdps(30):
+        reference = np.array([float(1 / (1 + mpmath.exp(-mpmath.mpf(float(t))))) for t in z])
+    bound = (np.abs(z) + 4) * EPS
+    assert np.all(np.abs(ACTIVATIONS["sigmoid"](z) - reference) <= bound * reference)
 
 
 def test_model_is_a_named_pair():
