@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,19 @@ def test_python_blocks_of_docs_gan_md_run():
     assert blocks
     for block in blocks:
         exec(compile(block, "docs/gan.md", "exec"), {})
+
+
+def test_missing_matplotlib_is_a_clear_error_before_training(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    assert main(["gan", "--out", str(tmp_path), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'hsc-ref[plot]'" in err and "--no-plots" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_missing_tqdm_trains_without_a_bar(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    args = ["gan", "--out", str(tmp_path), "--no-plots", "--steps", "2", "--hidden", "4"]
+    assert main([*args, "--batch", "8", "--n-eval", "40"]) == 0
+    assert "install tqdm" in capsys.readouterr().err
