@@ -14,10 +14,19 @@ import numpy as np
 __all__: list[str] = []
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace`` (never half-written).
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
-    Refuses to replace an existing file unless ``overwrite`` is true.
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder (never half-written).
+
+    The file gets the usual permissions (``0o666`` less the umask), not the private mode of a
+    temporary file. Without ``overwrite`` an existing file is refused, atomically: the
+    temporary file is hard-linked into place, which fails if ``path`` exists.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -26,13 +35,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise FileExistsError(
+                    f"{path} exists; pass overwrite (--force) to replace it"
+                ) from None
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -116,3 +116,18 @@ def _npz_bytes() -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, H=np.eye(2))
     return buffer.getvalue()
+
+
+def test_written_files_get_the_umask_permissions_not_a_private_mode(tmp_path):
+    import os
+    import stat
+
+    from hsc_ref import _io
+
+    mask = os.umask(0o022)
+    try:
+        path = _io.atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]  # no temporary file left behind
