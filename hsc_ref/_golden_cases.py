@@ -7,9 +7,11 @@ perturbation of ``H`` an implementation at precision ``eps`` is expected to make
 
 - eigenvalues: ``e_H`` (Weyl);
 - ``H^+`` and ``Hc``: ``3 e_H ||H^+||^2`` (Wedin), comparable only when no eigenvalue lies
-  within ``sqrt(n) * eps * ||H||`` of the cutoff (or between the float64 and the float32
-  cutoffs, for float32);
-- the HSC step: ``lr ||g|| (e_H + n eps)`` (``H -> H (I + H^2)^{-1}`` is 1-Lipschitz);
+  within the eigenvalue tolerance ``SAFETY * e_H`` of the cutoff
+  ``RTOL_FACTOR * n * eps * ||H||`` (or between the float64 and the float32 cutoffs, for
+  float32);
+- the HSC step: ``lr (||g|| (e_H + n eps) + e_g / 2)`` (``H -> H (I + H^2)^{-1}`` is
+  1-Lipschitz, ``|phi| <= 1/2``);
 - model outputs (loss, gradient, Hessian): an accumulation term ``(n + B) eps ||out||`` plus,
   for float32, the measured change of the reference when its inputs are rounded to float32.
 """
@@ -17,7 +19,6 @@ perturbation of ``H`` an implementation at precision ``eps`` is expected to make
 from __future__ import annotations
 
 import itertools
-import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,16 @@ SAFETY = 10.0
 PRECISIONS = ("float64", "float32")
 """Precisions an implementation may compute in; each output has a tolerance for each."""
 
+RTOL_FACTOR = 100.0
+"""The golden cutoff is ``rtol = RTOL_FACTOR * n * eps(dtype)``, 100 x SciPy's default.
+
+SciPy's ``n * eps * ||H||`` sits at the rounding noise of the zero eigenvalues of a singular
+matrix (LAPACK's ``evr`` with eigenvectors put an exact zero of an order-7 matrix at
+``-8.3 eps ||H||``, beyond its ``7 eps ||H||``), so kept sets under the default are not
+reproducible across implementations; 100 x puts the cutoff a decade above the eigenvalue
+tolerance ``SAFETY * n * eps * ||H||``.
+"""
+
 
 CONVENTIONS = {
     "flat_layout": (
@@ -51,9 +62,11 @@ CONVENTIONS = {
     "hessian": "symmetrized (H + H^T)/2 over the flat layout; rows and columns in that order",
     "losses": "means over the batch (and over outputs for the squared error)",
     "cutoff_policy": (
-        "scipy.linalg.pinvh: keep |lam| > atol + rtol * max|lam| with atol = 0 and "
-        "rtol = n * eps(dtype of the implementation); pass it explicitly (torch.pinverse "
-        "defaults to rcond = 1e-15 whatever the dtype)"
+        "scipy.linalg.pinvh's rule, keep |lam| > atol + rtol * max|lam|, with atol = 0 and "
+        "rtol = 100 * n * eps(dtype of the implementation), n the order of the matrix (100 x "
+        "SciPy's default, which sits at the rounding noise of zero eigenvalues); pass it "
+        "explicitly (torch.pinverse defaults to rcond = 1e-15 whatever the dtype); the same "
+        "rule applies to both pseudo-inverses of the literal step"
     ),
     "hc": "Hc = H + pinv(H) under the cutoff policy",
     "step": (
@@ -143,41 +156,68 @@ def _not_comparable(reason: str) -> Tolerance:
     return Tolerance(0.0, 0.0, False, reason)
 
 
-def _cutoff_band_hit(lam: np.ndarray, n: int, precision: str) -> bool:
-    """True when an eigenvalue may be kept by one side and dropped by the other.
+def cutoff_rtol(n: int, precision: str) -> float:
+    """The golden cutoff policy's ``rtol = RTOL_FACTOR * n * eps(precision)`` (``atol = 0``)."""
+    return RTOL_FACTOR * n * eps_of(precision)
 
-    The kept set is ambiguous for ``|lam|`` within ``w = sqrt(n) eps ||H||`` (the typical
-    backward error of ``eigh``, the noise SciPy's cutoff ``n eps ||H||`` is designed to sit
-    above) of the cutoff, and, for float32, anywhere between the float64 and float32 cutoffs.
+
+def _ambiguous(values: np.ndarray, widths: Mapping[str, float], precision: str) -> bool:
+    """True when a value may be kept by one implementation and dropped by another.
+
+    The kept set ``|v| > cutoff_p`` is ambiguous for ``|v|`` within ``w_p`` (the eigenvalue
+    tolerance, how far a correct implementation's eigenvalue may lie from the reference's) of
+    the cutoff, and, for float32, anywhere between the float64 and the float32 cutoffs, where
+    the two precisions keep different sets by design.
     """
-    scale = float(np.abs(lam).max())
-    eps64, eps_p = eps_of("float64"), eps_of(precision)
-    low = n * eps64 * scale - math.sqrt(n) * eps64 * scale
-    high = n * eps_p * scale + math.sqrt(n) * eps_p * scale
-    mags = np.abs(lam)
-    return bool(np.any((mags >= low) & (mags <= high))) and scale > 0
+    n = values.shape[0]
+    scale = float(np.abs(values).max())
+    low = cutoff_rtol(n, "float64") * scale - widths["float64"]
+    high = cutoff_rtol(n, precision) * scale + widths[precision]
+    mags = np.abs(values)
+    return scale > 0 and bool(np.any((mags >= low) & (mags <= high)))
 
 
 def _spectral_tolerances(
-    lam: np.ndarray, e_h: float, lr: float, g_norm: float, precision: str, *, e_g: float
-) -> dict[str, Tolerance]:
-    """Tolerances of everything computed from ``H`` and ``g``.
+    lam: np.ndarray,
+    e_h: Mapping[str, float],
+    e_g: Mapping[str, float],
+    lr: float,
+    g_norm: float,
+) -> dict[str, dict[str, Tolerance]]:
+    """Tolerances, per precision, of everything computed from ``H`` and ``g``.
 
-    ``e_h`` and ``e_g`` bound the perturbations of ``H`` and ``g`` an implementation at
-    ``precision`` is expected to make.
+    ``e_h[p]`` and ``e_g[p]`` bound the perturbations of ``H`` and ``g`` that an
+    implementation at precision ``p`` is expected to make.
     """
+    widths = {p: SAFETY * e_h[p] for p in PRECISIONS}
+    tols: dict[str, dict[str, Tolerance]] = {}
+    for precision in PRECISIONS:
+        ambiguous = _ambiguous(lam, widths, precision)
+        kw = {"lr": lr, "g_norm": g_norm, "precision": precision, "ambiguous": ambiguous}
+        one = _one_precision(lam, e_h[precision], e_g[precision], **kw)
+        one["step_literal"] = _literal_tol(lam, e_h, e_g, **kw)
+        for out, tol in one.items():
+            tols.setdefault(out, {})[precision] = tol
+    return tols
+
+
+def _one_precision(
+    lam: np.ndarray,
+    e_h: float,
+    e_g: float,
+    *,
+    lr: float,
+    g_norm: float,
+    precision: str,
+    ambiguous: bool,
+) -> dict[str, Tolerance]:
+    """Eigenvalues, ``H^+``, ``Hc``, rank, spectral and Cholesky steps at one precision."""
     n = lam.shape[0]
     eps = eps_of(precision)
     scale = float(np.abs(lam).max())
-    cutoff64 = n * eps_of("float64") * scale
-    kept = np.abs(lam) > cutoff64
+    kept = np.abs(lam) > cutoff_rtol(n, "float64") * scale
     p_norm = float(1.0 / np.abs(lam[kept]).min()) if kept.any() else 0.0
     step_scale = lr * g_norm / 2  # ||s|| <= lr ||g|| / 2
-    ambiguous = _cutoff_band_hit(lam, n, precision)
-    band = (
-        "an eigenvalue lies near the cutoff (within sqrt(n) eps ||H|| of it, or between the "
-        "float64 and float32 cutoffs): the kept set, hence this output, depends on rounding"
-    )
     tols: dict[str, Tolerance] = {
         "eigenvalues": _tol(
             SAFETY * e_h, f"Weyl: |d lam| <= ||dH|| with ||dH|| = e_H = {e_h:.3g}; x{SAFETY:g}"
@@ -189,6 +229,10 @@ def _spectral_tolerances(
         f"x{SAFETY:g}"
     )
     if ambiguous:
+        band = (
+            "an eigenvalue lies within the eigenvalue tolerance of the cutoff (or between the "
+            "float64 and float32 cutoffs): the kept set, hence this output, depends on rounding"
+        )
         tols["pinv"] = tols["hc"] = tols["rank"] = _not_comparable(band)
     elif p_norm > 0 and pinv_atol >= p_norm:
         tols["pinv"] = tols["hc"] = _not_comparable(
@@ -215,9 +259,6 @@ def _spectral_tolerances(
         f"Cholesky of I + H^2: ||ds|| <= lr (||g|| n eps (1 + ||H||^2) + ||dg|| / 2) = {lr:g} * "
         f"({g_norm:.3g} * {n * eps:.3g} * (1 + {scale:.3g}^2) + {e_g:.3g} / 2); x{SAFETY:g}",
     )
-    tols["step_literal"] = _literal_tol(
-        lam, e_h, lr, g_norm, precision, ambiguous=ambiguous, e_g=e_g
-    )
     return tols
 
 
@@ -232,34 +273,40 @@ def _step_tol(atol: float, step_scale: float, reason: str) -> Tolerance:
 
 def _literal_tol(
     lam: np.ndarray,
-    e_h: float,
+    e_h: Mapping[str, float],
+    e_g: Mapping[str, float],
+    *,
     lr: float,
     g_norm: float,
     precision: str,
-    *,
     ambiguous: bool,
-    e_g: float,
 ) -> Tolerance:
     """Chain of the two pseudo-inverses of ``-lr pinvh(H + pinvh(H)) g``."""
     if ambiguous:
         return _not_comparable("the first pseudo-inverse's kept set depends on rounding")
     n = lam.shape[0]
-    eps = eps_of(precision)
     scale = float(np.abs(lam).max())
-    kept = np.abs(lam) > n * eps_of("float64") * scale
-    mu = lam + np.where(kept, 1.0 / np.where(kept, lam, 1.0), 0.0)
-    if _cutoff_band_hit(mu, n, precision):
-        return _not_comparable("the second pseudo-inverse's kept set depends on rounding")
+    kept = np.abs(lam) > cutoff_rtol(n, "float64") * scale
+    mu = lam + np.where(kept, 1.0 / np.where(kept, lam, 1.0), 0.0)  # eigenvalues of Hc
     p_norm = float(1.0 / np.abs(lam[kept]).min()) if kept.any() else 0.0
-    mu_kept = np.abs(mu) > n * eps_of("float64") * float(np.abs(mu).max())
+    mu_norm = float(np.abs(mu).max())
+    e_hc = {p: e_h[p] + 3 * e_h[p] * p_norm**2 + n * eps_of(p) * mu_norm for p in PRECISIONS}
+    if _ambiguous(mu, {p: SAFETY * e_hc[p] for p in PRECISIONS}, precision):
+        return _not_comparable("the second pseudo-inverse's kept set depends on rounding")
+    mu_kept = np.abs(mu) > cutoff_rtol(n, "float64") * mu_norm
     q_norm = float(1.0 / np.abs(mu[mu_kept]).min()) if mu_kept.any() else 0.0
-    e_hc = e_h + 3 * e_h * p_norm**2 + n * eps * float(np.abs(mu).max())
     below = float(np.abs(lam[~kept]).max()) if (~kept).any() else 0.0
-    atol = SAFETY * lr * (g_norm * (3 * e_hc * q_norm**2 + n * eps * q_norm + below) + q_norm * e_g)
+    eps = eps_of(precision)
+    e = e_hc[precision]
+    atol = (
+        SAFETY
+        * lr
+        * (g_norm * (3 * e * q_norm**2 + n * eps * q_norm + below) + q_norm * e_g[precision])
+    )
     return _step_tol(
         atol,
         lr * g_norm / 2,
-        f"||dHc|| = e_H + 3 e_H ||H^+||^2 + n eps ||Hc|| = {e_hc:.3g}; ||ds|| <= lr (||g|| "
+        f"||dHc|| = e_H + 3 e_H ||H^+||^2 + n eps ||Hc|| = {e:.3g}; ||ds|| <= lr (||g|| "
         f"(3 ||dHc|| ||Hc^+||^2 + n eps ||Hc^+|| + max dropped |lam|) + ||Hc^+|| ||dg||); "
         f"x{SAFETY:g}",
     )
@@ -306,7 +353,8 @@ def _matrix_from_spectrum(lam: np.ndarray, rng: np.random.Generator) -> np.ndarr
 
 def _spectral_outputs(h: np.ndarray, g: np.ndarray, lr: float) -> dict[str, np.ndarray]:
     """Reference outputs computed from a symmetric ``H`` with hsc_ref's own API."""
-    spectrum = decompose(h)
+    rtol = cutoff_rtol(h.shape[0], "float64")
+    spectrum = decompose(h, rtol=rtol)
     return {
         "eigenvalues": spectrum.eigenvalues,
         "pinv": spectrum.pinv(),
@@ -314,7 +362,7 @@ def _spectral_outputs(h: np.ndarray, g: np.ndarray, lr: float) -> dict[str, np.n
         "rank": np.int64(spectrum.rank),
         "step": hsc_step(h, g, lr=lr, route="spectral"),
         "step_cholesky": hsc_step(h, g, lr=lr, route="cholesky"),
-        "step_literal": hsc_step(h, g, lr=lr, route="literal"),
+        "step_literal": hsc_step(h, g, lr=lr, route="literal", rtol=rtol),
     }
 
 
@@ -323,8 +371,10 @@ def _spectral_meta(lam: np.ndarray) -> dict[str, Any]:
     scale = float(np.abs(lam).max())
     return {
         "n": n,
-        "cutoff_float64": n * eps_of("float64") * scale,
-        "cutoff_float32": n * eps_of("float32") * scale,
+        "rtol_float64": cutoff_rtol(n, "float64"),
+        "rtol_float32": cutoff_rtol(n, "float32"),
+        "cutoff_float64": cutoff_rtol(n, "float64") * scale,
+        "cutoff_float32": cutoff_rtol(n, "float32") * scale,
         "norm_H": scale,
     }
 
@@ -334,18 +384,29 @@ def _matrix_case(name: str, seed: int, lam_fn: Callable, lr: float, description:
     lam_true = np.asarray(lam_fn(rng), dtype=np.float64)
     h = _matrix_from_spectrum(lam_true, rng)
     g = rng.standard_normal(lam_true.shape[0])
+    meta = {"constructed_eigenvalues": lam_true.tolist()}
+    return matrix_case(name, h, g, lr=lr, description=description, meta=meta)
+
+
+def matrix_case(
+    name: str,
+    h: np.ndarray,
+    g: np.ndarray,
+    *,
+    lr: float = 1.0,
+    description: str = "",
+    meta: dict[str, Any] | None = None,
+) -> GoldenCase:
+    """A matrix case from a symmetric ``h`` and a gradient ``g``: outputs and tolerances."""
     outputs = _spectral_outputs(h, g, lr)
     lam = outputs["eigenvalues"]
     n = lam.shape[0]
     g_norm = float(np.linalg.norm(g))
-    tols: dict[str, dict[str, Tolerance]] = {}
-    for precision in PRECISIONS:
-        e_h = n * eps_of(precision) * float(np.abs(lam).max())
-        e_g = eps_of(precision) * g_norm if precision == "float32" else 0.0  # rounding g
-        for out, tol in _spectral_tolerances(lam, e_h, lr, g_norm, precision, e_g=e_g).items():
-            tols.setdefault(out, {})[precision] = tol
+    e_h = {p: n * eps_of(p) * float(np.abs(lam).max()) for p in PRECISIONS}
+    e_g = {"float64": 0.0, "float32": eps_of("float32") * g_norm}  # g is read exactly at 64
+    tols = _spectral_tolerances(lam, e_h, e_g, lr, g_norm)
     _check_consistent(name, outputs, tols)
-    meta = {**_spectral_meta(lam), "lr": lr, "constructed_eigenvalues": lam_true.tolist()}
+    meta = {**_spectral_meta(lam), "lr": lr, **(meta or {})}
     inputs = {"H": h, "g": g, "lr": np.float64(lr)}
     return GoldenCase(name, "matrix", description, inputs, outputs, tols, meta)
 
@@ -369,8 +430,9 @@ def _large_norm(rng: np.random.Generator) -> np.ndarray:
 
 
 def _near_cutoff(rng: np.random.Generator) -> np.ndarray:
-    # n = 12, ||H|| = 4: an eigenvalue at 1.05 x (n eps ||H||), inside the float64 ambiguity band.
-    near = 1.05 * 12 * float(np.finfo(np.float64).eps) * 4.0
+    # n = 12, ||H|| = 4: an eigenvalue at 1.05 x the float64 cutoff, 5 n eps ||H|| above it,
+    # inside the ambiguity band (the eigenvalue tolerance 10 n eps ||H||)
+    near = 1.05 * cutoff_rtol(12, "float64") * 4.0
     return np.concatenate([[4.0, -3.0], rng.uniform(0.5, 2.0, 8), [near, 0.0]])
 
 
@@ -451,6 +513,7 @@ def _model_tolerances(
     n = lam.shape[0]
     g_norm = float(np.linalg.norm(outputs[f"grad{suffix}"]))
     h_norm = float(np.linalg.norm(outputs[f"hessian{suffix}"]))
+    e_h, e_g = {}, {}
     for precision in PRECISIONS:
         eps = eps_of(precision)
         for base in ("loss", "grad", "hessian"):
@@ -459,12 +522,12 @@ def _model_tolerances(
             tols.setdefault(out, {})[precision] = _accumulation_tol(
                 out, norm, m, rounding[out], precision
             )
-        in_round = rounding[f"hessian{suffix}"] if precision == "float32" else 0.0
-        e_h = m * eps * h_norm + in_round + n * eps * float(np.abs(lam).max())  # + own eigh
-        e_g = m * eps * g_norm + (rounding[f"grad{suffix}"] if precision == "float32" else 0.0)
-        spectral = _spectral_tolerances(lam, e_h, lr, g_norm, precision, e_g=e_g)
-        for out, tol in spectral.items():
-            tols.setdefault(f"{out}{suffix}", {})[precision] = tol
+        f32 = precision == "float32"
+        in_round = rounding[f"hessian{suffix}"] if f32 else 0.0
+        e_h[precision] = m * eps * h_norm + in_round + n * eps * float(np.abs(lam).max())
+        e_g[precision] = m * eps * g_norm + (rounding[f"grad{suffix}"] if f32 else 0.0)
+    for out, tol in _spectral_tolerances(lam, e_h, e_g, lr, g_norm).items():
+        tols[f"{out}{suffix}"] = tol
     return tols
 
 

@@ -612,8 +612,8 @@ def _diagnose(case: GoldenCase, output: str, actual: np.ndarray, desired: np.nda
             hints.append(
                 f"the result is {float(np.abs(a).max()) / max(scale, 1e-300):.1e} x larger than "
                 f"the reference: a pseudo-inverse inverted rounding noise; pass the cutoff "
-                f"rtol = n * eps(dtype) explicitly (torch.pinverse defaults to rcond = 1e-15, far "
-                f"below float32 rounding)"
+                f"rtol = 100 * n * eps(dtype) explicitly (torch.pinverse defaults to "
+                f"rcond = 1e-15, far below float32 rounding)"
             )
     return "; ".join(hints)
 
