@@ -68,6 +68,12 @@ CONVENTIONS = {
         "explicitly (torch.pinverse defaults to rcond = 1e-15 whatever the dtype); the same "
         "rule applies to both pseudo-inverses of the literal step"
     ),
+    "gram": (
+        "G = F F^T, unnormalized, F = a layer's features as C x M (M = h w positions); style "
+        "loss E_l = sum (G - A)^2 / (4 C^2 M^2) (Gatys et al.); other published conventions "
+        "are exact multiples (PyTorch tutorial mse_loss(G/(CM), A/(CM)) = (4 / C^2) E_l), see "
+        "hsc_ref.style.convention_factor"
+    ),
     "hc": "Hc = H + pinv(H) under the cutoff policy",
     "step": (
         "HSC step s = -lr * pinv(Hc) g = -lr * Q diag(lam / (1 + lam^2)) Q^T g; 'step' is the "

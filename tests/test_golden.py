@@ -110,7 +110,7 @@ def test_manifest_records_schema_versions_conventions_and_reasoned_tolerances(
     manifest = gold.manifest
     assert manifest["schema_version"] == golden.SCHEMA_VERSION
     assert {"hsc_ref", "numpy", "scipy", "autograd", "python"} <= set(manifest["versions"])
-    assert {"flat_layout", "cutoff_policy", "losses"} <= set(manifest["conventions"])
+    assert {"flat_layout", "cutoff_policy", "losses", "gram"} <= set(manifest["conventions"])
     for case in manifest["cases"].values():
         for out in case["outputs"].values():
             for precision in golden.PRECISIONS:
