@@ -660,7 +660,8 @@ def _check_output(
         return row("not comparable", comparison, tol.reason)
     if comparison.ok:
         return row("pass", comparison, "")
-    hint = _diagnose(case, output, actual, desired) if actual.shape == desired.shape else ""
+    diagnosable = actual.shape == desired.shape and actual.dtype.kind in "biuf"
+    hint = _diagnose(case, output, actual, desired) if diagnosable else ""
     message = f"{comparison.message}; tolerance because: {tol.reason}"
     return row("fail", comparison, message + (f". Likely cause: {hint}" if hint else ""))
 

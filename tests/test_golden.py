@@ -187,6 +187,15 @@ def test_shape_mismatch_fails_with_the_shapes_named(gold: golden.GoldenSet) -> N
     assert row.status == "fail" and "shape (10, 1) differs from the expected (10,)" in row.message
 
 
+def test_non_numeric_or_complex_results_fail_with_the_dtype_named(gold: golden.GoldenSet) -> None:
+    reference = reference_results(gold)
+    reference["matrix_spd/step"] = np.array(["x"] * 10)
+    reference["matrix_spd/hc"] = reference["matrix_spd/hc"] + 0j
+    rows = {r.output: r for r in golden.check_results(gold, reference, only=["matrix_spd"]).rows}
+    assert rows["step"].status == rows["hc"].status == "fail"
+    assert "is not real" in rows["step"].message and "complex" in rows["hc"].message
+
+
 def test_float32_results_select_float32_tolerances(gold: golden.GoldenSet) -> None:
     reference = {
         k: (v.astype(np.float32) if v.dtype == np.float64 else v)
