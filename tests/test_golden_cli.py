@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +81,18 @@ def test_check_exits_2_with_one_line_on_a_corrupted_golden_set(
     assert main(["golden", "check", str(folder), str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hsc-ref golden: error:") and "truncated" in err
+
+
+def test_a_fresh_process_writes_the_same_bytes(gold_dir: Path, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "hsc_ref.cli", "golden", "write", str(tmp_path), "--only", *CASES]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    for name in ("manifest.json", *(f"{c}.npz" for c in CASES)):
+        assert (tmp_path / name).read_bytes() == (gold_dir / name).read_bytes(), name
+
+
+def test_precision_option_overrides_the_result_dtype(gold_dir: Path, tmp_path: Path) -> None:
+    path = results_file(gold_dir, tmp_path / "r.npz")  # float64 results
+    out = tmp_path / "r32.json"
+    args = ["golden", "check", str(gold_dir), str(path), "--precision", "float32"]
+    assert main([*args, "--json", str(out)]) == 0
+    assert {r["precision"] for r in json.loads(out.read_text())["rows"]} == {"float32"}
