@@ -1,8 +1,9 @@
 """Reproduce the style-transfer experiment of docs/style.md.
 
 Image optimization at 16x16 (every method, exact pixel Hessian) and at a larger size
-(L-BFGS-B and Adam only), the pixel Hessian's spectrum before and after the HSC correction, and
-the article's stylizer loop against the HSC step on the stylizer's parameter Hessian.
+(L-BFGS-B, Adam and the matrix-free HSC step), the pixel Hessian's spectrum before and after
+the HSC correction, and the article's stylizer loop against the HSC step on the stylizer's
+parameter Hessian.
 
     OMP_NUM_THREADS=1 python examples/style_experiment.py --out docs/images/style --force
 
@@ -181,6 +182,8 @@ def main(argv: list[str] | None = None) -> dict:
         ("abs + Armijo", "abs", slow, {"line_search": True}),
         ("damped(1) + A.", "damped", slow, {"line_search": True, "mu": 1.0}),
     ]
+    if not args.quick:  # CG needs hundreds of HVPs per step on these small, stiff problems
+        plans.append(("hsc_cg + A.", "hsc_cg", slow, {"line_search": True}))
     runs = image_runs(objective, content, plans)
     summary["runs"][small] = {
         k: {"losses": [float(v) for v in r.losses], "times": [float(v) for v in r.times]}
@@ -206,13 +209,22 @@ def main(argv: list[str] | None = None) -> dict:
     style_l = bundled_image("checkerboard", large, seed=1)
     objective_l = transfer_objective(content_l, style_l)
     print(
-        f"Image optimization, {large}x{large}x3 = {objective_l.n} unknowns: L-BFGS-B and Adam "
-        f"only (a dense Hessian would hold {objective_l.n**2 * 8 / 2**20:.0f} MiB and take "
-        f"{objective_l.n} reverse-over-reverse rows per step)"
+        f"Image optimization, {large}x{large}x3 = {objective_l.n} unknowns: L-BFGS-B, Adam and "
+        f"the matrix-free HSC step (a dense Hessian would hold "
+        f"{objective_l.n**2 * 8 / 2**20:.0f} MiB and take {objective_l.n} reverse-over-reverse "
+        f"rows per step)"
     )
-    runs_l = image_runs(
-        objective_l, content_l, [("lbfgs", "lbfgs", 2 * fast, {}), ("adam", "adam", 2 * fast, {})]
-    )
+    plans_l = [("lbfgs", "lbfgs", 2 * fast, {}), ("adam", "adam", 2 * fast, {})]
+    if not args.quick:
+        plans_l.append(("hsc_cg + A.", "hsc_cg", slow, {"line_search": True}))
+    runs_l = image_runs(objective_l, content_l, plans_l)
+    summary["cg"] = {
+        f"{label} {size}x{size}": [d["cg_iterations"] for d in r.hessian_info]
+        for size, group in ((small, runs), (large, runs_l))
+        for label, r in group.items()
+        if label.startswith("hsc_cg")
+    }
+    print(f"  CG iterations per matrix-free step: {summary['cg']}")
     summary["runs"][large] = {
         k: {"losses": [float(v) for v in r.losses], "times": [float(v) for v in r.times]}
         for k, r in runs_l.items()

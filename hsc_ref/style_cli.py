@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=16, help="image side in pixels (default 16)")
     p.add_argument("--method", default="hsc", choices=IMAGE_METHODS, help="optimizer")
     p.add_argument("--steps", type=int, default=10, help="iterations (default 10)")
-    p.add_argument("--lr", type=float, default=None, help="step size (Adam 0.02, Newton 1)")
+    p.add_argument("--lr", type=float, default=None, help="step size (Adam 0.02, else 1)")
     p.add_argument("--mu", type=float, default=None, help="parameter of damped/fill")
     p.add_argument("--delta", type=float, default=None, help="parameter of clip")
     p.add_argument("--line-search", action="store_true", help="Armijo backtracking")

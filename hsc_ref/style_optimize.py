@@ -17,8 +17,14 @@ Methods and how each handles the box:
     for convex problems; holding the active pixels fixed avoids the worst of that, but this
     is a heuristic with a fixed ``lr`` and no line search, not a globally convergent method.
 
+``"hsc_cg"``
+    the HSC step without forming ``H``: conjugate gradients on ``(I + H^2) s = -lr H g`` with
+    exact Hessian-vector products (:func:`matrix_free_hsc_step`), same active set and
+    projection as above. For images of any size.
+
 The dense Hessian has ``n^2`` entries, ``n = H W C``; it is refused above ``max_unknowns``
-(default 768 = 16 x 16 x 3) with a clear error; use ``"lbfgs"`` or ``"adam"`` for larger images.
+(default 768 = 16 x 16 x 3) with a clear error; use ``"hsc_cg"``, ``"lbfgs"`` or ``"adam"``
+for larger images.
 """
 
 from __future__ import annotations
@@ -26,11 +32,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import autograd
 import numpy as np
 import scipy.optimize
+import scipy.sparse.linalg
+from autograd.differential_operators import make_hvp
+from scipy.sparse.linalg import LinearOperator
 
 from hsc_ref import _validation
 from hsc_ref.corrections import CORRECTIONS
@@ -46,13 +55,15 @@ __all__ = [
     "free_mask",
     "armijo_backtrack",
     "check_dense_size",
+    "MatrixFreeStep",
+    "matrix_free_hsc_step",
 ]
 
 MAX_DENSE_UNKNOWNS = 768
 """Largest number of pixel unknowns (16 x 16 x 3) for which a dense Hessian is formed."""
 
 NEWTON_METHODS = tuple(sorted(CORRECTIONS))
-IMAGE_METHODS = ("lbfgs", "adam", *NEWTON_METHODS)
+IMAGE_METHODS = ("lbfgs", "adam", "hsc_cg", *NEWTON_METHODS)
 """Accepted ``method`` names of :func:`optimize_image`."""
 
 
@@ -104,6 +115,108 @@ def free_mask(x: Any, grad: Any) -> np.ndarray:
     return ~(((x <= 0.0) & (grad > 0.0)) | ((x >= 1.0) & (grad < 0.0)))
 
 
+class MatrixFreeStep(NamedTuple):
+    """A matrix-free HSC step with CG's convergence facts.
+
+    Attributes
+    ----------
+    step : ndarray, shape (n,)
+        The step (0 on coordinates that are not free).
+    free : int
+        Number of free coordinates.
+    iterations : int
+        CG iterations.
+    relative_residual : float
+        ``||(I + H^2) s + lr H g|| / ||lr H g||`` on the free coordinates.
+    """
+
+    step: np.ndarray
+    free: int
+    iterations: int
+    relative_residual: float
+
+
+def matrix_free_hsc_step(
+    fun: Callable[[Any], Any],
+    x: Any,
+    *,
+    lr: float = 1.0,
+    free: Any = None,
+    rtol: float = 1e-6,
+    maxiter: int = 500,
+) -> MatrixFreeStep:
+    """The HSC step ``-lr (I + H^2)^{-1} H g`` by conjugate gradients on exact HVPs.
+
+    No Hessian is formed: ``I + H^2`` (symmetric positive definite, eigenvalues ``>= 1``) is
+    applied as ``v + H (H v)`` with two Hessian-vector products from
+    :func:`autograd.differential_operators.make_hvp` (one forward trace per point). With
+    ``free`` given, ``H`` and ``g`` are restricted to those coordinates (the other entries of
+    the step are 0).
+
+    Parameters
+    ----------
+    fun : callable
+        Scalar function of a flat vector (autograd-traceable).
+    x : array, shape (n,)
+        Point.
+    lr : float, default 1.0
+        Step size.
+    free : bool array, shape (n,), optional
+        Coordinates to move (default all).
+    rtol : float, default 1e-6
+        CG stops when ``||r|| <= rtol ||b||``, ``b = -lr H g``. Because ``I + H^2 >= I``, the
+        step's error is then at most ``rtol lr ||H g||`` in norm.
+    maxiter : int, default 500
+        CG iteration limit (CG needs about ``sqrt(1 + max lam^2)`` iterations per digit).
+
+    Returns
+    -------
+    MatrixFreeStep
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsc_ref.steps import hsc_step
+    >>> f = lambda x: x[0] ** 2 - 3.0 * x[1] ** 2 + x[0] * x[1]
+    >>> x = np.array([0.3, -0.2])
+    >>> H = np.array([[2.0, 1.0], [1.0, -6.0]])
+    >>> mf = matrix_free_hsc_step(f, x, rtol=1e-12)
+    >>> bool(np.allclose(mf.step, hsc_step(H, H @ x), atol=1e-12))
+    True
+    """
+    x = _validation.as_real_array(x, "x", ndim=1)
+    lr = _validation.check_positive(lr, "lr")
+    free = np.ones(x.shape[0], dtype=bool) if free is None else np.asarray(free, dtype=bool)
+    if free.shape != x.shape:
+        raise ValueError(f"free must have shape {x.shape}, got {free.shape}")
+    hvp_full, grad = make_hvp(fun)(x)
+    grad = np.asarray(grad)
+
+    def hvp_free(v: np.ndarray) -> np.ndarray:
+        full = np.zeros_like(x)
+        full[free] = v.ravel()
+        return np.asarray(hvp_full(full))[free]
+
+    m = int(free.sum())
+    step = np.zeros_like(x)
+    if m == 0:
+        return MatrixFreeStep(step, 0, 0, 0.0)
+    b = -lr * hvp_free(grad[free])
+    op = LinearOperator((m, m), matvec=lambda v: v.ravel() + hvp_free(hvp_free(v)), dtype=x.dtype)
+    iterations = [0]
+
+    def count(_: np.ndarray) -> None:
+        iterations[0] += 1
+
+    solution, _ = scipy.sparse.linalg.cg(
+        op, b, rtol=rtol, atol=0.0, maxiter=maxiter, callback=count
+    )
+    b_norm = float(np.linalg.norm(b))
+    residual = float(np.linalg.norm(op.matvec(solution) - b)) / b_norm if b_norm else 0.0
+    step[free] = solution
+    return MatrixFreeStep(step, m, iterations[0], residual)
+
+
 def _check_steps(steps: Any) -> int:
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
@@ -121,7 +234,7 @@ def check_dense_size(n: int, max_unknowns: int, shape: tuple[int, ...]) -> None:
         raise ValueError(
             f"image must have at most {max_unknowns} unknowns for a dense pixel Hessian "
             f"({n * n * 8 / 2**20:.0f} MiB, one reverse pass per row), got {shape} = {n}; "
-            f"use method 'lbfgs' or 'adam' for larger images"
+            f"use method 'hsc_cg' (matrix-free), 'lbfgs' or 'adam' for larger images"
         )
 
 
@@ -224,13 +337,23 @@ def _run_rule(objective, x0, steps, rule, *, use_hessian, callback, line_search)
 
     value_and_grad = autograd.value_and_grad(counted)
     x = x0.copy()
-    state = rule.init(x)
+    state = None if use_hessian == "matrix_free" else rule.init(x)
     start = time.perf_counter()
     value, grad = value_and_grad(x)
     losses, times, info = [float(value)], [0.0], []
     for k in range(steps):
         grad = np.asarray(grad)
-        if use_hessian:
+        if use_hessian == "matrix_free":
+            mf = matrix_free_hsc_step(objective, x, lr=rule, free=free_mask(x, grad))
+            step = mf.step
+            info.append(
+                {
+                    "free_pixels": mf.free,
+                    "cg_iterations": mf.iterations,
+                    "cg_relative_residual": mf.relative_residual,
+                }
+            )
+        elif use_hessian:
             free = free_mask(x, grad)
             H = hessian(objective, x, batched=True)[np.ix_(free, free)]
             step_free, state = _rule_update(rule, grad[free], state, x[free], H)
@@ -342,11 +465,14 @@ def optimize_image(
             raise ValueError("lbfgs takes no lr, line_search or correction parameters")
         x, history, evaluations = _run_lbfgs(objective, start, steps, callback)
         return _finish(objective, x, method, history, evaluations, settings=settings)
+    if method in ("adam", "hsc_cg") and params:
+        raise ValueError(f"{method} takes no correction parameters, got {sorted(params)}")
     if method == "adam":
-        if params:
-            raise ValueError(f"adam takes no correction parameters, got {sorted(params)}")
         lr = 0.02 if lr is None else lr
         rule, use_hessian = adam(lr), False
+    elif method == "hsc_cg":
+        lr = 1.0 if lr is None else lr
+        rule, use_hessian = lr, "matrix_free"
     else:
         check_dense_size(objective.n, max_unknowns, objective.shape)
         lr = 1.0 if lr is None else lr

@@ -9,7 +9,12 @@ from hsc_ref.derivatives import gradient, hessian
 from hsc_ref.steps import hsc_step
 from hsc_ref.style import transfer_objective
 from hsc_ref.style_images import bundled_image
-from hsc_ref.style_optimize import armijo_backtrack, free_mask, optimize_image
+from hsc_ref.style_optimize import (
+    armijo_backtrack,
+    free_mask,
+    matrix_free_hsc_step,
+    optimize_image,
+)
 
 EPS = np.finfo(np.float64).eps
 
@@ -101,3 +106,28 @@ def test_dense_hessian_size_limit_and_bad_arguments():
         optimize_image(obj, content, "adam", steps=-1)
     with pytest.raises(TypeError, match="TransferObjective"):
         optimize_image(lambda x: 0.0, content)
+
+
+def test_matrix_free_hsc_step_matches_the_dense_step_within_its_cg_bound():
+    content, obj = _case()
+    x = np.clip(content, 0.2, 0.8).ravel()
+    H, g = hessian(obj, x, batched=True), gradient(obj, x)
+    free = np.random.default_rng(0).uniform(size=obj.n) < 0.7
+    rtol = 1e-10
+    mf = matrix_free_hsc_step(obj, x, lr=0.5, free=free, rtol=rtol)
+    dense = hsc_step(H[np.ix_(free, free)], g[free], lr=0.5)
+    assert mf.free == int(free.sum()) and mf.relative_residual <= rtol
+    assert np.all(mf.step[~free] == 0.0)
+    # I + H^2 >= I, so ||error|| <= ||residual|| <= rtol ||b||, b = -lr H_ff g_f; the dense
+    # reference itself is accurate to ~n eps ||H|| ||g|| (one eigh).
+    b_norm = 0.5 * np.linalg.norm(H[np.ix_(free, free)] @ g[free])
+    eigh_error = obj.n * EPS * np.abs(H).max() * np.linalg.norm(g)
+    assert np.linalg.norm(mf.step[free] - dense) <= 2 * rtol * b_norm + 10 * eigh_error
+
+
+def test_matrix_free_hsc_runs_beyond_the_dense_size_limit():
+    content, obj = _case(17, style_weight=1e3)  # milder curvature: fewer CG iterations
+    r = optimize_image(obj, content, "hsc_cg", steps=1, line_search=True)
+    assert r.losses[-1] <= r.losses[0] and r.hessian_info[0]["cg_iterations"] > 0
+    with pytest.raises(ValueError, match="no correction parameters"):
+        optimize_image(obj, content, "hsc_cg", steps=1, mu=1.0)
