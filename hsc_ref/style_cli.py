@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hsc_ref import _io
-from hsc_ref.style import CONVENTIONS, TransferObjective, transfer_objective
+from hsc_ref.style import CONVENTIONS, TransferObjective, feature_extractor, transfer_objective
 from hsc_ref.style_images import BUNDLED_IMAGES, resolve_image, save_png, side_by_side
 from hsc_ref.style_optimize import IMAGE_METHODS, ImageOptResult, optimize_image
 
@@ -52,7 +52,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style-weight", type=float, default=1e5)
     p.add_argument("--tv-weight", type=float, default=1.0)
     p.add_argument("--convention", default="gatys", choices=sorted(CONVENTIONS))
-    p.add_argument("--seed", type=int, default=0, help="seed of bundled images and features")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the bundled content image (style: seed + 1)"
+    )
+    p.add_argument("--feature-seed", type=int, default=0, help="seed of the feature extractor")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -88,6 +91,7 @@ def run_style(
     line_search: bool = False,
     weights: tuple[float, float, float] = (1.0, 1e5, 1.0),
     convention: str = "gatys",
+    feature_seed: int = 0,
     progress: bool = False,
     **params: float,
 ) -> tuple[TransferObjective, ImageOptResult]:
@@ -103,6 +107,8 @@ def run_style(
         Content, style and TV weights.
     convention : str
         Style-loss normalization.
+    feature_seed : int
+        Seed of the feature extractor (:func:`hsc_ref.style.feature_extractor`).
     progress : bool
         Show a tqdm progress bar when tqdm is installed.
 
@@ -125,6 +131,7 @@ def run_style(
         style_weight=weights[1],
         tv_weight=weights[2],
         convention=convention,
+        extractor=feature_extractor(seed=feature_seed),
     )
     bar = _progress(steps, progress, method)
 
@@ -195,7 +202,11 @@ def _metrics(args: argparse.Namespace, objective: TransferObjective, r: ImageOpt
             "tv": objective.tv_weight,
         },
         "convention": objective.convention,
-        "extractor": {"channels": list(objective.extractor.channels), "seed": args.seed},
+        "extractor": {
+            "channels": list(objective.extractor.channels),
+            "seed": objective.extractor.seed,
+        },
+        "image_seeds": {"content": args.seed, "style": args.seed + 1},
         "losses": [float(v) for v in r.losses],
         "times_s": [float(v) for v in r.times],
         "evaluations": r.evaluations,
@@ -223,6 +234,7 @@ def _cmd_style(args: argparse.Namespace) -> int:
         line_search=args.line_search,
         weights=(args.content_weight, args.style_weight, args.tv_weight),
         convention=args.convention,
+        feature_seed=args.feature_seed,
         progress=not args.no_progress,
         **_correction_params(args),
     )

@@ -77,7 +77,8 @@ class ImageOptResult:
         Final image, in ``[0, 1]``.
     method : str
     losses : ndarray, shape (steps + 1,)
-        Objective at the start and after every step.
+        Objective at the start and after every step (L-BFGS-B may stop before ``steps``
+        iterations, e.g. when its line search fails; then the array is shorter).
     times : ndarray, shape (steps + 1,)
         Wall-clock seconds since the start at which each loss was reached (0 first).
     evaluations : int

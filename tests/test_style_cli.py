@@ -27,6 +27,10 @@ def test_style_cli_writes_image_figure_curves_and_metrics(tmp_path):
     assert metrics["n_unknowns"] == 192 and len(metrics["losses"]) == 3
     assert metrics["final_loss"] <= metrics["initial_loss"]  # Armijo backtracking
     assert len(metrics["hessian_info"]) == 2
+    assert metrics["extractor"]["seed"] == 0 and metrics["image_seeds"] == {
+        "content": 0,
+        "style": 1,
+    }
 
 
 def test_style_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
@@ -34,6 +38,12 @@ def test_style_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert _run(tmp_path, "--method", "lbfgs", "--no-plots") == 2
     assert "--force" in capsys.readouterr().err
     assert _run(tmp_path, "--method", "adam", "--no-plots", "--force") == 0
+    other = tmp_path / "other"
+    assert _run(other, "--method", "adam", "--no-plots", "--feature-seed", "3") == 0
+    metrics = json.loads((other / "metrics.json").read_text())
+    assert metrics["extractor"]["seed"] == 3
+    first = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["initial_loss"] != first["initial_loss"]  # other features, other loss
 
 
 def test_style_cli_reads_user_images(tmp_path):
