@@ -128,6 +128,27 @@ def _pytorch_tutorial(F, S):
     return float(torch.nn.functional.mse_loss(gram_matrix(nchw(F)), target))
 
 
+def _pytorch_tutorial_numpy(F, S):
+    """The PyTorch tutorial's two lines in NumPy: G = F F^T / (a b c d), mean squared error."""
+    a, b, c, d = 1, F.shape[2], F.shape[0], F.shape[1]
+
+    def gram_matrix(x):
+        features = x.transpose(2, 0, 1).reshape(a * b, c * d)
+        return features @ features.T / (a * b * c * d)
+
+    return float(np.mean((gram_matrix(F) - gram_matrix(S)) ** 2))
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 8), (3, 5, 2)])
+def test_pytorch_tutorial_convention_in_pytorch_itself(shape):
+    rng = np.random.default_rng(sum(shape))
+    F, S = rng.normal(size=shape), rng.normal(size=shape)
+    c, m = shape[2], shape[0] * shape[1]
+    ours = float(layer_style_loss(F, gram(S), convention="pytorch_tutorial"))
+    # Same bound as below: (M + C^2) eps relative, no cancellation between independent G, A.
+    np.testing.assert_allclose(ours, _pytorch_tutorial(F, S), rtol=8 * (m + c * c) * EPS)
+
+
 def _jcjohnson(F, S):
     """jcjohnson/neural-style: G = x_flat x_flat^T, G:div(input:nElement()), MSECriterion (mean)."""
     C, H, W = F.shape[2], F.shape[0], F.shape[1]
@@ -170,11 +191,11 @@ def test_each_convention_is_its_published_formula_and_an_exact_multiple_of_gatys
     pixels = image_rows * image_cols
     references = {
         "gatys": _gatys(F, S),
-        "pytorch_tutorial": _pytorch_tutorial(F, S),
         "jcjohnson": _jcjohnson(F, S),
         "tensorflow_tutorial": _tensorflow_tutorial(F, S),
         "keras_example": _keras_example(F, S, image_rows, image_cols),
     }
+    references["pytorch_tutorial"] = _pytorch_tutorial_numpy(F, S)
     assert set(references) == set(CONVENTIONS)
     c, m = shape[2], shape[0] * shape[1]
     # Each side sums C^2 squares of Gram differences, each Gram entry a sum of M products;
