@@ -223,8 +223,11 @@ def _cmd_style(args: argparse.Namespace) -> int:
         existing = [name for name in OUTPUT_FILES if (out / name).exists()]
         if existing:
             raise FileExistsError(f"{out} already holds {existing}; pass --force to replace them")
-    content = resolve_image(args.content, args.size, seed=args.seed)
-    style = resolve_image(args.style, args.size, seed=args.seed + 1)
+    try:
+        content = resolve_image(args.content, args.size, seed=args.seed)
+        style = resolve_image(args.style, args.size, seed=args.seed + 1)
+    except ImportError as exc:  # an image file without Pillow: a usage error, not a crash
+        raise ValueError(str(exc)) from exc
     objective, result = run_style(
         content,
         style,
