@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from problems import Problem, jax_loss, make_problem, torch_loss
-from timing import measure
+from timing import measure_round_robin
 
 
 def _hsc_batched(problem: Problem, chunk_size: int | None = None):
@@ -75,7 +75,7 @@ def _peer(name: str, build: Any) -> tuple[Any, str | None]:
 
 
 def run(
-    widths: list[int], *, threads: int, repeats: int, budget_s: float, peers: bool, log: Any
+    widths: list[int], *, threads: int, repeats: int, peers: bool, log: Any
 ) -> list[dict[str, Any]]:
     """Time every method at every width; return one record per (method, n)."""
     records: list[dict[str, Any]] = []
@@ -93,21 +93,22 @@ def run(
             ):
                 fn, note = _peer(name, build)
                 methods.append((name, fn, note))
-        reference = None
+        fns = {name: fn for name, fn, _ in methods if fn is not None}
+        warm = {k: 1 for k in fns if "jax" in k}
+        timed = measure_round_robin(fns, repeats=repeats, warmups=warm)
+        reference = timed["hsc_ref.hessian (batched)"]["result"]
+        scale = float(np.abs(reference).max())
         for name, fn, note in methods:
             if fn is None:
                 records.append({"n": problem.n, "h": h, "method": name, "note": note})
                 log(f"  n={problem.n:5d} {note}")
                 continue
-            m = measure(fn, repeats=repeats, warmup=2 if "jax" in name else 1, budget_s=budget_s)
+            m = timed[name]
             H = m.pop("result")
-            if reference is None:
-                reference = H
-            scale = float(np.abs(reference).max())
             m["rel_diff_vs_hsc_ref"] = float(np.abs(H - reference).max()) / scale
             records.append({"n": problem.n, "h": h, "method": name, **m})
             log(
-                f"  n={problem.n:5d} {name:32s} {m['median_s']:9.4f} s  "
+                f"  n={problem.n:5d} {name:32s} {m['median_s']:9.4f} s (min {m['min_s']:.4f})  "
                 f"diff {m['rel_diff_vs_hsc_ref']:.1e}"
             )
     return records

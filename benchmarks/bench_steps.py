@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import numpy as np
-from timing import measure
+from timing import measure_round_robin
 
 LR = 1.0
 
@@ -148,7 +148,6 @@ def run(
     *,
     threads: int,
     repeats: int,
-    budget_s: float,
     peers: bool,
     literal_max: int,
     log: Any,
@@ -159,27 +158,27 @@ def run(
     records: list[dict[str, Any]] = []
     for n in sizes:
         H, g = make_matrix(n)
-        reference = None
-        for name, fn, note in _routes(H, g, threads, peers, n <= literal_max):
+        routes = _routes(H, g, threads, peers, n <= literal_max)
+        fns = {name: fn for name, fn, _ in routes if fn is not None}
+        slow = frozenset(k for k in fns if k.startswith("literal") or "evr" in k)
+        warm = {k: 1 for k in fns if "jax" in k}
+        timed = measure_round_robin(fns, repeats=repeats, slow=slow, warmups=warm)
+        reference = timed["hsc_ref spectral"]["result"]
+        for name, fn, note in routes:
             if fn is None:
                 records.append({"n": n, "method": name, "note": note})
                 log(f"  n={n:5d} {name}: {note}")
                 continue
-            slow = name.startswith("literal") or "evr" in name
-            if slow:
-                m = measure(fn, repeats=1, warmup=0)
-            else:
-                m = measure(
-                    fn, repeats=repeats, warmup=2 if "jax" in name else 1, budget_s=budget_s
-                )
+            m = timed[name]
             s = m.pop("result")
-            if reference is None:
-                reference = s
             m["rel_err_vs_spectral"] = float(np.abs(s - reference).max()) / (
                 LR * float(np.abs(g).max())
             )
             if name == "hsc_ref cholesky":
                 m["flop_floor_s"] = (4.0 / 3.0) * n**3 / (rate * 1e9)
             records.append({"n": n, "method": name, **m})
-            log(f"  n={n:5d} {name:38s} {m['median_s']:9.4f} s  err {m['rel_err_vs_spectral']:.1e}")
+            log(
+                f"  n={n:5d} {name:38s} {m['median_s']:9.4f} s (min {m['min_s']:.4f})  "
+                f"err {m['rel_err_vs_spectral']:.1e}"
+            )
     return records, rate

@@ -47,34 +47,43 @@ def peak_bytes(fn: Callable[[], Any]) -> tuple[Any, int | None]:
     return out, max(0, after - before) * 1024
 
 
-def measure(
-    fn: Callable[[], Any], *, repeats: int = 3, warmup: int = 1, budget_s: float | None = None
-) -> dict[str, Any]:
-    """Median and min wall time of ``fn`` over ``repeats`` runs after ``warmup`` runs.
+def measure_round_robin(
+    fns: dict[str, Callable[[], Any]],
+    *,
+    repeats: int = 3,
+    slow: frozenset[str] = frozenset(),
+    warmups: dict[str, int] | None = None,
+    pause_s: float = 0.2,
+) -> dict[str, dict[str, Any]]:
+    """Time several callables in turns (A, B, C, A, B, C, ...), for a machine shared with others.
 
-    The first run also records the peak memory; with ``warmup=0`` it is also the first
-    timed run (for routes too slow to run twice). With ``budget_s``, repeats stop
-    early once that much time has been spent (at least one timed run is kept).
+    A burst of load from another process then lands on one repeat of several methods instead
+    of every repeat of one. Each callable first runs once alone (its peak memory and result;
+    ``warmups`` adds more untimed runs, e.g. for JIT compilation); ``slow`` ones run only that
+    once, and it is their timing. ``pause_s`` lets busy-waiting BLAS threads of the previous
+    call go idle before the next.
     """
-    t0 = time.perf_counter()
-    result, peak = peak_bytes(fn)
-    first = time.perf_counter() - t0
-    for _ in range(max(0, warmup - 1)):
-        fn()
-    times: list[float] = [] if warmup > 0 else [first]  # warmup=0: the first run counts
-    spent = sum(times)
-    for _ in range(repeats - len(times)):
+    warmups = warmups or {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, fn in fns.items():
+        time.sleep(pause_s)
         t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-        times.append(dt)
-        spent += dt
-        if budget_s is not None and spent >= budget_s:
-            break
-    return {
-        "median_s": statistics.median(times),
-        "min_s": min(times),
-        "times_s": times,
-        "peak_bytes": peak,
-        "result": result,
-    }
+        result, peak = peak_bytes(fn)
+        first = time.perf_counter() - t0
+        for _ in range(warmups.get(name, 0)):
+            fn()
+        out[name] = {"result": result, "peak_bytes": peak, "times_s": []}
+        if name in slow:
+            out[name]["times_s"].append(first)
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            if name in slow:
+                continue
+            time.sleep(pause_s)
+            t0 = time.perf_counter()
+            fn()
+            out[name]["times_s"].append(time.perf_counter() - t0)
+    for rec in out.values():
+        rec["median_s"] = statistics.median(rec["times_s"])
+        rec["min_s"] = min(rec["times_s"])
+    return out
