@@ -8,6 +8,8 @@ spectral reference), and the memory refusals.
 
 from __future__ import annotations
 
+import os
+
 import autograd
 import autograd.numpy as anp
 import numpy as np
@@ -65,6 +67,33 @@ def test_batched_hessian_equals_autograd_hessian_on_the_gan_loss(chunk_size):
     assert H.shape == (29, 29)
     assert np.array_equal(H, H.T)  # symmetrized to the last bit
     assert np.abs(H - reference).max() <= _reorder_tol(reference)
+
+
+@pytest.mark.parametrize(("workers", "chunk_size"), [(2, 5), (3, 4), (2, None)])
+def test_forked_workers_give_the_same_hessian_bit_for_bit(workers, chunk_size):
+    loss, theta = _generator_loss(3)
+    one = hessian(loss, theta, batched=True, chunk_size=chunk_size or 15)  # default for n=29
+    many = hessian(loss, theta, batched=True, chunk_size=chunk_size, workers=workers)
+    assert np.array_equal(many, one)
+
+
+def test_a_failing_worker_is_reported():
+    loss, theta = _generator_loss(2)
+    pid = os.getpid()
+
+    def fails_in_the_child(X):
+        if os.getpid() != pid:
+            raise RuntimeError("child failure")
+        return loss(X)
+
+    with pytest.raises(RuntimeError, match=r"hessian workers .* failed"):
+        hessian(fails_in_the_child, theta, batched=True, chunk_size=5, workers=2)
+
+
+@pytest.mark.parametrize("workers", [0, 1.5, True])
+def test_workers_is_validated(workers):
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        hessian(lambda x: anp.sum(x**2, axis=-1), np.ones(3), batched=True, workers=workers)
 
 
 def test_auto_route_detects_the_model_loss_and_gives_the_same_hessian():
