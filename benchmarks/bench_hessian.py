@@ -14,10 +14,10 @@ from problems import Problem, jax_loss, make_problem, torch_loss
 from timing import measure_round_robin
 
 
-def _hsc_batched(problem: Problem, chunk_size: int | None = None):
+def _hsc_batched(problem: Problem, workers: int = 1):
     from hsc_ref.derivatives import hessian
 
-    return lambda: hessian(problem.loss, problem.theta, batched=True, chunk_size=chunk_size)
+    return lambda: hessian(problem.loss, problem.theta, batched=True, workers=workers)
 
 
 def _autograd_plain(problem: Problem):
@@ -83,6 +83,7 @@ def run(
         problem = make_problem(h)
         methods: list[tuple[str, Any, str | None]] = [
             ("hsc_ref.hessian (batched)", _hsc_batched(problem), None),
+            (f"hsc_ref batched, workers={threads}", _hsc_batched(problem, threads), None),
             ("hsc_ref batched, anp.tanh rule", _anp_tanh_batched(h), None),
             ("autograd.hessian", _autograd_plain(problem), None),
         ]

@@ -102,25 +102,32 @@ def check_fits(nbytes: int, what: str, max_bytes: int | None, xp: ModuleType = n
 # --------------------------------------------------------------------------- symmetric part
 
 
-def symmetric_part(H: Any, tile: int = 256) -> tuple[Any, float]:
-    """Return ``(H + H^T) / 2`` and ``max|H - H^T|``.
+def symmetric_part(H: Any, tile: int = 256) -> tuple[Any, float, float]:
+    """Return ``(H + H^T) / 2``, ``max|H - H^T|`` and ``max|H|``.
 
-    NumPy input is processed tile by tile (``tile x tile`` blocks and their mirrors), one pass
-    over ``H`` in cache instead of the strided transposes of the direct formula; the result
-    is bit-identical to ``0.5 * (H + H.T)``. CuPy input uses the direct formula.
+    NumPy input is read tile by tile (``tile x tile`` blocks and their mirrors, in cache,
+    instead of the strided transposes of the direct formula). An exactly symmetric ``H`` (the
+    usual case: :func:`hsc_ref.derivatives.hessian` symmetrizes) is returned itself, not
+    copied: callers must not modify the result. Otherwise a second tiled pass writes the
+    symmetrized copy, bit-identical to ``0.5 * (H + H.T)``. CuPy input uses the formulas.
     """
     xp = namespace(H)
     if xp is not np:
-        return 0.5 * (H + H.T), float(xp.abs(H - H.T).max())
+        return 0.5 * (H + H.T), float(xp.abs(H - H.T).max()), float(xp.abs(H).max())
     n = H.shape[0]
-    out = np.empty_like(H)
-    asym = 0.0
+    asym = scale = 0.0
     for i in range(0, n, tile):
         for j in range(i, n, tile):
             upper = H[i : i + tile, j : j + tile]
             lower_t = H[j : j + tile, i : i + tile].T
             asym = max(asym, float(np.abs(upper - lower_t).max()))
-            mean = 0.5 * (upper + lower_t)
+            scale = max(scale, float(np.abs(upper).max()), float(np.abs(lower_t).max()))
+    if asym == 0.0:
+        return H, asym, scale
+    out = np.empty_like(H)
+    for i in range(0, n, tile):
+        for j in range(i, n, tile):
+            mean = 0.5 * (H[i : i + tile, j : j + tile] + H[j : j + tile, i : i + tile].T)
             out[i : i + tile, j : j + tile] = mean
             out[j : j + tile, i : i + tile] = mean.T
-    return out, asym
+    return out, asym, scale

@@ -245,8 +245,8 @@ def _checked_pair(H: Any, g: Any, symmetry_rtol: float | None) -> tuple[Any, Any
     if symmetry_rtol is None:
         symmetry_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
     symmetry_rtol = _validation.check_tolerance(symmetry_rtol, "symmetry_rtol")
-    sym, asym = _backend.symmetric_part(H)  # one tiled pass: check and symmetrize
-    if asym > symmetry_rtol * float(_backend.namespace(H).abs(H).max()):
+    sym, asym, scale = _backend.symmetric_part(H)  # tiled: check, then symmetrize if needed
+    if asym > symmetry_rtol * scale:
         _validation.check_symmetric(H, symmetry_rtol)  # raises, with the rule in the message
     g = _validation.check_vector_for(g, H.shape[0], H.dtype)
     return sym, g
@@ -264,6 +264,7 @@ def _cholesky_step(H: Any, g: Any, lr: float) -> Any:
         return _cholesky_step_cupy(xp, H, g, lr)
     syrk, symm = scipy.linalg.blas.get_blas_funcs(("syrk", "symm"), (H,))
     potrf, potrs = scipy.linalg.lapack.get_lapack_funcs(("potrf", "potrs"), (H,))
+    H = H.T if H.flags.c_contiguous else H  # Fortran order for BLAS, no copy (H = H^T)
     a = syrk(1.0, H, lower=1)  # lower triangle of H H^T = H^2
     a[np.diag_indices_from(a)] += 1.0
     factor, info = potrf(a, lower=1, overwrite_a=1, clean=0)

@@ -166,9 +166,12 @@ def test_flat_slices_have_exact_first_and_second_derivatives():
 @pytest.mark.parametrize(("n", "tile"), [(1, 3), (10, 3), (10, 256), (37, 8)])
 def test_tiled_symmetric_part_is_bit_identical_to_the_formula(n, tile):
     a = np.random.default_rng(n).standard_normal((n, n))
-    sym, asym = _backend.symmetric_part(a, tile=tile)
+    sym, asym, scale = _backend.symmetric_part(a, tile=tile)
     assert np.array_equal(sym, 0.5 * (a + a.T))
-    assert asym == np.abs(a - a.T).max()
+    assert (asym, scale) == (np.abs(a - a.T).max(), np.abs(a).max())
+    exact = 0.5 * (a + a.T)
+    same, zero, _ = _backend.symmetric_part(exact, tile=tile)
+    assert same is exact and zero == 0.0  # an exactly symmetric input is not copied
 
 
 # --------------------------------------------------------------------------- steps
