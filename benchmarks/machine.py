@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import sys
@@ -32,7 +33,12 @@ def _version(module: str) -> str | None:
         mod = __import__(module)
     except ImportError:
         return None
-    return str(getattr(mod, "__version__", "unknown"))
+    if hasattr(mod, "__version__"):
+        return str(mod.__version__)
+    try:  # autograd has no __version__
+        return importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _blas() -> list[dict[str, Any]]:
