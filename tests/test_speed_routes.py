@@ -69,6 +69,12 @@ def test_batched_hessian_equals_autograd_hessian_on_the_gan_loss(chunk_size):
     assert np.abs(H - reference).max() <= _reorder_tol(reference)
 
 
+# JAX, once imported by another test in the session, warns on any os.fork(); the children
+# here run only NumPy and autograd (see the workers parameter of hessian).
+_JAX_FORK_WARNING = "ignore:os.fork\\(\\) was called:RuntimeWarning"
+
+
+@pytest.mark.filterwarnings(_JAX_FORK_WARNING)
 @pytest.mark.parametrize(("workers", "chunk_size"), [(2, 5), (3, 4), (2, None)])
 def test_forked_workers_give_the_same_hessian_bit_for_bit(workers, chunk_size):
     loss, theta = _generator_loss(3)
@@ -77,6 +83,7 @@ def test_forked_workers_give_the_same_hessian_bit_for_bit(workers, chunk_size):
     assert np.array_equal(many, one)
 
 
+@pytest.mark.filterwarnings(_JAX_FORK_WARNING)
 def test_a_failing_worker_is_reported():
     loss, theta = _generator_loss(2)
     pid = os.getpid()
