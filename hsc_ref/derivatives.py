@@ -313,8 +313,10 @@ def _forked_rows(
             finally:
                 os._exit(status)
         children.append(pid)
-    _fill_rows(fun, x, H, blocks[0::workers])
-    failed = [pid for pid in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
+    try:
+        _fill_rows(fun, x, H, blocks[0::workers])
+    finally:  # reap every child, also when this process's share raised
+        failed = [p for p in children if os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) != 0]
     if failed:
         raise RuntimeError(f"hessian workers {failed} failed; rerun with workers=1 to see why")
     out = np.array(H)  # a private copy; the shared mapping is released below
