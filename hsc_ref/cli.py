@@ -79,9 +79,26 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_params(items: Sequence[str] | None) -> dict[str, float]:
+    """``["mu=0.1", ...]`` to ``{"mu": 0.1}``; each item must be NAME=NUMBER, names unique."""
+    params: dict[str, float] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not name.isidentifier() or number is None:
+            raise ValueError(f"--param must be NAME=NUMBER (e.g. mu=0.1), got {item!r}")
+        if name in params:
+            raise ValueError(f"--param {name} must be given once, got it twice")
+        params[name] = number
+    return params
+
+
 def _cmd_correct(args: argparse.Namespace) -> int:
     H = _io.load_array(args.matrix, "H")
-    result = correct(H, args.method, atol=args.atol, rtol=args.rtol)
+    result = correct(H, args.method, atol=args.atol, rtol=args.rtol, **_parse_params(args.param))
     arrays = {
         "corrected": result.matrix,
         "pinv": result.spectrum.pinv(),
@@ -152,6 +169,12 @@ def _add_core_parsers(sub: argparse._SubParsersAction) -> None:
     corr.add_argument("--grad", help="gradient g as .npy: also write the HSC step")
     corr.add_argument("--lr", type=float, default=1.0, help="step size (default 1)")
     corr.add_argument("--method", default="hsc", help="correction name (default hsc)")
+    corr.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="parameter of the correction, e.g. --method damped --param mu=0.1 (repeatable)",
+    )
     corr.add_argument("--atol", type=float, default=0.0, help="absolute cutoff (default 0)")
     corr.add_argument("--rtol", type=float, default=None, help="relative cutoff (default n*eps)")
     corr.add_argument("--out", required=True, help="output folder")

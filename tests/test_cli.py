@@ -182,8 +182,24 @@ def test_correct_bad_input_returns_2_with_one_clear_line(tmp_path, capsys, name,
         (["--rtol", "nan"], r"rtol must be a finite non-negative number, got nan"),
         (["--grad", "G", "--lr", "0"], r"lr must be positive, got 0\.0"),
         (["--grad", "G"], r"g must have shape \(6,\) or \(6, k\) to match H, got \(5,\)"),
+        (["--method", "damped", "--param", "mu"], r"--param must be NAME=NUMBER"),
+        (["--method", "damped", "--param", "mu=x"], r"--param must be NAME=NUMBER"),
+        (["--method", "damped", "--param", "mu=1", "--param", "mu=2"], r"given once"),
+        (["--method", "damped", "--param", "mu=-1"], r"mu must be a finite non-negative"),
+        (["--method", "damped", "--param", "nu=1"], r"bad parameters for correction 'damped'"),
     ],
-    ids=["method", "atol", "rtol", "lr", "grad-length"],
+    ids=[
+        "method",
+        "atol",
+        "rtol",
+        "lr",
+        "grad-length",
+        "param-no-value",
+        "param-not-number",
+        "param-twice",
+        "param-negative",
+        "param-unknown",
+    ],
 )
 def test_correct_bad_options_return_2(tmp_path, matrix_file, capsys, extra, message):
     np.save(tmp_path / "g.npy", np.ones(5))
@@ -223,3 +239,15 @@ def test_correct_keeps_float32_and_its_cutoff(tmp_path, capsys):
     with np.load(tmp_path / "out" / "correction.npz", allow_pickle=False) as data:
         assert data["corrected"].dtype == np.float32
         np.testing.assert_array_equal(data["corrected"], correct(H).matrix)
+
+
+def test_correct_passes_correction_parameters(tmp_path, matrix_file, capsys):
+    out = tmp_path / "out"
+    args = ["correct", str(matrix_file), "--method", "damped", "--param", "mu=0.25"]
+    assert main([*args, "--out", str(out)]) == 0
+    with np.load(out / "correction.npz", allow_pickle=False) as data:
+        corrected = data["corrected"]
+    expected = correct(np.load(matrix_file), "damped", mu=0.25).matrix
+    np.testing.assert_array_equal(corrected, expected)  # the same computation, bit for bit
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "damped(mu=0.25)"

@@ -106,7 +106,7 @@ def test_usage_correct_commands_run(tmp_path, monkeypatch, capsys):
         for line in block.splitlines()
         if line.startswith("hsc-ref correct")
     ]
-    assert len(lines) == 3
+    assert len(lines) == 4
     for line in lines:
         assert main(shlex.split(line)[1:]) == 0, capsys.readouterr().err
     with np.load("result/correction.npz", allow_pickle=False) as data:
