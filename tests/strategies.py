@@ -227,3 +227,13 @@ def gradients(draw: st.DrawFn, n: int) -> np.ndarray:
 
 learning_rates = st.floats(min_value=1e-3, max_value=10.0)
 """Step sizes ``lr`` in ``[1e-3, 10]``."""
+
+
+def exact_pinv_values(lam: np.ndarray) -> np.ndarray:
+    """Reference pseudo-inverse eigenvalues with no cutoff: ``1/lam`` where ``lam != 0``."""
+    return np.where(lam != 0, 1.0 / np.where(lam != 0, lam, 1.0), 0.0)
+
+
+def spectral_norm(a: np.ndarray) -> float:
+    """``||a||_2``, the norm every derived tolerance in these tests is stated in."""
+    return float(np.linalg.norm(a, 2))

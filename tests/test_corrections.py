@@ -16,12 +16,14 @@ from strategies import (
     EPS,
     SEPARATED_RTOL,
     SymmetricCase,
+    exact_pinv_values,
     from_spectrum,
     orders,
     orthogonal_matrices,
     random_orthogonal,
     rounding_tol,
     spectra,
+    spectral_norm,
     symmetric_cases,
 )
 
@@ -35,14 +37,6 @@ from hsc_ref.corrections import (
 from hsc_ref.spectral import decompose
 
 
-def _pinv_exact(lam: np.ndarray) -> np.ndarray:
-    return np.where(lam != 0, 1.0 / np.where(lam != 0, lam, 1.0), 0.0)
-
-
-def _norm(a: np.ndarray) -> float:
-    return float(np.linalg.norm(a, 2))
-
-
 def _hc_tol(case: SymmetricCase) -> float:
     """First-order error of a computed ``Hc`` (see the module docstring)."""
     return rounding_tol(case.n, case.norm + case.norm / case.min_nonzero**2)
@@ -54,8 +48,8 @@ def _hc_tol(case: SymmetricCase) -> float:
 @given(symmetric_cases())
 def test_hc_is_q_diag_lam_plus_lam_pinv_qt(case):
     r = correct(case.H, rtol=SEPARATED_RTOL)
-    expected = case.dense(case.lam + _pinv_exact(case.lam))
-    assert _norm(r.matrix - expected) <= _hc_tol(case)
+    expected = case.dense(case.lam + exact_pinv_values(case.lam))
+    assert spectral_norm(r.matrix - expected) <= _hc_tol(case)
 
 
 @given(symmetric_cases())
@@ -78,7 +72,7 @@ def test_hc_keeps_null_space(case):
         case.n, (case.norm + 1 / case.min_nonzero) * (1 + case.norm / case.min_nonzero)
     )
     if null.size:
-        assert _norm(r.matrix @ null) <= tol
+        assert spectral_norm(r.matrix @ null) <= tol
     assert r.null_dim_after == r.null_dim_before == int((~case.nonzero).sum())
 
 
@@ -131,8 +125,8 @@ def test_hc_eigenvalues_below_cutoff_stay_lambda(case):
     kept_min = float(np.abs(case.lam[np.abs(case.lam) >= 1e-17 * case.norm]).min())
     # ||Hc q|| for those directions is noise (not 1/lam >= 1e17 / L): as in the null-space test.
     tol = rounding_tol(case.n, (case.norm + 1 / kept_min) * (1 + case.norm / kept_min))
-    assert _norm(r.matrix @ tiny_vectors) <= tol
-    assert _norm(literal_hsc(case.H) @ tiny_vectors) <= 2 * tol
+    assert spectral_norm(r.matrix @ tiny_vectors) <= tol
+    assert spectral_norm(literal_hsc(case.H) @ tiny_vectors) <= 2 * tol
 
 
 # ----------------------------------------------------------------- fact 3: conditioning
@@ -164,10 +158,10 @@ def test_hc_not_scale_invariant(case, magnitude, sign):
     pinv = decompose(case.H, rtol=SEPARATED_RTOL).pinv()
     # Each side is within c n eps (|a| L + L / (|a| m^2)) of the exact value (a H's Hc bound).
     tol = 2 * rounding_tol(n, abs(a) * L + L / (abs(a) * m**2))
-    assert _norm(hc_a - (a * case.H + pinv / a)) <= tol
+    assert spectral_norm(hc_a - (a * case.H + pinv / a)) <= tol
     # The difference from a * Hc is (1/a - a) H^+, of norm |1/a - a| / m: visible, not rounding.
     hc = correct(case.H, rtol=SEPARATED_RTOL).matrix
-    gap = _norm(hc_a - a * hc)
+    gap = spectral_norm(hc_a - a * hc)
     assert abs(gap - abs(1 / a - a) / m) <= tol + abs(a) * _hc_tol(case)
     assert gap >= 0.5 * abs(1 / a - a) / m
 
@@ -185,7 +179,7 @@ def test_pinv_of_hc_is_q_phi_qt(case):
     # ||pinv(Hc + E_c) - pinv(Hc)|| <= 3 ||E_c|| ||Hc^+||^2 <= (3/4) ||E_c||, with ||E_c|| the
     # computed Hc's error (see _hc_tol) plus pinvh's own backward error n eps ||Hc||.
     tol = _hc_tol(case) + rounding_tol(case.n, 1 / case.min_nonzero)
-    assert _norm(got - case.dense(phi)) <= tol
+    assert spectral_norm(got - case.dense(phi)) <= tol
 
 
 @given(st.lists(st.floats(-1e300, 1e300), min_size=1, max_size=20))
@@ -217,8 +211,8 @@ def test_phi_of_h_is_one_lipschitz(pair, log_t):
     phi_a = decompose(A).dense(hsc_inverse_values(decompose(A).eigenvalues))
     phi_b = decompose(B).dense(hsc_inverse_values(decompose(B).eigenvalues))
     # Each phi(.) is within ||E|| + n eps / 2 of its exact value (Lipschitz-1 once more).
-    tol = 2 * rounding_tol(a.n, 1 + _norm(A) + _norm(B))
-    assert _norm(phi_a - phi_b) <= _norm(A - B) + tol
+    tol = 2 * rounding_tol(a.n, 1 + spectral_norm(A) + spectral_norm(B))
+    assert spectral_norm(phi_a - phi_b) <= spectral_norm(A - B) + tol
 
 
 # ----------------------------------------------------------------- dense routes, equivariance
@@ -228,7 +222,7 @@ def test_phi_of_h_is_one_lipschitz(pair, log_t):
 def test_correct_matches_literal_dense_route(case):
     ours = correct(case.H, rtol=SEPARATED_RTOL).matrix
     literal = literal_hsc(case.H, rtol=SEPARATED_RTOL)
-    assert _norm(ours - literal) <= 2 * _hc_tol(case)
+    assert spectral_norm(ours - literal) <= 2 * _hc_tol(case)
 
 
 @given(orders().flatmap(lambda n: st.tuples(symmetric_cases(n), orthogonal_matrices(n))))
@@ -238,7 +232,7 @@ def test_correct_equivariant_under_orthogonal_similarity(args):
     lhs = correct(rotated, rtol=SEPARATED_RTOL).matrix
     rhs = P @ correct(case.H, rtol=SEPARATED_RTOL).matrix @ P.T
     # Both within _hc_tol of (PQ) diag(c) (PQ)^T; the products P Hc P^T add n eps ||Hc||.
-    assert _norm(lhs - rhs) <= 3 * _hc_tol(case)
+    assert spectral_norm(lhs - rhs) <= 3 * _hc_tol(case)
 
 
 # ----------------------------------------------------------------- comparators
@@ -247,7 +241,7 @@ def test_correct_equivariant_under_orthogonal_similarity(args):
 @given(symmetric_cases())
 def test_newton_correction_is_h(case):
     r = correct(case.H, "newton")
-    assert _norm(r.matrix - case.H) <= rounding_tol(case.n, case.norm)
+    assert spectral_norm(r.matrix - case.H) <= rounding_tol(case.n, case.norm)
 
 
 @given(symmetric_cases())
@@ -267,7 +261,9 @@ def test_abs_correction_is_matrix_absolute_value(case):
 def test_damped_correction_is_h_plus_mu_identity(case, mu_rel):
     mu = mu_rel * case.norm
     r = correct(case.H, "damped", mu=mu)
-    assert _norm(r.matrix - (case.H + mu * np.eye(case.n))) <= rounding_tol(case.n, case.norm + mu)
+    assert spectral_norm(r.matrix - (case.H + mu * np.eye(case.n))) <= rounding_tol(
+        case.n, case.norm + mu
+    )
 
 
 @given(symmetric_cases(), st.floats(-3.0, 0.0))
@@ -312,7 +308,7 @@ def test_fill_is_full_rank_hsc_on_kept_mu_on_null(case, log_mu):
     tol = rounding_tol(
         case.n, case.norm + 1 / case.min_nonzero + mu * (1 + case.norm / case.min_nonzero)
     )
-    assert _norm(fill.matrix - hsc.matrix - mu * projector) <= tol
+    assert spectral_norm(fill.matrix - hsc.matrix - mu * projector) <= tol
 
 
 def test_unknown_correction_raises():
@@ -348,14 +344,14 @@ def test_literal_nonsymmetric_matches_svd_reference(args):
     n, L = J.shape[0], float(s.max())
     m = float(s[s > 0].min())
     got = literal_hsc_nonsymmetric(J, rtol=SEPARATED_RTOL)
-    exact = J + (v * _pinv_exact(s)) @ u.T
+    exact = J + (v * exact_pinv_values(s)) @ u.T
     uu, ss, vt = np.linalg.svd(J)
     keep = ss > SEPARATED_RTOL * ss.max()
     numpy_ref = J + (vt[keep].T / ss[keep]) @ uu[:, keep].T
     # SVD perturbation at fixed rank: ||pinv(J + E) - pinv(J)|| <= 3 ||E|| / m^2.
     tol = rounding_tol(n, L + L / m**2)
-    assert _norm(got - exact) <= tol
-    assert _norm(got - numpy_ref) <= 2 * tol
+    assert spectral_norm(got - exact) <= tol
+    assert spectral_norm(got - numpy_ref) <= 2 * tol
 
 
 @given(st.floats(0.0, 2 * np.pi))
@@ -370,7 +366,7 @@ def test_literal_nonsymmetric_rotation_gives_two_cos_theta(theta):
     J = np.array([[c, -s], [s, c]])
     got = literal_hsc_nonsymmetric(J)
     # pinv of an orthogonal matrix through the SVD: error a few eps.
-    assert _norm(got - 2 * c * np.eye(2)) <= rounding_tol(2, 1.0)
+    assert spectral_norm(got - 2 * c * np.eye(2)) <= rounding_tol(2, 1.0)
 
 
 def test_literal_nonsymmetric_quarter_turn_is_zero():
@@ -386,7 +382,9 @@ def test_literal_nonsymmetric_has_no_eigenvalue_map(t, sign):
     t = sign * t
     N = np.array([[0.0, t], [0.0, 0.0]])
     got = literal_hsc_nonsymmetric(N)
-    assert _norm(got - np.array([[0.0, t], [1.0 / t, 0.0]])) <= rounding_tol(2, abs(t) + 1 / abs(t))
+    assert spectral_norm(got - np.array([[0.0, t], [1.0 / t, 0.0]])) <= rounding_tol(
+        2, abs(t) + 1 / abs(t)
+    )
     eig = np.sort(np.linalg.eigvals(got).real)
     # The eigenvalue condition number of this non-normal matrix is about (|t| + 1/|t|) / 2 and
     # the backward error of eigvals is n eps (|t| + 1/|t|).

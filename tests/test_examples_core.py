@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 import shlex
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from examples_support import EXAMPLES, load_example, run_example
 
 
 def test_quickstart_keeps_rank_and_bounds_the_step(capsys):
-    report = _load("quickstart").main(seed=0)
+    report = load_example("quickstart").main(seed=0)
     assert report["rank_H"] == report["rank_Hc"] < report["n"]
     assert report["null_dim"] >= 4  # the dead unit: 2 incoming weights, its bias, 1 outgoing
     norms = report["step_norms"]
@@ -38,26 +25,18 @@ def test_quickstart_keeps_rank_and_bounds_the_step(capsys):
 
 
 def test_quickstart_is_deterministic():
-    module = _load("quickstart")
+    module = load_example("quickstart")
     assert module.main(seed=3) == module.main(seed=3)
 
 
 def test_quickstart_runs_as_a_script():
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "quickstart.py"), "--seed", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
+    done = run_example("quickstart", "--seed", "1")
     assert done.returncode == 0, done.stderr
     assert "rank(H) = " in done.stdout
 
 
 def test_correct_from_file_writes_and_refuses_to_overwrite(tmp_path, capsys):
-    module = _load("correct_from_file")
+    module = load_example("correct_from_file")
     summary = module.main(["--out", str(tmp_path)])
     assert summary["rank_before"] == summary["rank_after"] == 5
     assert summary["null_dim_before"] == summary["null_dim_after"] == 3
@@ -71,7 +50,7 @@ def test_correct_from_file_writes_and_refuses_to_overwrite(tmp_path, capsys):
 
 
 def test_correct_from_file_accepts_a_user_matrix(tmp_path):
-    module = _load("correct_from_file")
+    module = load_example("correct_from_file")
     np.save(tmp_path / "mine.npy", np.diag([4.0, 0.0, -1.0]))
     summary = module.main(["--matrix", str(tmp_path / "mine.npy"), "--out", str(tmp_path / "o")])
     assert summary["inertia_before"] == {"positive": 1, "negative": 1, "zero": 1}

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "literal_failures.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("example_literal_failures", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from examples_support import load_example, run_example
 
 
 def test_literal_failures_reproduces_both_modes(capsys):
-    rows = _load().main(trials=100, seed=0)
+    rows = load_example("literal_failures").main(trials=100, seed=0)
     tiny = {r.setting: r for r in rows["tiny_eigenvalue"]}
     worst = tiny["lam_min = 2e-15"]
     # Mode 1: relative error ~ eps / lam_min = 0.11; the median over 100 matrices is ~1e-2.
@@ -44,14 +31,6 @@ def test_literal_failures_reproduces_both_modes(capsys):
 
 
 def test_literal_failures_runs_as_a_script():
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--trials", "3", "--seed", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
+    done = run_example("literal_failures", "--trials", "3", "--seed", "1")
     assert done.returncode == 0, done.stderr
     assert "Mode 1" in done.stdout

@@ -13,22 +13,16 @@ from hypothesis import strategies as st
 from strategies import (
     EPS,
     SEPARATED_RTOL,
+    exact_pinv_values,
     gradients,
     orders,
     random_orthogonal,
     rounding_tol,
+    spectral_norm,
     symmetric_cases,
 )
 
 from hsc_ref.spectral import decompose, default_rtol, pinv_values
-
-
-def _exact_pinv_values(lam: np.ndarray) -> np.ndarray:
-    return np.where(lam != 0, 1.0 / np.where(lam != 0, lam, 1.0), 0.0)
-
-
-def _norm(a: np.ndarray) -> float:
-    return float(np.linalg.norm(a, 2))
 
 
 @given(symmetric_cases())
@@ -43,10 +37,12 @@ def test_eigenvalues_match_drawn_spectrum(case):
 def test_pinv_eigenvalues(case):
     """Fact 1: ``H^+ = Q diag(lam^+) Q^T``, ``lam^+ = 1/lam`` above the cutoff, else 0."""
     s = decompose(case.H, rtol=SEPARATED_RTOL)
-    expected = case.dense(_exact_pinv_values(case.lam))
+    expected = case.dense(exact_pinv_values(case.lam))
     # pinv(H + E) - pinv(H) ~ -H^+ E H^+ + projector terms: norm <= 3 ||E|| / m^2 (same rank,
     # guaranteed by the separated cutoff); c absorbs the 3.
-    assert _norm(s.pinv() - expected) <= rounding_tol(case.n, case.norm / case.min_nonzero**2)
+    assert spectral_norm(s.pinv() - expected) <= rounding_tol(
+        case.n, case.norm / case.min_nonzero**2
+    )
     kept = np.abs(s.eigenvalues) > s.cutoff
     assert np.array_equal(s.pinv_eigenvalues()[kept], 1.0 / s.eigenvalues[kept])
     assert np.all(s.pinv_eigenvalues()[~kept] == 0.0)
@@ -103,7 +99,7 @@ def test_spectrum_pinv_matches_scipy_pinvh_default_policy(case):
     # keep the same eigenvalues; each is within 3||E||/m^2 of the exact H^+.
     ours = decompose(case.H).pinv()
     theirs = scipy.linalg.pinvh(case.H)
-    assert _norm(ours - theirs) <= 2 * rounding_tol(case.n, case.norm / case.min_nonzero**2)
+    assert spectral_norm(ours - theirs) <= 2 * rounding_tol(case.n, case.norm / case.min_nonzero**2)
 
 
 @given(symmetric_cases())
@@ -111,7 +107,7 @@ def test_spectrum_pinv_matches_scipy_pinvh_with_zeros(case):
     # Exact zeros come out as noise ~ eps L; the separated cutoff drops them in both routes.
     ours = decompose(case.H, rtol=SEPARATED_RTOL).pinv()
     theirs = scipy.linalg.pinvh(case.H, atol=0.0, rtol=SEPARATED_RTOL)
-    assert _norm(ours - theirs) <= 2 * rounding_tol(case.n, case.norm / case.min_nonzero**2)
+    assert spectral_norm(ours - theirs) <= 2 * rounding_tol(case.n, case.norm / case.min_nonzero**2)
 
 
 @given(symmetric_cases())
@@ -124,12 +120,12 @@ def test_moore_penrose_conditions(case):
     # residual is O(||E||) times norms of P, plus the rounding of the products themselves,
     # n eps ||A|| ||P|| ||A|| etc.:
     # A P A - A: E terms are O(||E||), the products' rounding is n eps L^2 / m
-    assert _norm(A @ P @ A - A) <= rounding_tol(n, L * L / m)
+    assert spectral_norm(A @ P @ A - A) <= rounding_tol(n, L * L / m)
     # P A P - P = -P E P + rounding    -> ||E|| / m^2
-    assert _norm(P @ A @ P - P) <= rounding_tol(n, L / m**2)
+    assert spectral_norm(P @ A @ P - P) <= rounding_tol(n, L / m**2)
     # A P - (A P)^T = P E - E P (sym. part cancels) -> 2 ||E|| / m
-    assert _norm(A @ P - (A @ P).T) <= rounding_tol(n, L / m)
-    assert _norm(P @ A - (P @ A).T) <= rounding_tol(n, L / m)
+    assert spectral_norm(A @ P - (A @ P).T) <= rounding_tol(n, L / m)
+    assert spectral_norm(P @ A - (P @ A).T) <= rounding_tol(n, L / m)
 
 
 @given(symmetric_cases())
@@ -146,7 +142,7 @@ def test_rank_null_dim_and_inertia_match_drawn_spectrum(case):
 def test_dense_reassembles_h(case):
     s = decompose(case.H)
     # Q diag(lam) Q^T of the computed factors reproduces H to its backward error.
-    assert _norm(s.dense() - case.H) <= rounding_tol(case.n, case.norm)
+    assert spectral_norm(s.dense() - case.H) <= rounding_tol(case.n, case.norm)
     assert np.array_equal(s.dense(), s.dense().T)
 
 
@@ -163,7 +159,7 @@ def test_solve_is_pinv_times_b(args):
 def test_random_orthogonal_is_orthogonal(seed, n):
     q = random_orthogonal(seed, n)
     # Householder QR gives orthogonality to a few ulps times n.
-    assert _norm(q.T @ q - np.eye(n)) <= rounding_tol(n, 1.0)
+    assert spectral_norm(q.T @ q - np.eye(n)) <= rounding_tol(n, 1.0)
 
 
 def test_pinv_of_a_kept_subnormal_eigenvalue_raises_instead_of_returning_inf():

@@ -21,6 +21,7 @@ from strategies import (
     orders,
     orthogonal_matrices,
     rounding_tol,
+    spectral_norm,
     symmetric_cases,
 )
 
@@ -33,10 +34,6 @@ EPS32 = float(np.finfo(np.float32).eps)
 
 def _phi(lam: np.ndarray) -> np.ndarray:
     return lam / (1.0 + lam**2)
-
-
-def _norm(a: np.ndarray) -> float:
-    return float(np.linalg.norm(a, 2))
 
 
 def _case_and_gradient(**kwargs):
@@ -128,7 +125,7 @@ def test_step_continuous_across_rank_change(args, lr):
     m = float(np.abs((lam + bump)[(lam + bump) != 0]).min())
     # Each Hc within c n eps (L + L/m^2) of Q diag(c) Q^T (tests/test_corrections.py).
     hc_tol = 2 * rounding_tol(n, L + L / m**2)
-    assert abs(_norm(r1.matrix - r0.matrix) - abs(delta + 1 / delta)) <= hc_tol
+    assert abs(spectral_norm(r1.matrix - r0.matrix) - abs(delta + 1 / delta)) <= hc_tol
 
 
 def test_hc_jumps_by_one_over_cutoff_where_step_does_not():

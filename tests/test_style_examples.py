@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from examples_support import load_example
 
 
 def test_style_experiment_quick_writes_its_figures_and_reports_spectra(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    summary = _load("style_experiment").main(["--quick", "--out", str(tmp_path)])
+    summary = load_example("style_experiment").main(["--quick", "--out", str(tmp_path)])
     names = {p.name for p in tmp_path.glob("*.png")}
     assert {"losses_6.png", "spectrum_6.png", "transfer_6.png", "transfer_8.png"} <= names
     assert {"stylizer_losses.png", "stylizer_outputs.png"} <= names
@@ -31,4 +20,4 @@ def test_style_experiment_quick_writes_its_figures_and_reports_spectra(tmp_path,
     assert lbfgs[-1] < lbfgs[0]
     assert "Stylizer" in capsys.readouterr().out
     with pytest.raises(FileExistsError):  # no overwrite without --force
-        _load("style_experiment").main(["--quick", "--out", str(tmp_path)])
+        load_example("style_experiment").main(["--quick", "--out", str(tmp_path)])
