@@ -451,6 +451,20 @@ def transfer_terms(
     }
 
 
+def _weighted_total(weights: Any, parts: dict[str, Any]) -> Any:
+    """``a * content + b * style + t * tv`` with the weights of an objective.
+
+    ``weights`` has ``content_weight``, ``style_weight`` and ``tv_weight`` attributes (a
+    :class:`TransferObjective` or a stylizer objective); ``parts`` maps the term names to
+    values, as :func:`transfer_terms` returns them.
+    """
+    return (
+        weights.content_weight * parts["content"]
+        + weights.style_weight * parts["style"]
+        + weights.tv_weight * parts["tv"]
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class TransferObjective:
     """``L(x) = a L_content + b L_style + t TV`` as a function of a flat image.
@@ -505,12 +519,7 @@ class TransferObjective:
         )
 
     def __call__(self, flat: Any) -> Any:
-        parts = self.components(flat)
-        return (
-            self.content_weight * parts["content"]
-            + self.style_weight * parts["style"]
-            + self.tv_weight * parts["tv"]
-        )
+        return _weighted_total(self, self.components(flat))
 
 
 def transfer_objective(

@@ -46,6 +46,7 @@ from hsc_ref.steps import adam, newton_type
 from hsc_ref.style import (
     CONVENTIONS,
     FeatureExtractor,
+    _weighted_total,
     check_image,
     feature_extractor,
     gram,
@@ -150,12 +151,7 @@ class StylizerObjective:
         return {name: anp.mean(value, axis=-1) for name, value in terms.items()}
 
     def __call__(self, flat: Any) -> Any:
-        parts = self.components(flat)
-        return (
-            self.content_weight * parts["content"]
-            + self.style_weight * parts["style"]
-            + self.tv_weight * parts["tv"]
-        )
+        return _weighted_total(self, self.components(flat))
 
 
 def stylizer_objective(
