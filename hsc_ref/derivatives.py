@@ -11,9 +11,10 @@ matrix symmetric only to rounding (about 1e-16 relative).
 
 from __future__ import annotations
 
-import mmap
-import os
+import ctypes
+import platform
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import autograd
@@ -29,6 +30,7 @@ __all__ = [
     "hessian_plain",
     "is_batch_polymorphic",
     "BATCHED_CHUNK_SIZE",
+    "keep_freed_memory",
     "hvp",
     "value_grad_hessian",
     "ValueGradHessian",
@@ -167,12 +169,12 @@ def hessian_plain(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
-BATCHED_CHUNK_SIZE = 256
+BATCHED_CHUNK_SIZE = 128
 """Default rows per pass of the batched Hessian route.
 
-On the generator-loss benchmark (``docs/benchmarks.md``) 128 to 256 rows per pass were
-fastest at n = 3962 (larger blocks fall out of cache), at about 1 MiB of working memory per
-row there (255 MiB per pass)."""
+On the generator-loss benchmark (``docs/benchmarks.md``) 64 to 256 rows per pass were
+within noise of each other at n = 249 to 3962 (smaller blocks pay more Python overhead,
+larger ones fall out of cache), at about 1 MiB of working memory per row at n = 3962."""
 
 _HESSIAN_COPIES = {False: 3, True: 1}
 """Dense ``n x n`` float arrays alive at the peak of each route: autograd's stacked rows, the
@@ -211,13 +213,13 @@ def hessian(
         Refuse (``MemoryError``, before allocating) when the dense result and the route's
         temporaries need more bytes than this; default the memory available now.
     workers : int, default 1
-        Batched route only: processes that compute row blocks in parallel. ``workers > 1``
-        forks ``workers - 1`` children (POSIX only) that write their rows into shared memory;
-        autograd cannot run in several threads (its trace counter is a global without a
-        lock), so processes are the only way to use more cores. With the same ``chunk_size``
-        the result is bit-identical to ``workers=1`` (the same blocks, computed the same
-        way); the default ``chunk_size`` shrinks to give every worker a block. Forking a
-        process that runs other threads (PyTorch, JAX) is at your own risk.
+        Batched route only: threads that compute row blocks in parallel (NumPy releases the
+        GIL in its array work, which dominates there). Blocks go to the threads in turn and
+        each block is computed exactly as with ``workers=1``, so with the same
+        ``chunk_size`` the result is bit-identical; the default ``chunk_size`` shrinks to give
+        every thread a block. The first call with ``workers > 1`` gives autograd one trace
+        counter per thread (its own is a process-wide global that concurrent traces corrupt);
+        single-threaded behaviour is unchanged.
 
     Returns
     -------
@@ -273,19 +275,64 @@ def hessian(
     if chunk_size is None:  # default: BATCHED_CHUNK_SIZE, but at least one block per worker
         chunk_size = min(BATCHED_CHUNK_SIZE, -(-n // workers))
     blocks = [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
-    if workers == 1 or len(blocks) == 1:
-        H = np.empty((n, n), dtype=x.dtype)
-        _fill_rows(fun, x, H, blocks)
-    else:
-        H = _forked_rows(fun, x, blocks, min(workers, len(blocks)))
+    H = np.empty((n, n), dtype=x.dtype)
+    _fill_rows_in_threads(fun, x, H, blocks, min(workers, len(blocks)))
     return _symmetrize_inplace(H)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
+
+
+def keep_freed_memory(trim_threshold: int = 2**30, mmap_threshold: int = 2**25) -> None:
+    """Make glibc's ``malloc`` keep freed memory for reuse (process-wide, opt-in, permanent).
+
+    The batched Hessian route allocates and frees hundreds of MiB of temporaries per block
+    of rows. glibc's default thresholds return much of that to the operating system after
+    each block, and the next block takes it back one page fault at a time (up to 40% of the
+    time in ``docs/benchmarks.md``). This calls ``mallopt`` so that arrays up to
+    ``mmap_threshold`` bytes come from the heap and up to ``trim_threshold`` free bytes stay
+    with the process. It speeds up every library in the process that allocates large
+    arrays (PyTorch too) and costs resident memory that is not returned. It cannot be undone
+    (glibc then stops adapting its thresholds); the environment variables
+    ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_`` set the same at start-up.
+
+    Parameters
+    ----------
+    trim_threshold : int, default 1 GiB
+        Free bytes at the top of the heap kept before ``malloc`` gives memory back.
+    mmap_threshold : int, default 32 MiB
+        Allocations of at least this many bytes get their own mapping (returned on free).
+
+    Raises
+    ------
+    ValueError
+        If a threshold is not a positive integer below 2**31.
+    OSError
+        If the C library is not glibc, or ``mallopt`` refuses a value.
+
+    Examples
+    --------
+    >>> import platform
+    >>> if platform.libc_ver()[0] == "glibc":
+    ...     keep_freed_memory()
+    """
+    for name, value in (("trim_threshold", trim_threshold), ("mmap_threshold", mmap_threshold)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+            raise ValueError(f"{name} must be a positive integer below 2**31, got {value!r}")
+    if platform.libc_ver()[0] != "glibc":
+        raise OSError(f"keep_freed_memory needs glibc, got C library {platform.libc_ver()!r}")
+    libc = ctypes.CDLL(None)
+    for name, param, value in (
+        ("trim_threshold", _M_TRIM_THRESHOLD, trim_threshold),
+        ("mmap_threshold", _M_MMAP_THRESHOLD, mmap_threshold),
+    ):
+        if libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)) != 1:
+            raise OSError(f"glibc mallopt refused {name} = {value}")
 
 
 def _check_workers(workers: Any) -> int:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if workers > 1 and not hasattr(os, "fork"):
-        raise ValueError(f"workers > 1 needs os.fork (POSIX), got workers={workers}")
     return workers
 
 
@@ -295,34 +342,18 @@ def _fill_rows(fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray, blocks: 
         H[start:stop] = _hessian_rows(fun, x, np.arange(start, stop))
 
 
-def _forked_rows(
-    fun: Callable[[Any], Any], x: np.ndarray, blocks: list, workers: int
-) -> np.ndarray:
-    """Rows from ``workers`` processes (this one and forked children) via shared memory."""
-    n = x.shape[0]
-    shared = mmap.mmap(-1, n * n * x.dtype.itemsize)  # anonymous, shared with children
-    H = np.frombuffer(shared, dtype=x.dtype).reshape(n, n)
-    children = []
-    for w in range(1, workers):
-        pid = os.fork()
-        if pid == 0:  # child: its share of the blocks, then leave without cleanup handlers
-            status = 1
-            try:
-                _fill_rows(fun, x, H, blocks[w::workers])
-                status = 0
-            finally:
-                os._exit(status)
-        children.append(pid)
-    try:
-        _fill_rows(fun, x, H, blocks[0::workers])
-    finally:  # reap every child, also when this process's share raised
-        failed = [p for p in children if os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) != 0]
-    if failed:
-        raise RuntimeError(f"hessian workers {failed} failed; rerun with workers=1 to see why")
-    out = np.array(H)  # a private copy; the shared mapping is released below
-    del H
-    shared.close()
-    return out
+def _fill_rows_in_threads(
+    fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray, blocks: list, workers: int
+) -> None:
+    """:func:`_fill_rows` with the blocks dealt to ``workers`` threads in turn."""
+    if workers == 1:
+        _fill_rows(fun, x, H, blocks)
+        return
+    _autograd_ops.thread_safe_tracing()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hsc_ref-hessian") as pool:
+        futures = [pool.submit(_fill_rows, fun, x, H, blocks[w::workers]) for w in range(workers)]
+        for future in futures:  # re-raises the first worker's exception, if any
+            future.result()
 
 
 def is_batch_polymorphic(fun: Callable[[Any], Any], x: Any) -> bool:
