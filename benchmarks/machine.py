@@ -14,6 +14,8 @@ ENV_VARS = (
     "MKL_NUM_THREADS",
     "OPENBLAS_CORETYPE",
     "XLA_FLAGS",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_MMAP_THRESHOLD_",
 )
 
 
@@ -67,6 +69,16 @@ def _mem_total() -> int | None:
     return None
 
 
+def _thp() -> str | None:
+    """The kernel's transparent-huge-page mode (the bracketed word), or None."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled", encoding="ascii") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    return text[text.find("[") + 1 : text.find("]")] if "[" in text else text.strip()
+
+
 def facts() -> dict[str, Any]:
     """CPU, cores, load, memory, Python and library versions, BLAS pools, thread variables.
 
@@ -79,6 +91,8 @@ def facts() -> dict[str, Any]:
         "mem_total_bytes": _mem_total(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
+        "libc": " ".join(platform.libc_ver()),
+        "transparent_hugepages": _thp(),
         "versions": {
             m: _version(m) for m in ("numpy", "scipy", "autograd", "torch", "jax", "cupy")
         },

@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--literal-max", type=int, default=4000, help="largest n for the literal route")
     p.add_argument("--no-peers", action="store_true", help="skip torch and jax")
     p.add_argument("--sections", nargs="*", default=["hessian", "steps", "blas"])
+    p.add_argument(
+        "--allocator",
+        choices=["default", "keep"],
+        default="default",
+        help="'keep': call hsc_ref.derivatives.keep_freed_memory() first (glibc; process-wide, "
+        "so every method and peer runs with it)",
+    )
     p.add_argument("--out-dir", type=Path, default=HERE / "results")
     p.add_argument("--name", default=None, help="result file stem (default: a timestamp)")
     p.add_argument("--force", action="store_true", help="overwrite existing result files")
@@ -67,15 +74,17 @@ def _ratio_rows(records: list[dict[str, Any]], base: str, key: str = "n") -> lis
         ref = methods.get(base, {}).get("median_s")
         for name, r in methods.items():
             if "median_s" not in r:
-                rows.append(f"| {size} | {name} | — | — | — | — | {r.get('note', '')} |")
+                rows.append(f"| {size} | {name} | — | — | — | — | — | {r.get('note', '')} |")
                 continue
             ratio = r["median_s"] / ref if ref else float("nan")
             peak = r.get("peak_bytes")
             peak_s = f"{peak / 2**20:.0f}" if peak is not None else "n/a"
+            faults = r.get("minor_faults_per_call")
+            faults_s = f"{faults:.0f}" if faults is not None else "n/a"
             err = r.get("rel_diff_vs_hsc_ref", r.get("rel_err_vs_spectral"))
             rows.append(
                 f"| {size} | {name} | {r['median_s']:.4g} | {r['min_s']:.4g} | {ratio:.3g} | "
-                f"{peak_s} | {err:.1e} |"
+                f"{peak_s} | {faults_s} | {err:.1e} |"
             )
     return rows
 
@@ -88,7 +97,9 @@ def _markdown(result: dict[str, Any]) -> str:
         f"- CPU: {facts['cpu_model']}, {facts['logical_cpus']} logical CPUs; "
         f"load average (1, 5, 15 min) before / after: {result['load_before']} / "
         f"{result['load_after']}",
-        f"- threads: {result['threads']}; env: {facts['env']}",
+        f"- threads: {result['threads']}; allocator: {result.get('allocator', 'default')} "
+        f"({facts.get('libc', '?')}; transparent huge pages: "
+        f"{facts.get('transparent_hugepages')}); env: {facts['env']}",
         f"- versions: {facts['versions']}",
         "- BLAS pools: "
         + "; ".join(
@@ -102,8 +113,9 @@ def _markdown(result: dict[str, Any]) -> str:
         lines += [
             "## Exact Hessian of the generator loss",
             "",
-            "| n | method | median s | min s | median / hsc_ref's | peak MiB | max rel. diff |",
-            "|---|---|---|---|---|---|---|",
+            "| n | method | median s | min s | median / hsc_ref's | peak MiB | page faults "
+            "| max rel. diff |",
+            "|---|---|---|---|---|---|---|---|",
             *_ratio_rows(result["hessian"], "hsc_ref.hessian (batched)"),
             "",
         ]
@@ -111,8 +123,9 @@ def _markdown(result: dict[str, Any]) -> str:
         lines += [
             f"## HSC step from a given H (dgemm {result['dgemm_gflops']:.1f} GFLOP/s)",
             "",
-            "| n | route | median s | min s | median / cholesky's | peak MiB | max rel. err |",
-            "|---|---|---|---|---|---|---|",
+            "| n | route | median s | min s | median / cholesky's | peak MiB | page faults "
+            "| max rel. err |",
+            "|---|---|---|---|---|---|---|---|",
             *_ratio_rows(result["steps"], "hsc_ref cholesky"),
             "",
         ]
@@ -172,7 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    result: dict[str, Any] = {"name": name, "threads": args.threads, "quick": args.quick}
+    if args.allocator == "keep":
+        from hsc_ref.derivatives import keep_freed_memory
+
+        keep_freed_memory()
+    result: dict[str, Any] = {
+        "name": name,
+        "threads": args.threads,
+        "quick": args.quick,
+        "allocator": args.allocator,
+    }
     result["load_before"] = list(os.getloadavg())
     if "hessian" in args.sections:
         log("Exact Hessians (generator loss):")

@@ -3,12 +3,14 @@
 Peak memory is the rise of the process's resident-set high-water mark (``VmHWM``) over the
 resident set before the call, after resetting the mark through ``/proc/self/clear_refs``
 (Linux). It counts every allocator (NumPy, PyTorch, XLA), unlike ``tracemalloc``. Where the
-reset is unavailable the peak is recorded as ``None``.
+reset is unavailable the peak is recorded as ``None``. Minor page faults per timed call (all
+threads; ``getrusage``) show how much of a time is the kernel handing memory back.
 """
 
 from __future__ import annotations
 
 import gc
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -72,7 +74,7 @@ def measure_round_robin(
         first = time.perf_counter() - t0
         for _ in range(warmups.get(name, 0)):
             fn()
-        out[name] = {"result": result, "peak_bytes": peak, "times_s": []}
+        out[name] = {"result": result, "peak_bytes": peak, "times_s": [], "faults": []}
         if name in slow:
             out[name]["times_s"].append(first)
     for _ in range(repeats):
@@ -80,10 +82,14 @@ def measure_round_robin(
             if name in slow:
                 continue
             time.sleep(pause_s)
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t0 = time.perf_counter()
             fn()
             out[name]["times_s"].append(time.perf_counter() - t0)
+            out[name]["faults"].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)
     for rec in out.values():
         rec["median_s"] = statistics.median(rec["times_s"])
         rec["min_s"] = min(rec["times_s"])
+        faults = rec.pop("faults")
+        rec["minor_faults_per_call"] = statistics.median(faults) if faults else None
     return out
