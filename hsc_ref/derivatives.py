@@ -280,33 +280,40 @@ def hessian(
     return _symmetrize_inplace(H)
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
+_MALLOPT = {"trim_threshold": -1, "mmap_threshold": -3, "arenas": -8}  # glibc's numbers
 
 
-def keep_freed_memory(trim_threshold: int = 2**30, mmap_threshold: int = 2**25) -> None:
+def keep_freed_memory(
+    trim_threshold: int = 2**30, mmap_threshold: int = 2**30, arenas: int | None = 1
+) -> None:
     """Make glibc's ``malloc`` keep freed memory for reuse (process-wide, opt-in, permanent).
 
     The batched Hessian route allocates and frees hundreds of MiB of temporaries per block
-    of rows. glibc's default thresholds return much of that to the operating system after
-    each block, and the next block takes it back one page fault at a time (up to 40% of the
-    time in ``docs/benchmarks.md``). This calls ``mallopt`` so that arrays up to
-    ``mmap_threshold`` bytes come from the heap and up to ``trim_threshold`` free bytes stay
-    with the process. It speeds up every library in the process that allocates large
-    arrays (PyTorch too) and costs resident memory that is not returned. It cannot be undone
-    (glibc then stops adapting its thresholds); the environment variables
-    ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_`` set the same at start-up.
+    of rows. glibc's default thresholds return much of that to the operating system, and the
+    next block takes it back one page fault at a time (up to 40% of the time, see
+    ``docs/benchmarks.md``). This calls ``mallopt`` so that allocations below
+    ``mmap_threshold`` bytes come from the heap, up to ``trim_threshold`` free bytes stay
+    with the process, and all threads share ``arenas`` heaps (a worker thread's own arena
+    is otherwise mapped and unmapped in pieces). It speeds up every library in the process
+    that allocates large arrays (PyTorch too), at the cost of resident memory that is not
+    returned. It cannot be undone (glibc then stops adapting its thresholds); the variables
+    ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_ARENA_MAX`` set the
+    same at start-up.
 
     Parameters
     ----------
     trim_threshold : int, default 1 GiB
         Free bytes at the top of the heap kept before ``malloc`` gives memory back.
-    mmap_threshold : int, default 32 MiB
+    mmap_threshold : int, default 1 GiB
         Allocations of at least this many bytes get their own mapping (returned on free).
+    arenas : int or None, default 1
+        Most heaps (arenas) that threads allocate from; ``None`` keeps glibc's default
+        (8 per core).
 
     Raises
     ------
     ValueError
-        If a threshold is not a positive integer below 2**31.
+        If a value is not a positive integer below 2**31.
     OSError
         If the C library is not glibc, or ``mallopt`` refuses a value.
 
@@ -316,17 +323,17 @@ def keep_freed_memory(trim_threshold: int = 2**30, mmap_threshold: int = 2**25) 
     >>> if platform.libc_ver()[0] == "glibc":
     ...     keep_freed_memory()
     """
-    for name, value in (("trim_threshold", trim_threshold), ("mmap_threshold", mmap_threshold)):
+    settings = {"trim_threshold": trim_threshold, "mmap_threshold": mmap_threshold}
+    if arenas is not None:
+        settings["arenas"] = arenas
+    for name, value in settings.items():
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
             raise ValueError(f"{name} must be a positive integer below 2**31, got {value!r}")
     if platform.libc_ver()[0] != "glibc":
         raise OSError(f"keep_freed_memory needs glibc, got C library {platform.libc_ver()!r}")
     libc = ctypes.CDLL(None)
-    for name, param, value in (
-        ("trim_threshold", _M_TRIM_THRESHOLD, trim_threshold),
-        ("mmap_threshold", _M_MMAP_THRESHOLD, mmap_threshold),
-    ):
-        if libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)) != 1:
+    for name, value in settings.items():
+        if libc.mallopt(ctypes.c_int(_MALLOPT[name]), ctypes.c_int(value)) != 1:
             raise OSError(f"glibc mallopt refused {name} = {value}")
 
 
@@ -345,15 +352,23 @@ def _fill_rows(fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray, blocks: 
 def _fill_rows_in_threads(
     fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray, blocks: list, workers: int
 ) -> None:
-    """:func:`_fill_rows` with the blocks dealt to ``workers`` threads in turn."""
+    """:func:`_fill_rows` with the blocks dealt to ``workers`` threads in turn.
+
+    The calling thread takes the first share: it allocates from glibc's main heap, which
+    keeps freed memory better than the arenas of new threads (fewer page faults).
+    """
     if workers == 1:
         _fill_rows(fun, x, H, blocks)
         return
     _autograd_ops.thread_safe_tracing()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hsc_ref-hessian") as pool:
-        futures = [pool.submit(_fill_rows, fun, x, H, blocks[w::workers]) for w in range(workers)]
-        for future in futures:  # re-raises the first worker's exception, if any
-            future.result()
+    shares = [blocks[w::workers] for w in range(workers)]
+    with ThreadPoolExecutor(workers - 1, thread_name_prefix="hsc_ref-hessian") as pool:
+        futures = [pool.submit(_fill_rows, fun, x, H, share) for share in shares[1:]]
+        try:
+            _fill_rows(fun, x, H, shares[0])
+        finally:  # wait for every thread; re-raise the first exception, if any
+            for future in futures:
+                future.result()
 
 
 def is_batch_polymorphic(fun: Callable[[Any], Any], x: Any) -> bool:

@@ -55,3 +55,43 @@ def test_quick_benchmark_runs_and_its_methods_agree(tmp_path):
     for r in steps:
         bound = 10 * r["n"] * 2.3e-16 * (1 + 10.0**2)  # ROUNDING_FACTOR * Cholesky bound
         assert r["rel_err_vs_spectral"] <= bound, r["method"]
+
+
+def _targets_module():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import targets
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return targets
+
+
+def _record(n, method, median_s):
+    return {"n": n, "method": method, "median_s": median_s}
+
+
+def test_targets_table_judges_each_ratio_against_its_limit():
+    targets = _targets_module()
+    result = {
+        "allocator": "keep",
+        "hessian": [
+            _record(249, targets.HSC, 0.02),
+            _record(249, targets.TORCH, 0.02),  # ratio 1: "no slower" holds
+            _record(249, targets.JAX, 0.01),  # no JAX target at this n
+            _record(3962, targets.HSC, 2.0),
+            _record(3962, "hsc_ref batched, workers=2", 1.5),
+            _record(3962, targets.TORCH, 1.9),  # 2.0 / 1.9 > 1: missed
+            _record(3962, targets.JAX, 1.0),  # 1.5 / 1.0 = 1.5: within 1.5x
+            {"n": 3962, "method": targets.JAX + " extra", "note": "skipped"},
+        ],
+    }
+    rows = targets.hessian_rows(result)
+    verdicts = {row.split(" | ")[0].lstrip("| "): row.rsplit("|", 2)[-2].strip() for row in rows}
+    assert verdicts == {
+        "n = 249, no slower than torch.func; hsc_ref 1 thread, allocator keep": "yes",
+        "n = 249, vs JAX (no target at this n); hsc_ref 1 thread, allocator keep": "—",
+        "n = 3962, no slower than torch.func; hsc_ref 1 thread, allocator keep": "no",
+        "n = 3962, within 1.5x of JAX; hsc_ref 1 thread, allocator keep": "no",
+        "n = 3962, no slower than torch.func; hsc_ref workers=2, allocator keep": "yes",
+        "n = 3962, within 1.5x of JAX; hsc_ref workers=2, allocator keep": "yes",
+    }

@@ -82,11 +82,13 @@ def test_thread_workers_give_the_same_hessian_bit_for_bit(workers, chunk_size):
     assert np.array_equal(many, one)
 
 
-def test_a_failing_worker_thread_raises_its_own_exception():
+@pytest.mark.parametrize("failing_thread", ["calling", "worker"])
+def test_a_failing_worker_thread_raises_its_own_exception(failing_thread):
     loss, theta = _generator_loss(2)
 
     def fails_in_a_worker(X):
-        if threading.current_thread() is not threading.main_thread():
+        calling = threading.current_thread() is threading.main_thread()
+        if calling == (failing_thread == "calling"):
             raise KeyError("worker failure")
         return loss(X)
 
@@ -403,6 +405,7 @@ def test_keep_freed_memory_stops_page_faults_on_reallocation():
         ({"mmap_threshold": 2**31}, "mmap_threshold must be a positive integer"),
         ({"mmap_threshold": 1.5}, "mmap_threshold must be a positive integer"),
         ({"trim_threshold": True}, "trim_threshold must be a positive integer"),
+        ({"arenas": 0}, "arenas must be a positive integer"),
     ],
 )
 def test_keep_freed_memory_validates_its_thresholds(kwargs, match):
