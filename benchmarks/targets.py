@@ -33,7 +33,9 @@ def _verdict(ratio: float, limit: float | None) -> str:
 def hessian_rows(result: dict[str, Any]) -> list[str]:
     """Rows for the Hessian targets of one run (1 thread and every ``workers=`` row)."""
     times = _medians(result["hessian"])
-    allocator = result.get("allocator", "default")
+    setting = f"allocator {result.get('allocator', 'default')}"
+    if result.get("name"):
+        setting += f", run {result['name']}"
     rows = []
     for n in sorted({n for n, _ in times}):
         ours = [
@@ -50,7 +52,7 @@ def hessian_rows(result: dict[str, Any]) -> list[str]:
                 what = f"{goal} {name}" if target else f"vs {name} (no target at this n)"
                 ratio = t / times[(n, peer)]
                 rows.append(
-                    f"| n = {n}, {what}; hsc_ref {label}, allocator {allocator} | "
+                    f"| n = {n}, {what}; hsc_ref {label}, {setting} | "
                     f"{t:.3g} s vs {times[(n, peer)]:.3g} s: ratio {ratio:.2f} | "
                     f"{_verdict(ratio, target)} |"
                 )

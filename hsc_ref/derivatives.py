@@ -290,7 +290,7 @@ def keep_freed_memory(
 
     The batched Hessian route allocates and frees hundreds of MiB of temporaries per block
     of rows. glibc's default thresholds return much of that to the operating system, and the
-    next block takes it back one page fault at a time (up to 40% of the time, see
+    next block takes it back one page fault at a time (up to half the time, see
     ``docs/benchmarks.md``). This calls ``mallopt`` so that allocations below
     ``mmap_threshold`` bytes come from the heap, up to ``trim_threshold`` free bytes stay
     with the process, and all threads share ``arenas`` heaps (a worker thread's own arena
