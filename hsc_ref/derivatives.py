@@ -296,9 +296,11 @@ def keep_freed_memory(
     with the process, and all threads share ``arenas`` heaps (a worker thread's own arena
     is otherwise mapped and unmapped in pieces). It speeds up every library in the process
     that allocates large arrays (PyTorch too), at the cost of resident memory that is not
-    returned. It cannot be undone (glibc then stops adapting its thresholds); the variables
-    ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_ARENA_MAX`` set the
-    same at start-up.
+    returned. One arena also serializes the allocations of threads that allocate at once: in
+    ``docs/benchmarks.md`` JAX's median got slower with it (``arenas=None`` leaves glibc's
+    arenas alone). It cannot be undone (glibc then stops adapting its thresholds); the
+    variables ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_ARENA_MAX``
+    set the same at start-up.
 
     Parameters
     ----------
@@ -354,8 +356,10 @@ def _fill_rows_in_threads(
 ) -> None:
     """:func:`_fill_rows` with the blocks dealt to ``workers`` threads in turn.
 
-    The calling thread takes the first share: it allocates from glibc's main heap, which
-    keeps freed memory better than the arenas of new threads (fewer page faults).
+    The calling thread computes the first share itself: one thread fewer to start, and from
+    the main thread it allocates from glibc's main heap, which keeps freed memory better than
+    the arenas of new threads (fewer page faults). If a share raises, every thread is still
+    waited for before the exception propagates.
     """
     if workers == 1:
         _fill_rows(fun, x, H, blocks)
