@@ -95,3 +95,20 @@ def test_targets_table_judges_each_ratio_against_its_limit():
         "n = 3962, no slower than torch.func; hsc_ref workers=2, allocator keep": "yes",
         "n = 3962, within 1.5x of JAX; hsc_ref workers=2, allocator keep": "yes",
     }
+
+
+def test_targets_table_judges_the_four_step_targets():
+    targets = _targets_module()
+    steps = [
+        _record(1000, "hsc_ref auto", 0.1),
+        _record(1000, "literal: scipy pinvh twice", 1.0),  # 10x: reached, at the limit
+        _record(4000, "hsc_ref auto", 1.0),
+        _record(4000, "literal: scipy pinvh twice", 49.0),  # 49x < 50x: missed
+        _record(4000, "scipy eigh evd step", 6.0),
+        _record(4000, targets.JAX_STEP, 5.0),  # the best peer: 5x, reached at the limit
+        {**_record(4000, "hsc_ref cholesky", 1.6), "flop_floor_s": 1.0},  # 1.6x > 1.5x
+    ]
+    rows = targets.step_rows({"steps": steps, "dgemm_gflops": 100.0})
+    verdicts = [row.rsplit("|", 2)[-2].strip() for row in rows]
+    assert verdicts == ["yes", "no", "yes", "no"]
+    assert f"best peer ({targets.JAX_STEP}) 5 s: 5.0x" in rows[2]
