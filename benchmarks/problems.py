@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import autograd.numpy as anp
 import numpy as np
 
-from hsc_ref.derivatives import flatten
+from hsc_ref.layout import flatten
 from hsc_ref.models import mlp
 
 BATCH = 64

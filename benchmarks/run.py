@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, flush=True)
 
     if args.allocator == "keep":
-        from hsc_ref.derivatives import keep_freed_memory
+        from hsc_ref._engine import keep_freed_memory
 
         keep_freed_memory()
     result: dict[str, Any] = {

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hsc_ref import _io
-from hsc_ref.gan_train import TrainConfig, train
+from hsc_ref.gan.train import TrainConfig, train
 
 METHODS = ("article", "hsc", "newton", "abs", "adam")
 

@@ -25,11 +25,11 @@ from hsc_ref.derivatives import gradient, hessian
 from hsc_ref.plotting import new_figure, save_figure
 from hsc_ref.spectral import decompose
 from hsc_ref.steps import spectral_step
-from hsc_ref.style import transfer_objective
-from hsc_ref.style_cli import plot_losses
-from hsc_ref.style_images import bundled_image
-from hsc_ref.style_optimize import optimize_image
-from hsc_ref.stylizer import stylizer_objective, train_stylizer
+from hsc_ref.style.cli import plot_losses
+from hsc_ref.style.images import bundled_image
+from hsc_ref.style.loss import transfer_objective
+from hsc_ref.style.optimize import optimize_image
+from hsc_ref.style.stylizer import stylizer_objective, train_stylizer
 
 
 def spectrum_facts(H: np.ndarray) -> dict:

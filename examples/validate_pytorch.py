@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hsc_ref import golden
-from hsc_ref.derivatives import flatten, layers_to_torch_linear
+from hsc_ref.layout import flatten, layers_to_torch_linear
 
 PITFALLS = ("rcond", "layout", "torch_order", "gram")
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from hsc_ref.corrections import CORRECTIONS, CorrectionResult, correct, get_correction
-from hsc_ref.derivatives import flatten, gradient, hessian, hvp, value_grad_hessian
+from hsc_ref.derivatives import gradient, hessian, hvp, value_grad_hessian
+from hsc_ref.layout import flatten
 from hsc_ref.spectral import Spectrum, decompose
 from hsc_ref.steps import hsc_step, spectral_step
 

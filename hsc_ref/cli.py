@@ -12,10 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hsc_ref import __version__, _io, gan_cli, golden_cli, style_cli
+from hsc_ref import __version__, _io
 from hsc_ref.corrections import correct
 from hsc_ref.demo import core_demo, format_core_demo
+from hsc_ref.gan import cli as gan_cli
+from hsc_ref.golden import cli as golden_cli
 from hsc_ref.steps import hsc_step
+from hsc_ref.style import cli as style_cli
 
 __all__ = ["main", "DEMO_SECTIONS", "SUBCOMMANDS"]
 

@@ -8,7 +8,8 @@ import autograd.numpy as anp
 import numpy as np
 
 from hsc_ref.corrections import correct
-from hsc_ref.derivatives import flatten, value_grad_hessian
+from hsc_ref.derivatives import value_grad_hessian
+from hsc_ref.layout import flatten
 from hsc_ref.models import mlp
 from hsc_ref.steps import HSC_ROUTES, hsc_step
 

@@ -21,17 +21,11 @@ from hsc_ref.corrections import (
     literal_hsc,
     literal_hsc_nonsymmetric,
 )
-from hsc_ref.derivatives import (
-    flatten,
-    gradient,
-    hessian,
-    hvp,
-    layers_from_torch_linear,
-    layers_to_torch_linear,
-    value_grad_hessian,
-)
+from hsc_ref.derivatives import gradient, hessian, hvp, value_grad_hessian
+from hsc_ref.layout import flatten, layers_from_torch_linear, layers_to_torch_linear
+from hsc_ref.rules import adam, bfgs, newton_type, sgd, sr1
 from hsc_ref.spectral import decompose
-from hsc_ref.steps import HSC_ROUTES, adam, bfgs, hsc_step, newton_type, sgd, spectral_step, sr1
+from hsc_ref.steps import HSC_ROUTES, hsc_step, spectral_step
 
 N = 3
 H_OK = np.diag([2.0, 0.0, -1.0])

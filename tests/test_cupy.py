@@ -21,8 +21,9 @@ except cp.cuda.runtime.CUDARuntimeError as exc:  # driver or device missing
 
 from hsc_ref import _backend  # noqa: E402
 from hsc_ref.corrections import CORRECTIONS, correct  # noqa: E402
+from hsc_ref.rules import newton_type  # noqa: E402
 from hsc_ref.spectral import decompose  # noqa: E402
-from hsc_ref.steps import HSC_ROUTES, auto_route, hsc_step, newton_type  # noqa: E402
+from hsc_ref.steps import HSC_ROUTES, auto_route, hsc_step  # noqa: E402
 
 N = 40
 PARAMS = {"damped": {"mu": 0.1}, "clip": {"delta": 0.5}, "fill": {"mu": 1.0}}

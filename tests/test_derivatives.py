@@ -11,16 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hsc_ref.derivatives import (
-    flatten,
-    gradient,
-    hessian,
-    hessian_plain,
-    hvp,
-    layers_from_torch_linear,
-    layers_to_torch_linear,
-    value_grad_hessian,
-)
+from hsc_ref.derivatives import gradient, hessian, hessian_plain, hvp, value_grad_hessian
+from hsc_ref.layout import flatten, layers_from_torch_linear, layers_to_torch_linear
 from hsc_ref.models import mlp
 from hsc_ref.testing import central_difference_gradient, central_difference_hessian
 

@@ -23,13 +23,9 @@ from hypothesis import strategies as st
 from strategies import EPS, from_spectrum, orthogonal_matrices, rounding_tol, spectra
 
 from hsc_ref import _autograd_ops, _backend, steps
-from hsc_ref.derivatives import (
-    flatten,
-    hessian,
-    hessian_plain,
-    is_batch_polymorphic,
-    keep_freed_memory,
-)
+from hsc_ref._engine import keep_freed_memory
+from hsc_ref.derivatives import hessian, hessian_plain, is_batch_polymorphic
+from hsc_ref.layout import flatten
 from hsc_ref.models import mlp
 from hsc_ref.spectral import decompose
 from hsc_ref.steps import auto_route, cholesky_error_bound, hsc_step

@@ -26,8 +26,9 @@ from strategies import (
 )
 
 from hsc_ref.corrections import correct
+from hsc_ref.rules import newton_type
 from hsc_ref.spectral import decompose
-from hsc_ref.steps import hsc_step, newton_type, spectral_step
+from hsc_ref.steps import hsc_step, spectral_step
 
 EPS32 = float(np.finfo(np.float32).eps)
 

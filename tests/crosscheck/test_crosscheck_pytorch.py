@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from hsc_ref import golden  # noqa: E402
-from hsc_ref.style import convention_factor  # noqa: E402
+from hsc_ref.style.loss import convention_factor  # noqa: E402
 
 # torch's own modules warn about torch.jit.script when torch.func is first used
 pytestmark = pytest.mark.filterwarnings(

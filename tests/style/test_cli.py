@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hsc_ref.cli import DEMO_SECTIONS, main
-from hsc_ref.style_cli import style_demo
-from hsc_ref.style_images import bundled_image, save_png
+from hsc_ref.style.cli import style_demo
+from hsc_ref.style.images import bundled_image, save_png
 
 
 def _run(tmp_path, *extra):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hsc_ref.gan_data import Mixture, mixture
-from hsc_ref.gan_metrics import N_EVAL, mode_metrics
+from hsc_ref.gan.data import Mixture, mixture
+from hsc_ref.gan.metrics import N_EVAL, mode_metrics
 
 
 def test_samples_spread_evenly_over_every_mode_give_all_modes_full_quality_zero_kl():

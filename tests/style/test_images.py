@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsc_ref.style_images import (
+from hsc_ref.style.images import (
     BUNDLED_IMAGES,
     bundled_image,
     encode_png,

@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 
 from hsc_ref.derivatives import gradient, hessian
-from hsc_ref.steps import adam, hsc_step
-from hsc_ref.style_images import bundled_image
-from hsc_ref.stylizer import (
-    ARTICLE_ADAM,
-    clip_grad_norm,
-    stylizer_objective,
-    train_stylizer,
-)
+from hsc_ref.rules import adam
+from hsc_ref.steps import hsc_step
+from hsc_ref.style.images import bundled_image
+from hsc_ref.style.stylizer import ARTICLE_ADAM, clip_grad_norm, stylizer_objective, train_stylizer
 
 EPS = np.finfo(np.float64).eps
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hsc_ref.derivatives import gradient, hessian
-from hsc_ref.style import (
+from hsc_ref.style.loss import (
     CONVENTIONS,
     check_image,
     content_loss,

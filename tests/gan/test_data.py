@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hsc_ref.gan_data import DATASETS, Mixture, mixture, sample
+from hsc_ref.gan.data import DATASETS, Mixture, mixture, sample
 
 
 def test_ring_is_eight_modes_at_radius_two_at_pinned_angles():

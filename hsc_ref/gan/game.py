@@ -35,8 +35,9 @@ import numpy as np
 import scipy.special
 
 from hsc_ref import _validation
-from hsc_ref.derivatives import flatten, hessian
-from hsc_ref.gan_data import Mixture, mixture
+from hsc_ref.derivatives import hessian
+from hsc_ref.gan.data import Mixture, mixture
+from hsc_ref.layout import flatten
 from hsc_ref.models import Model, mlp
 
 __all__ = [

@@ -44,8 +44,8 @@ from scipy.sparse.linalg import LinearOperator
 from hsc_ref import _validation
 from hsc_ref.corrections import CORRECTIONS
 from hsc_ref.derivatives import hessian
-from hsc_ref.steps import adam, newton_type
-from hsc_ref.style import TransferObjective, check_image
+from hsc_ref.rules import adam, newton_type
+from hsc_ref.style.loss import TransferObjective, check_image
 
 __all__ = [
     "MAX_DENSE_UNKNOWNS",

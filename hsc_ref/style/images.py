@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hsc_ref import _io
-from hsc_ref.style import check_image
+from hsc_ref.style.loss import check_image
 
 __all__ = [
     "BUNDLED_IMAGES",

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from hsc_ref.cli import DEMO_SECTIONS, main
-from hsc_ref.gan_cli import OUTPUT_FILES, PLOT_FILES, gan_demo
+from hsc_ref.gan.cli import OUTPUT_FILES, PLOT_FILES, gan_demo
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TINY = ["--steps", "2", "--hidden", "4", "--batch", "8", "--n-eval", "40", "--no-progress"]
 
 
@@ -100,7 +100,7 @@ def test_gan_experiment_example_prints_the_table(tmp_path, capsys):
 
 
 def test_python_blocks_of_docs_gan_md_run():
-    text = (Path(__file__).resolve().parents[1] / "docs" / "gan.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "docs" / "gan.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     assert blocks
     for block in blocks:

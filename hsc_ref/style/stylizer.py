@@ -40,10 +40,11 @@ import numpy as np
 
 from hsc_ref import _validation
 from hsc_ref.corrections import CORRECTIONS, correct
-from hsc_ref.derivatives import flatten, hessian
+from hsc_ref.derivatives import hessian
+from hsc_ref.layout import flatten
 from hsc_ref.models import mlp
-from hsc_ref.steps import adam, newton_type
-from hsc_ref.style import (
+from hsc_ref.rules import adam, newton_type
+from hsc_ref.style.loss import (
     CONVENTIONS,
     FeatureExtractor,
     _weighted_total,
@@ -53,7 +54,7 @@ from hsc_ref.style import (
     patches3x3,
     transfer_terms,
 )
-from hsc_ref.style_optimize import armijo_backtrack
+from hsc_ref.style.optimize import armijo_backtrack
 
 __all__ = [
     "ARTICLE_ADAM",
@@ -338,7 +339,7 @@ def train_stylizer(
         (the article does it every step; 0 disables it).
     line_search : bool, default False
         Newton-type methods only: Armijo backtracking on the step (see
-        :func:`hsc_ref.style_optimize.armijo_backtrack`).
+        :func:`hsc_ref.style.optimize.armijo_backtrack`).
     callback : callable, optional
         ``callback(step, loss)`` after every step.
     **params

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import scipy.special
 
-from hsc_ref.derivatives import flatten, hessian, layers_from_torch_linear, layers_to_torch_linear
-from hsc_ref.gan import init_game, mlp_game, player_losses
-from hsc_ref.gan_data import sample
-from hsc_ref.gan_train import (
+from hsc_ref.derivatives import hessian
+from hsc_ref.gan.data import sample
+from hsc_ref.gan.game import init_game, mlp_game, player_losses
+from hsc_ref.gan.train import (
     HESSIAN_METHODS,
     METHODS,
     TrainConfig,
@@ -17,6 +17,7 @@ from hsc_ref.gan_train import (
     spectrum_summary,
     train,
 )
+from hsc_ref.layout import flatten, layers_from_torch_linear, layers_to_torch_linear
 from hsc_ref.spectral import decompose
 
 EPS = np.finfo(np.float64).eps

@@ -2,7 +2,7 @@
 
 Outputs in ``--out``: ``metrics.json`` (config and metrics), ``samples.npz`` (evaluation
 samples, mode centres, final ``theta`` and ``phi``), ``history.npz`` (per-step arrays, see
-:class:`~hsc_ref.gan_train.TrainResult`), ``matrices.npz`` (every exact matrix of the game
+:class:`~hsc_ref.gan.train.TrainResult`), ``matrices.npz`` (every exact matrix of the game
 at the final point, :func:`final_matrices`) and, unless ``--no-plots``, ``samples.png``,
 ``losses.png`` and ``spectrum.png``. Existing files are not replaced without ``--force``.
 tqdm (extra ``progress``) draws a progress bar when installed; matplotlib (extra ``plot``)
@@ -21,9 +21,9 @@ import numpy as np
 
 from hsc_ref import _io
 from hsc_ref.corrections import correct
-from hsc_ref.gan import LOSSES, game_matrices, init_game
-from hsc_ref.gan_data import DATASETS, sample
-from hsc_ref.gan_train import METHODS, SCHEDULES, TrainConfig, TrainResult, train
+from hsc_ref.gan.data import DATASETS, sample
+from hsc_ref.gan.game import LOSSES, game_matrices, init_game
+from hsc_ref.gan.train import METHODS, SCHEDULES, TrainConfig, TrainResult, train
 
 __all__ = [
     "OUTPUT_FILES",

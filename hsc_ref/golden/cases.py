@@ -1,6 +1,6 @@
 """Golden cases: seeded inputs, reference outputs and the tolerance of every output.
 
-Private: :mod:`hsc_ref.golden` re-exports the public names. Tolerances are first-order error
+:mod:`hsc_ref.golden` re-exports the public names. Tolerances are first-order error
 bounds times :data:`SAFETY` (see ``docs/validating.md``): with ``e_H`` the size of the
 perturbation of ``H`` an implementation at precision ``eps`` is expected to make
 (``n * eps * ||H||`` for a given matrix),
@@ -29,12 +29,21 @@ import numpy as np
 import scipy.stats
 
 from hsc_ref.corrections import correct
-from hsc_ref.derivatives import flatten, value_grad_hessian
+from hsc_ref.derivatives import value_grad_hessian
+from hsc_ref.layout import flatten
 from hsc_ref.models import mlp
 from hsc_ref.spectral import decompose
 from hsc_ref.steps import hsc_step
 
-__all__: list[str] = []
+__all__ = [
+    "SAFETY",
+    "PRECISIONS",
+    "Tolerance",
+    "GoldenCase",
+    "CASE_NAMES",
+    "build_case",
+    "build_cases",
+]
 
 SAFETY = 10.0
 """Factor between each first-order error bound and the tolerance written to the manifest."""
@@ -665,7 +674,8 @@ def _game_outputs(fg: Any, theta: Any, phi: Any, x_real: Any, z: Any, *, lr: flo
 
 def _gan_case(name: str, seed: int, *, dirac: tuple[float, float] | None, description: str):
     """GAN players on ring data (``dirac=None``) or DiracGAN at ``(theta, psi) = dirac``."""
-    from hsc_ref import gan, gan_data  # noqa: PLC0415
+    from hsc_ref import gan  # noqa: PLC0415
+    from hsc_ref.gan import data as gan_data  # noqa: PLC0415
 
     rng = _seeded_rng(seed, name)
     if dirac is None:

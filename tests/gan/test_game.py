@@ -7,7 +7,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from hsc_ref.gan import (
+from hsc_ref.gan.data import sample
+from hsc_ref.gan.game import (
     dirac_game,
     dirac_matrices,
     discriminator_loss,
@@ -19,7 +20,6 @@ from hsc_ref.gan import (
     player_losses,
     softplus,
 )
-from hsc_ref.gan_data import sample
 from hsc_ref.testing import central_difference_hessian
 
 EPS = np.finfo(np.float64).eps

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from hsc_ref import _validation
-from hsc_ref.gan_data import Mixture
+from hsc_ref.gan.data import Mixture
 
 __all__ = ["N_EVAL", "ModeMetrics", "mode_metrics"]
 
@@ -75,7 +75,7 @@ def mode_metrics(samples: np.ndarray, data: Mixture) -> ModeMetrics:
     Examples
     --------
     >>> import numpy as np
-    >>> from hsc_ref.gan_data import mixture
+    >>> from hsc_ref.gan.data import mixture
     >>> ring = mixture("ring")
     >>> m = mode_metrics(np.repeat(ring.centers[:2], 10, axis=0), ring)  # two modes, evenly
     >>> m.modes_captured, m.high_quality_fraction, bool(np.isclose(m.reverse_kl, np.log(4)))

@@ -43,11 +43,11 @@ import numpy as np
 from hsc_ref import _validation
 from hsc_ref.corrections import correct
 from hsc_ref.derivatives import hessian
-from hsc_ref.gan import FlatGame, dirac_game, init_game, mlp_game, player_losses
-from hsc_ref.gan_data import DATASETS, sample
-from hsc_ref.gan_metrics import N_EVAL, mode_metrics
+from hsc_ref.gan.data import DATASETS, sample
+from hsc_ref.gan.game import FlatGame, dirac_game, init_game, mlp_game, player_losses
+from hsc_ref.gan.metrics import N_EVAL, mode_metrics
+from hsc_ref.rules import StepRule, adam, newton_type, sgd, sr1
 from hsc_ref.spectral import Spectrum, decompose
-from hsc_ref.steps import StepRule, adam, newton_type, sgd, sr1
 
 __all__ = [
     "METHODS",

@@ -7,14 +7,9 @@ import pytest
 
 from hsc_ref.derivatives import gradient, hessian
 from hsc_ref.steps import hsc_step
-from hsc_ref.style import transfer_objective
-from hsc_ref.style_images import bundled_image
-from hsc_ref.style_optimize import (
-    armijo_backtrack,
-    free_mask,
-    matrix_free_hsc_step,
-    optimize_image,
-)
+from hsc_ref.style.images import bundled_image
+from hsc_ref.style.loss import transfer_objective
+from hsc_ref.style.optimize import armijo_backtrack, free_mask, matrix_free_hsc_step, optimize_image
 
 EPS = np.finfo(np.float64).eps
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from hsc_ref import _io
-from hsc_ref.style import CONVENTIONS, TransferObjective, feature_extractor, transfer_objective
-from hsc_ref.style_images import BUNDLED_IMAGES, resolve_image, save_png, side_by_side
-from hsc_ref.style_optimize import IMAGE_METHODS, ImageOptResult, optimize_image
+from hsc_ref.style.images import BUNDLED_IMAGES, resolve_image, save_png, side_by_side
+from hsc_ref.style.loss import CONVENTIONS, TransferObjective, feature_extractor, transfer_objective
+from hsc_ref.style.optimize import IMAGE_METHODS, ImageOptResult, optimize_image
 
 __all__ = ["add_parser", "run_style", "demo_section", "style_demo", "plot_losses"]
 
@@ -102,7 +102,7 @@ def run_style(
     content, style : ndarray, shape (H, W, 3)
         Images in ``[0, 1]`` of one size.
     method, steps, lr, line_search, **params
-        As in :func:`hsc_ref.style_optimize.optimize_image`.
+        As in :func:`hsc_ref.style.optimize.optimize_image`.
     weights : tuple of float
         Content, style and TV weights.
     convention : str
@@ -118,7 +118,7 @@ def run_style(
 
     Examples
     --------
-    >>> from hsc_ref.style_images import bundled_image
+    >>> from hsc_ref.style.images import bundled_image
     >>> c, s = bundled_image("shapes", 8), bundled_image("stripes", 8)
     >>> _, r = run_style(c, s, method="lbfgs", steps=3)
     >>> bool(r.losses[-1] < r.losses[0])
@@ -288,7 +288,7 @@ def style_demo(seed: int = 0, size: int = 12, steps: int = 8) -> str:
     """
     from hsc_ref.corrections import correct  # noqa: PLC0415
     from hsc_ref.derivatives import hessian  # noqa: PLC0415
-    from hsc_ref.style_images import bundled_image  # noqa: PLC0415
+    from hsc_ref.style.images import bundled_image  # noqa: PLC0415
 
     content = bundled_image("shapes", size, seed=seed)
     style = bundled_image("checkerboard", size, seed=seed + 1)

@@ -1,0 +1,153 @@
+"""The batched exact-Hessian engine: row blocks from reverse-over-reverse passes over copies.
+
+Private; :func:`hsc_ref.derivatives.hessian` is the public entry point. One pass over ``k``
+copies of ``x`` gives ``k`` Hessian rows; blocks can be dealt to threads (NumPy releases the
+GIL in its array work) with autograd's trace counter made per-thread first. Also the opt-in
+glibc allocator setting :func:`keep_freed_memory` (re-exported by ``hsc_ref.derivatives``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+
+from hsc_ref import _autograd_ops
+
+__all__ = ["keep_freed_memory"]
+
+
+_MALLOPT = {"trim_threshold": -1, "mmap_threshold": -3, "arenas": -8}  # glibc's numbers
+
+
+def keep_freed_memory(
+    trim_threshold: int = 2**30, mmap_threshold: int = 2**30, arenas: int | None = 1
+) -> None:
+    """Make glibc's ``malloc`` keep freed memory for reuse (process-wide, opt-in, permanent).
+
+    The batched Hessian route allocates and frees hundreds of MiB of temporaries per block
+    of rows. glibc's default thresholds return much of that to the operating system, and the
+    next block takes it back one page fault at a time (up to half the time, see
+    ``docs/benchmarks.md``). This calls ``mallopt`` so that allocations below
+    ``mmap_threshold`` bytes come from the heap, up to ``trim_threshold`` free bytes stay
+    with the process, and all threads share ``arenas`` heaps (a worker thread's own arena
+    is otherwise mapped and unmapped in pieces). It speeds up every library in the process
+    that allocates large arrays (PyTorch too), at the cost of resident memory that is not
+    returned. One arena also serializes the allocations of threads that allocate at once: in
+    ``docs/benchmarks.md`` JAX's median got slower with it (``arenas=None`` leaves glibc's
+    arenas alone). It cannot be undone (glibc then stops adapting its thresholds); the
+    variables ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_ARENA_MAX``
+    set the same at start-up.
+
+    Parameters
+    ----------
+    trim_threshold : int, default 1 GiB
+        Free bytes at the top of the heap kept before ``malloc`` gives memory back.
+    mmap_threshold : int, default 1 GiB
+        Allocations of at least this many bytes get their own mapping (returned on free).
+    arenas : int or None, default 1
+        Most heaps (arenas) that threads allocate from; ``None`` keeps glibc's default
+        (8 per core).
+
+    Raises
+    ------
+    ValueError
+        If a value is not a positive integer below 2**31.
+    OSError
+        If the C library is not glibc, or ``mallopt`` refuses a value.
+
+    Examples
+    --------
+    >>> import platform
+    >>> if platform.libc_ver()[0] == "glibc":
+    ...     keep_freed_memory()
+    """
+    settings = {"trim_threshold": trim_threshold, "mmap_threshold": mmap_threshold}
+    if arenas is not None:
+        settings["arenas"] = arenas
+    for name, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+            raise ValueError(f"{name} must be a positive integer below 2**31, got {value!r}")
+    if platform.libc_ver()[0] != "glibc":
+        raise OSError(f"keep_freed_memory needs glibc, got C library {platform.libc_ver()!r}")
+    libc = ctypes.CDLL(None)
+    for name, value in settings.items():
+        if libc.mallopt(ctypes.c_int(_MALLOPT[name]), ctypes.c_int(value)) != 1:
+            raise OSError(f"glibc mallopt refused {name} = {value}")
+
+
+def _check_workers(workers: Any) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    return workers
+
+
+def _fill_rows(fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray, blocks: list) -> None:
+    """Write the Hessian rows of each ``(start, stop)`` block into ``H``."""
+    for start, stop in blocks:
+        H[start:stop] = _hessian_rows(fun, x, np.arange(start, stop))
+
+
+def _fill_rows_in_threads(
+    fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray, blocks: list, workers: int
+) -> None:
+    """:func:`_fill_rows` with the blocks dealt to ``workers`` threads in turn.
+
+    The calling thread computes the first share itself: one thread fewer to start, and from
+    the main thread it allocates from glibc's main heap, which keeps freed memory better than
+    the arenas of new threads (fewer page faults). If a share raises, every thread is still
+    waited for before the exception propagates.
+    """
+    if workers == 1:
+        _fill_rows(fun, x, H, blocks)
+        return
+    _autograd_ops.thread_safe_tracing()
+    shares = [blocks[w::workers] for w in range(workers)]
+    with ThreadPoolExecutor(workers - 1, thread_name_prefix="hsc_ref-hessian") as pool:
+        futures = [pool.submit(_fill_rows, fun, x, H, share) for share in shares[1:]]
+        try:
+            _fill_rows(fun, x, H, shares[0])
+        finally:  # wait for every thread; re-raise the first exception, if any
+            for future in futures:
+                future.result()
+
+
+def _symmetrize_inplace(H: np.ndarray, tile: int = 256) -> np.ndarray:
+    """``H <- (H + H^T) / 2`` tile by tile (bit-identical, no second n x n temporary)."""
+    n = H.shape[0]
+    for i in range(0, n, tile):
+        for j in range(i, n, tile):
+            upper = H[i : i + tile, j : j + tile]
+            lower = H[j : j + tile, i : i + tile]
+            mean = 0.5 * (upper + lower.T)
+            upper[...] = mean
+            lower[...] = mean.T
+    return H
+
+
+def _hessian_rows(fun: Callable[[Any], Any], x: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Rows ``index`` of the Hessian from one pass over ``len(index)`` copies of ``x``."""
+    k, n = index.shape[0], x.shape[0]
+    copies = np.broadcast_to(x, (k, n)).copy()
+    basis = np.zeros((k, n), dtype=x.dtype)
+    basis[np.arange(k), index] = 1.0
+    grad_of_copies = autograd.grad(lambda X: anp.sum(_values_of_copies(fun, X)))
+    rows = autograd.grad(lambda X: anp.sum(grad_of_copies(X) * basis))(copies)
+    return np.asarray(rows)
+
+
+def _values_of_copies(fun: Callable[[Any], Any], X: Any) -> Any:
+    """``fun(X)`` for a ``(k, n)`` stack, checked to hold one value per copy."""
+    values = fun(X)
+    if anp.shape(values) != (X.shape[0],):
+        raise ValueError(
+            f"fun must return one value per parameter copy on the batched route: shape "
+            f"({X.shape[0]},) for input {X.shape}, got {anp.shape(values)}"
+        )
+    return values

@@ -1,0 +1,77 @@
+"""Small MLP GANs: pinned data sets, losses, exact game matrices, mode metrics and trainers.
+
+Modules: :mod:`~hsc_ref.gan.data` (the ring, grid and DiracGAN data),
+:mod:`~hsc_ref.gan.game` (models, losses, per-player Hessians, the game Jacobian),
+:mod:`~hsc_ref.gan.metrics` (modes captured, high-quality fraction, reverse KL),
+:mod:`~hsc_ref.gan.train` (one loop for every method) and :mod:`~hsc_ref.gan.cli`
+(``hsc-ref gan``). The names users call are re-exported here.
+"""
+
+from __future__ import annotations
+
+from hsc_ref.gan.data import DATASETS, Mixture, mixture, sample
+from hsc_ref.gan.game import (
+    LOSSES,
+    FlatGame,
+    Game,
+    GameMatrices,
+    PlayerLosses,
+    dirac_game,
+    dirac_matrices,
+    discriminator_loss,
+    game_matrices,
+    generator_loss,
+    init_game,
+    mlp_game,
+    player_hessians,
+    player_losses,
+    softplus,
+)
+from hsc_ref.gan.metrics import N_EVAL, ModeMetrics, mode_metrics
+from hsc_ref.gan.train import (
+    DEFAULT_LR,
+    HESSIAN_METHODS,
+    METHODS,
+    SCHEDULES,
+    TrainConfig,
+    TrainResult,
+    clip_grad_norm,
+    make_rule,
+    spectrum_summary,
+    train,
+)
+
+__all__ = [
+    "Mixture",
+    "DATASETS",
+    "mixture",
+    "sample",
+    "LOSSES",
+    "softplus",
+    "discriminator_loss",
+    "generator_loss",
+    "Game",
+    "mlp_game",
+    "dirac_game",
+    "FlatGame",
+    "init_game",
+    "PlayerLosses",
+    "player_losses",
+    "player_hessians",
+    "GameMatrices",
+    "game_matrices",
+    "dirac_matrices",
+    "N_EVAL",
+    "ModeMetrics",
+    "mode_metrics",
+    "METHODS",
+    "HESSIAN_METHODS",
+    "SCHEDULES",
+    "DEFAULT_LR",
+    "TrainConfig",
+    "TrainResult",
+    "make_rule",
+    "clip_grad_norm",
+    "spectrum_summary",
+    "train",
+]

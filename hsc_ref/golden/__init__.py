@@ -1,0 +1,53 @@
+"""Golden reference files for checking other implementations of HSC.
+
+Modules: :mod:`~hsc_ref.golden.cases` (seeded cases and derived tolerances),
+:mod:`~hsc_ref.golden.files` (writing and reading a golden set and a results file),
+:mod:`~hsc_ref.golden.check` (comparing results with a golden set, with diagnoses) and
+:mod:`~hsc_ref.golden.cli` (``hsc-ref golden``). The names users call are re-exported here.
+"""
+
+from __future__ import annotations
+
+from hsc_ref.golden.cases import (
+    CASE_NAMES,
+    PRECISIONS,
+    SAFETY,
+    GoldenCase,
+    Tolerance,
+    build_case,
+    build_cases,
+)
+from hsc_ref.golden.check import CheckReport, CheckRow, check_results
+from hsc_ref.golden.files import (
+    MANIFEST_NAME,
+    SCHEMA_VERSION,
+    GoldenFileError,
+    GoldenSet,
+    load_results,
+    read_golden,
+    save_results,
+    write_golden,
+)
+from hsc_ref.layout import torch_parameter_order
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SAFETY",
+    "PRECISIONS",
+    "MANIFEST_NAME",
+    "GoldenFileError",
+    "Tolerance",
+    "GoldenCase",
+    "GoldenSet",
+    "CheckRow",
+    "CheckReport",
+    "CASE_NAMES",
+    "build_case",
+    "build_cases",
+    "write_golden",
+    "read_golden",
+    "save_results",
+    "load_results",
+    "check_results",
+    "torch_parameter_order",
+]
