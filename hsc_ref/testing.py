@@ -20,7 +20,6 @@ __all__ = [
     "Comparison",
     "compare_arrays",
     "assert_close",
-    "assert_matches_golden",
 ]
 
 
@@ -185,56 +184,3 @@ def assert_close(
             f"atol={atol:.3g} because: {reason}"
         )
     return result
-
-
-def assert_matches_golden(
-    results: Any,
-    golden_dir: Any,
-    *,
-    precision: str = "auto",
-    only: Any = None,
-) -> Any:
-    """Raise ``AssertionError`` with the failing rows unless ``results`` pass the golden set.
-
-    Parameters
-    ----------
-    results : mapping of str to array, or path of a results ``.npz``
-        Keys ``"<case>/<output>"`` (see :mod:`hsc_ref.golden`).
-    golden_dir : path
-        Folder written by :func:`hsc_ref.golden.write_golden` (``hsc-ref golden write``).
-    precision : {"auto", "float64", "float32"}
-        Which tolerances apply; ``"auto"`` picks float32 for a case with any float32 result.
-    only : sequence of str, optional
-        Check only these cases.
-
-    Returns
-    -------
-    hsc_ref.golden.CheckReport
-        The report, when every comparable output passes and none is missing.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from hsc_ref import golden
-    >>> folder = tempfile.mkdtemp()
-    >>> _ = golden.write_golden(folder, only=["matrix_spd"])
-    >>> case = golden.read_golden(folder).cases["matrix_spd"]
-    >>> results = {f"matrix_spd/{k}": v for k, v in case.outputs.items()}
-    >>> assert_matches_golden(results, folder).passed
-    True
-    >>> results["matrix_spd/step"] = 1.01 * results["matrix_spd/step"]
-    >>> assert_matches_golden(results, folder)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    AssertionError: 1 of 7 outputs failed against the golden set ...
-    """
-    from hsc_ref import golden  # noqa: PLC0415  (golden imports this module)
-
-    report = golden.check_results(golden_dir, results, precision=precision, only=only)
-    if not report.passed:
-        bad = [r for r in report.rows if r.status in ("fail", "missing")]
-        raise AssertionError(
-            f"{len(bad)} of {len(report.rows)} outputs failed against the golden set "
-            f"{report.golden_dir}:\n{report.format_table(failures_only=True)}"
-        )
-    return report

@@ -23,7 +23,7 @@ from hsc_ref.golden.files import GoldenSet, load_results, read_golden
 from hsc_ref.layout import torch_parameter_order
 from hsc_ref.testing import compare_arrays
 
-__all__ = ["CheckRow", "CheckReport", "check_results"]
+__all__ = ["CheckRow", "CheckReport", "check_results", "assert_matches_golden"]
 
 
 @dataclass(frozen=True)
@@ -299,3 +299,54 @@ def check_results(
     known = {f"{n}/{o}" for n in golden.cases for o in golden.cases[n].outputs}
     unexpected = tuple(sorted(k for k in results if k not in known))
     return CheckReport(str(golden.directory), tuple(rows), unexpected)
+
+
+def assert_matches_golden(
+    results: Any,
+    golden_dir: Any,
+    *,
+    precision: str = "auto",
+    only: Any = None,
+) -> CheckReport:
+    """Raise ``AssertionError`` with the failing rows unless ``results`` pass the golden set.
+
+    Parameters
+    ----------
+    results : mapping of str to array, or path of a results ``.npz``
+        Keys ``"<case>/<output>"`` (see :mod:`hsc_ref.golden`).
+    golden_dir : path
+        Folder written by :func:`hsc_ref.golden.write_golden` (``hsc-ref golden write``).
+    precision : {"auto", "float64", "float32"}
+        Which tolerances apply; ``"auto"`` picks float32 for a case with any float32 result.
+    only : sequence of str, optional
+        Check only these cases.
+
+    Returns
+    -------
+    CheckReport
+        The report, when every comparable output passes and none is missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hsc_ref.golden import write_golden
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_golden(folder, only=["matrix_spd"])
+    >>> case = read_golden(folder).cases["matrix_spd"]
+    >>> results = {f"matrix_spd/{k}": v for k, v in case.outputs.items()}
+    >>> assert_matches_golden(results, folder).passed
+    True
+    >>> results["matrix_spd/step"] = 1.01 * results["matrix_spd/step"]
+    >>> assert_matches_golden(results, folder)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    AssertionError: 1 of 7 outputs failed against the golden set ...
+    """
+    report = check_results(golden_dir, results, precision=precision, only=only)
+    if not report.passed:
+        bad = [r for r in report.rows if r.status in ("fail", "missing")]
+        raise AssertionError(
+            f"{len(bad)} of {len(report.rows)} outputs failed against the golden set "
+            f"{report.golden_dir}:\n{report.format_table(failures_only=True)}"
+        )
+    return report

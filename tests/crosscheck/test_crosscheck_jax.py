@@ -10,7 +10,7 @@ import pytest
 jax = pytest.importorskip("jax")
 
 from hsc_ref import golden  # noqa: E402
-from hsc_ref.testing import assert_matches_golden  # noqa: E402
+from hsc_ref.golden.check import assert_matches_golden  # noqa: E402
 
 # JAX compiles every shape (about 2 s each here): a few cases keep the test-time budget
 CASES = {

@@ -18,11 +18,11 @@ from strategies import from_spectrum, orders, orthogonal_matrices, spectra
 from hsc_ref import golden
 from hsc_ref.gan.game import dirac_matrices
 from hsc_ref.golden.cases import matrix_case
+from hsc_ref.golden.check import assert_matches_golden
 from hsc_ref.layout import flatten, layers_from_torch_linear
 from hsc_ref.style.loss import FeatureExtractor, gram, style_loss
 from hsc_ref.testing import (
     assert_close,
-    assert_matches_golden,
     central_difference_gradient,
     compare_arrays,
 )
