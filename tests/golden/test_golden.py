@@ -172,7 +172,11 @@ def test_report_json_and_table_name_every_row(gold: golden.GoldenSet) -> None:
     row = next(r for r in data["rows"] if r["case"] == "matrix_spd" and r["output"] == "pinv")
     assert row["status"] == "fail" and "non-finite" in row["message"]
     table = report.format_table()
-    assert "matrix_spd  pinv" in table.replace("  ", "  ") or "pinv" in table
+    lines = table.splitlines()
+    cells = [line.split() for line in lines[1 : 1 + len(report.rows)]]  # below the header
+    assert [tuple(c[:2]) for c in cells] == [(r.case, r.output) for r in report.rows]
+    assert next(c for c in cells if c[:2] == ["matrix_spd", "pinv"])[-1] == "FAIL"
+    assert any(line.startswith("- matrix_spd/pinv FAIL: non-finite") for line in lines)
     assert "FAILED" in table and "extra/key" in table
 
 
