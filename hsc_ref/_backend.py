@@ -113,21 +113,37 @@ def symmetric_part(H: Any, tile: int = 256) -> tuple[Any, float, float]:
     """
     xp = namespace(H)
     if xp is not np:
-        return 0.5 * (H + H.T), float(xp.abs(H - H.T).max()), float(xp.abs(H).max())
+        with np.errstate(over="ignore"):
+            asym = float(xp.abs(H - H.T).max())
+        return _mean(H, H.T, xp), asym, float(xp.abs(H).max())
     n = H.shape[0]
     asym = scale = 0.0
-    for i in range(0, n, tile):
-        for j in range(i, n, tile):
-            upper = H[i : i + tile, j : j + tile]
-            lower_t = H[j : j + tile, i : i + tile].T
-            asym = max(asym, float(np.abs(upper - lower_t).max()))
-            scale = max(scale, float(np.abs(upper).max()), float(np.abs(lower_t).max()))
+    with np.errstate(over="ignore"):  # an overflowing difference is an infinite asymmetry
+        for i in range(0, n, tile):
+            for j in range(i, n, tile):
+                upper = H[i : i + tile, j : j + tile]
+                lower_t = H[j : j + tile, i : i + tile].T
+                asym = max(asym, float(np.abs(upper - lower_t).max()))
+                scale = max(scale, float(np.abs(upper).max()), float(np.abs(lower_t).max()))
     if asym == 0.0:
         return H, asym, scale
     out = np.empty_like(H)
     for i in range(0, n, tile):
         for j in range(i, n, tile):
-            mean = 0.5 * (H[i : i + tile, j : j + tile] + H[j : j + tile, i : i + tile].T)
+            mean = _mean(H[i : i + tile, j : j + tile], H[j : j + tile, i : i + tile].T, np)
             out[i : i + tile, j : j + tile] = mean
             out[j : j + tile, i : i + tile] = mean.T
     return out, asym, scale
+
+
+def _mean(a: Any, b: Any, xp: ModuleType) -> Any:
+    """``(a + b) / 2`` without overflow: ``a / 2 + b / 2`` where the sum would overflow.
+
+    Where ``a + b`` is finite, ``0.5 * (a + b)`` is the exactly rounded mean; halving first is
+    exact too except for subnormal halves, so the fallback is used only where it is needed.
+    """
+    with np.errstate(over="ignore"):
+        mean = 0.5 * (a + b)
+    if not all_finite(xp, mean):
+        mean = xp.where(xp.isfinite(mean), mean, 0.5 * a + 0.5 * b)
+    return mean

@@ -24,6 +24,12 @@ def as_real_array(x: Any, name: str, *, ndim: int | None = None) -> Any:
     arrays raise ``ValueError``.
     """
     xp = _backend.namespace(x)
+    if isinstance(x, (np.matrix, np.ma.MaskedArray)):
+        raise TypeError(
+            f"{name} must be a plain ndarray, got {type(x).__name__} (np.matrix changes the "
+            f"meaning of * and of shapes, a mask would be ignored): pass np.asarray(...) of "
+            f"the values you mean"
+        )
     if not hasattr(x, "dtype"):
         if isinstance(x, (str, bytes)) or x is None:
             raise TypeError(f"{name} must be a real floating-point array, got {type(x).__name__}")
@@ -58,7 +64,8 @@ def as_square_matrix(x: Any, name: str = "H") -> Any:
 def check_symmetric(x: Any, rtol: float, name: str = "H") -> None:
     """Raise unless ``max|x - x.T| <= rtol * max|x|`` (a relative symmetry test)."""
     xp = _backend.namespace(x)
-    asym = float(xp.abs(x - x.T).max())
+    with np.errstate(over="ignore"):  # x - x.T may overflow: inf is then the right verdict
+        asym = float(xp.abs(x - x.T).max())
     scale = float(xp.abs(x).max())
     if asym > rtol * scale:
         raise ValueError(
@@ -84,6 +91,23 @@ def check_positive(value: Any, name: str) -> float:
     if value == 0:
         raise ValueError(f"{name} must be positive, got {value}")
     return value
+
+
+def symmetric_matrix(H: Any, symmetry_rtol: float | None, name: str = "H") -> tuple[Any, float]:
+    """Validate a symmetric matrix once and return ``((H + H^T) / 2, max|H|)``.
+
+    The boundary check of every function that takes a symmetric matrix: finite, real, square,
+    and ``max|H - H^T| <= symmetry_rtol * max|H|`` (default ``sqrt(eps(H.dtype))``). An exactly
+    symmetric ``H`` is returned itself, not copied; the symmetrization cannot overflow.
+    """
+    H = as_square_matrix(H, name)
+    if symmetry_rtol is None:
+        symmetry_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
+    symmetry_rtol = check_tolerance(symmetry_rtol, "symmetry_rtol")
+    sym, asym, scale = _backend.symmetric_part(H)  # tiled: check, then symmetrize if needed
+    if asym > symmetry_rtol * scale:
+        check_symmetric(H, symmetry_rtol, name)  # raises, with the rule in the message
+    return sym, scale
 
 
 def check_vector_for(g: Any, n: int, dtype: Any, name: str = "g") -> Any:

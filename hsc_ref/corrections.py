@@ -8,19 +8,23 @@ name                    corrected eigenvalue ``c(lam)``       what it is
 ======================  ====================================  ==========================
 ``hsc``                 ``lam + lam^+``                       the article's ``H + pinv(H)``
 ``newton``              ``lam``                               pseudo-inverse Newton
-``abs``                 ``|lam|``                             saddle-free Newton
+``saddle_free``         ``|lam|``                             saddle-free Newton
 ``damped(mu)``          ``lam + mu``                          Levenberg-Marquardt
 ``clip(delta)``         ``sgn(lam) * max(|lam|, delta)``      eigenvalue modification
 ``fill(mu)``            ``lam + lam^+``; null space ``mu``    full-rank variant of ``hsc``
 ======================  ====================================  ==========================
 
-``lam^+`` is ``1/lam`` above the spectrum's cutoff and 0 otherwise. The literal dense routes
-``H + scipy.linalg.pinvh(H)`` and, for non-symmetric ``J``, ``J + scipy.linalg.pinv(J)`` are
-:func:`literal_hsc` and :func:`literal_hsc_nonsymmetric`.
+``lam^+`` is ``1/lam`` above the spectrum's cutoff and 0 otherwise. ``"abs"`` is accepted as
+an alias of ``"saddle_free"``. Corrected eigenvalues are judged against ``H``'s own cutoff
+(``atol + rtol * max|lam|``), which an added ``mu`` or ``delta`` cannot move: ranks and the
+pseudo-inverses of the steps do not depend on how large the added constant is. The literal
+dense routes ``H + scipy.linalg.pinvh(H)`` and, for non-symmetric ``J``,
+``J + scipy.linalg.pinv(J)`` are :func:`literal_hsc` and :func:`literal_hsc_nonsymmetric`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -32,7 +36,6 @@ from hsc_ref import _backend, _validation
 from hsc_ref.spectral import (
     Inertia,
     Spectrum,
-    cutoff_for,
     decompose,
     default_rtol,
     inertia_of,
@@ -43,6 +46,7 @@ __all__ = [
     "Correction",
     "CorrectionResult",
     "CORRECTIONS",
+    "ALIASES",
     "hsc",
     "newton",
     "saddle_free",
@@ -52,6 +56,9 @@ __all__ = [
     "hsc_inverse_values",
     "get_correction",
     "correct",
+    "SpectrumSummary",
+    "SUMMARY_FIELDS",
+    "summarize",
     "literal_hsc",
     "literal_hsc_nonsymmetric",
 ]
@@ -77,11 +84,10 @@ class Correction(NamedTuple):
 
 
 def _pinv_of(values_fn: Callable[[Spectrum], Any]) -> Callable[[Spectrum], Any]:
-    """Inverse map by the spectrum's policy, applied to the corrected eigenvalues."""
+    """Inverse map of the corrected eigenvalues under the spectrum's own cutoff."""
 
     def inverse(spectrum: Spectrum) -> Any:
-        c = values_fn(spectrum)
-        return pinv_values(c, cutoff_for(c, spectrum.atol, spectrum.rtol))
+        return pinv_values(values_fn(spectrum), spectrum.cutoff)
 
     return inverse
 
@@ -150,7 +156,7 @@ def _abs_values(spectrum: Spectrum) -> Any:
 
 
 def saddle_free() -> Correction:
-    """Saddle-free Newton: eigenvalues ``|lam|`` (registered as ``"abs"``).
+    """Saddle-free Newton: eigenvalues ``|lam|`` (registered as ``"saddle_free"``, alias ``"abs"``).
 
     Examples
     --------
@@ -160,7 +166,7 @@ def saddle_free() -> Correction:
     >>> saddle_free().values(s)
     array([0.5, 0. , 2. ])
     """
-    return Correction("abs", _abs_values, _pinv_of(_abs_values))
+    return Correction("saddle_free", _abs_values, _pinv_of(_abs_values))
 
 
 def damped(mu: float) -> Correction:
@@ -235,12 +241,15 @@ def fill(mu: float) -> Correction:
 CORRECTIONS: dict[str, Callable[..., Correction]] = {
     "hsc": hsc,
     "newton": newton,
-    "abs": saddle_free,
+    "saddle_free": saddle_free,
     "damped": damped,
     "clip": clip,
     "fill": fill,
 }
 """Registry of correction factories by name; parameters are passed as keywords."""
+
+ALIASES = {"abs": "saddle_free"}
+"""Other names :func:`get_correction` accepts: ``"abs"`` is saddle-free Newton's ``|lam|``."""
 
 
 def get_correction(method: str | Correction, **params: float) -> Correction:
@@ -255,6 +264,7 @@ def get_correction(method: str | Correction, **params: float) -> Correction:
         if params:
             raise TypeError(f"parameters {sorted(params)} given with a Correction object")
         return method
+    method = ALIASES.get(method, method) if isinstance(method, str) else method
     if not isinstance(method, str) or method not in CORRECTIONS:
         raise ValueError(f"method must be one of {sorted(CORRECTIONS)}, got {method!r}")
     try:
@@ -281,8 +291,8 @@ class CorrectionResult:
         ``n - rank``.
     inertia_before, inertia_after : Inertia
         Signs of the eigenvalues under each cutoff.
-    atol, rtol, cutoff, cutoff_after : float
-        The policy, the cutoff on ``lam`` and the same policy's cutoff on ``c(lam)``.
+    atol, rtol, cutoff : float
+        The policy and the cutoff on ``lam``; ``c(lam)`` is judged against the same cutoff.
     spectrum : Spectrum
         The decomposition everything was computed from.
     """
@@ -300,7 +310,6 @@ class CorrectionResult:
     atol: float
     rtol: float
     cutoff: float
-    cutoff_after: float
     spectrum: Spectrum
 
 
@@ -349,8 +358,8 @@ def correct(
     spectrum = _as_spectrum(H, atol, rtol, symmetry_rtol)
     correction = get_correction(method, **params)
     after = correction.values(spectrum)
-    cutoff_after = cutoff_for(after, spectrum.atol, spectrum.rtol)
-    rank_after = int((_backend.namespace(after).abs(after) > cutoff_after).sum())
+    inertia_after = inertia_of(after, spectrum.cutoff)
+    rank_after = inertia_after.positive + inertia_after.negative
     return CorrectionResult(
         method=correction.name,
         matrix=spectrum.dense(after),
@@ -361,12 +370,106 @@ def correct(
         null_dim_before=spectrum.null_dim,
         null_dim_after=spectrum.n - rank_after,
         inertia_before=spectrum.inertia,
-        inertia_after=inertia_of(after, cutoff_after),
+        inertia_after=inertia_after,
         atol=spectrum.atol,
         rtol=spectrum.rtol,
         cutoff=spectrum.cutoff,
-        cutoff_after=cutoff_after,
         spectrum=spectrum,
+    )
+
+
+@dataclass(frozen=True)
+class SpectrumSummary:
+    """What diagnostics record of one Hessian and its correction, without a dense matrix.
+
+    Attributes
+    ----------
+    method : str
+        The correction summarized (default ``"hsc"``: ``Hc = H + pinv(H)``).
+    n, rank : int
+        Order and numerical rank of ``H``.
+    positive, negative, zero : int
+        Inertia of ``H`` under its cutoff (``zero`` counts ``|lam| <= cutoff``).
+    cutoff : float
+        ``atol + rtol * max|lam|``.
+    eig_min, eig_max, eig_abs_min : float
+        Smallest, largest and smallest-magnitude eigenvalue of ``H``.
+    pinv_abs_max : float
+        Largest ``|lam^+|`` (``1 / min kept |lam|``; 0 when nothing is kept).
+    rank_corrected, negative_corrected, zero_corrected : int
+        Rank and inertia of the corrected matrix, read off the eigenvalue map.
+    corrected_abs_min_kept : float
+        Smallest ``|c(lam)|`` over the eigenvalues ``H`` keeps (NaN when none).
+    """
+
+    method: str
+    n: int
+    rank: int
+    positive: int
+    negative: int
+    zero: int
+    cutoff: float
+    eig_min: float
+    eig_max: float
+    eig_abs_min: float
+    pinv_abs_max: float
+    rank_corrected: int
+    negative_corrected: int
+    zero_corrected: int
+    corrected_abs_min_kept: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (plain ints, floats and the method name)."""
+        return dataclasses.asdict(self)
+
+
+SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(SpectrumSummary) if f.name != "method")
+"""Numeric fields of :class:`SpectrumSummary`, the per-step diagnostic columns of trainers."""
+
+
+def summarize(
+    spectrum: Spectrum, method: str | Correction = "hsc", **params: float
+) -> SpectrumSummary:
+    """Summarize a spectrum and its correction from eigenvalues alone (no ``n^3`` product).
+
+    The rank and inertia of the corrected matrix come from the eigenvalue map ``c(lam)``
+    under ``H``'s own cutoff, so for ``"hsc"`` they equal those of ``H`` (a tested property).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsc_ref.spectral import decompose
+    >>> s = summarize(decompose(np.diag([-1.0, 0.0, 2.0])))
+    >>> s.eig_min, s.eig_max, s.eig_abs_min, s.pinv_abs_max
+    (-1.0, 2.0, 0.0, 1.0)
+    >>> s.rank, s.negative, s.zero, s.rank_corrected, s.negative_corrected
+    (2, 1, 1, 2, 1)
+    """
+    if not isinstance(spectrum, Spectrum):
+        raise TypeError(
+            f"spectrum must be a Spectrum (from decompose), got {type(spectrum).__name__}"
+        )
+    correction = get_correction(method, **params)
+    lam = _backend.to_numpy(spectrum.eigenvalues)
+    after = _backend.to_numpy(correction.values(spectrum))
+    kept = np.abs(lam) > spectrum.cutoff
+    before, corrected = inertia_of(lam, spectrum.cutoff), inertia_of(after, spectrum.cutoff)
+    return SpectrumSummary(
+        method=correction.name,
+        n=spectrum.n,
+        rank=before.positive + before.negative,
+        positive=before.positive,
+        negative=before.negative,
+        zero=before.zero,
+        cutoff=float(spectrum.cutoff),
+        eig_min=float(lam[0]),
+        eig_max=float(lam[-1]),
+        eig_abs_min=float(np.abs(lam).min()),
+        pinv_abs_max=float(1.0 / np.abs(lam[kept]).min()) if kept.any() else 0.0,
+        rank_corrected=corrected.positive + corrected.negative,
+        negative_corrected=corrected.negative,
+        zero_corrected=corrected.zero,
+        corrected_abs_min_kept=float(np.abs(after[kept]).min()) if kept.any() else float("nan"),
     )
 
 

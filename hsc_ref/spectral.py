@@ -19,7 +19,15 @@ from scipy.sparse.linalg import LinearOperator
 
 from hsc_ref import _backend, _validation
 
-__all__ = ["Inertia", "Spectrum", "decompose", "default_rtol", "cutoff_for", "pinv_values"]
+__all__ = [
+    "Inertia",
+    "Spectrum",
+    "decompose",
+    "decompose_symmetric",
+    "default_rtol",
+    "cutoff_for",
+    "pinv_values",
+]
 
 
 def default_rtol(n: int, dtype: Any) -> float:
@@ -43,6 +51,8 @@ def cutoff_for(values: Any, atol: float, rtol: float) -> float:
     >>> cutoff_for(np.array([-4.0, 1.0]), atol=0.5, rtol=0.25)
     1.5
     """
+    atol = _validation.check_tolerance(atol, "atol")
+    rtol = _validation.check_tolerance(rtol, "rtol")
     xp = _backend.namespace(values)
     return float(atol + rtol * float(xp.abs(values).max()))
 
@@ -63,6 +73,8 @@ def pinv_values(values: Any, cutoff: float) -> Any:
     >>> pinv_values(np.array([-2.0, 0.0, 1e-20, 4.0]), 1e-15)
     array([-0.5 ,  0.  ,  0.  ,  0.25])
     """
+    values = _validation.as_real_array(values, "values", ndim=1)
+    cutoff = _validation.check_tolerance(cutoff, "cutoff")
     xp = _backend.namespace(values)
     magnitude = xp.abs(values)
     kept = magnitude > cutoff
@@ -90,7 +102,9 @@ class Inertia:
 class Spectrum:
     """Eigendecomposition ``H = Q diag(lam) Q^T`` of a symmetric matrix, with its cutoff policy.
 
-    Build it with :func:`decompose`; do not call the constructor on unvalidated data.
+    Build it with :func:`decompose`; do not call the constructor on unvalidated data. The
+    arrays are read-only (NumPy), so a spectrum can be shared by a step rule, diagnostics and
+    a report without copies.
 
     Attributes
     ----------
@@ -268,19 +282,40 @@ def decompose(
     >>> s.rank, s.null_dim, s.inertia
     (2, 1, Inertia(positive=1, negative=1, zero=1))
     """
+    atol, rtol_given = _validation.check_tolerance(atol, "atol"), rtol
+    if rtol_given is not None:
+        _validation.check_tolerance(rtol_given, "rtol")
     H = _validation.as_square_matrix(H, "H")
-    n = H.shape[0]
-    atol = _validation.check_tolerance(atol, "atol")
-    rtol = default_rtol(n, H.dtype) if rtol is None else _validation.check_tolerance(rtol, "rtol")
-    if symmetry_rtol is None:
-        symmetry_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
-    symmetry_rtol = _validation.check_tolerance(symmetry_rtol, "symmetry_rtol")
     xp = _backend.namespace(H)
+    n = H.shape[0]
     _backend.check_fits(4 * n * n * H.dtype.itemsize, f"eigh of n = {n}", max_bytes, xp)
-    sym, asym, scale = _backend.symmetric_part(H)  # tiled: check, then symmetrize if needed
-    if asym > symmetry_rtol * scale:
-        _validation.check_symmetric(H, symmetry_rtol, "H")  # raises, with the rule
+    sym, _ = _validation.symmetric_matrix(H, symmetry_rtol)
+    return decompose_symmetric(sym, atol=atol, rtol=rtol)
+
+
+def decompose_symmetric(sym: Any, *, atol: float, rtol: float | None) -> Spectrum:
+    """One ``eigh`` of a matrix already validated and exactly symmetric (no checks repeated).
+
+    For callers that validated ``H`` at their own boundary with the same rules as
+    :func:`decompose` (``hsc_step`` does, to read ``H`` once): ``sym`` must be the exactly
+    symmetric matrix that check returned, and ``atol``/``rtol`` checked tolerances.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> decompose_symmetric(np.diag([1.0, 0.0]), atol=0.0, rtol=None).rank
+    1
+    """
+    xp = _backend.namespace(sym)
+    rtol = default_rtol(sym.shape[0], sym.dtype) if rtol is None else float(rtol)
     lam, q = xp.linalg.eigh(sym)
     if not (_backend.all_finite(xp, lam) and _backend.all_finite(xp, q)):
         raise FloatingPointError("eigh returned non-finite values (solver failure)")
-    return Spectrum(lam, q, atol, rtol, cutoff_for(lam, atol, rtol))
+    return Spectrum(_read_only(lam), _read_only(q), atol, rtol, cutoff_for(lam, atol, rtol))
+
+
+def _read_only(a: Any) -> Any:
+    """Mark a NumPy array read-only (a Spectrum is immutable); CuPy arrays have no such flag."""
+    if isinstance(a, np.ndarray):
+        a.flags.writeable = False
+    return a

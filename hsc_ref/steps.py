@@ -38,7 +38,7 @@ import scipy.optimize
 
 from hsc_ref import _backend, _validation
 from hsc_ref.corrections import Correction, get_correction
-from hsc_ref.spectral import Spectrum, decompose, default_rtol
+from hsc_ref.spectral import Spectrum, decompose_symmetric, default_rtol
 
 __all__ = [
     "HSC_ROUTES",
@@ -98,7 +98,15 @@ def spectral_step(
         )
     g = _validation.check_vector_for(g, spectrum.n, spectrum.dtype, "g")
     correction = get_correction(method, **params)
-    return -_check_lr(lr) * spectrum.apply(correction.inverse_values(spectrum), g)
+    lr = _check_lr(lr)
+    with np.errstate(over="ignore"):  # checked below, with a message that names the cause
+        step = -lr * spectrum.apply(correction.inverse_values(spectrum), g)
+    if not _backend.all_finite(_backend.namespace(step), step):
+        raise FloatingPointError(
+            f"the {correction.name} step is not finite (overflow): lr = {lr:.3g} times the "
+            f"inverse-corrected gradient exceeds the largest {step.dtype} number"
+        )
+    return step
 
 
 def hsc_step(
@@ -156,25 +164,24 @@ def hsc_step(
     True
     """
     lr = _check_lr(lr)
-    if route == "spectral":
-        spectrum = decompose(H, atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol)
-        return spectral_step(spectrum, g, "hsc", lr=lr)
     if route not in HSC_ROUTES:
         raise ValueError(f"route must be one of {HSC_ROUTES}, got {route!r}")
-    H, g = _checked_pair(H, g, symmetry_rtol)
-    if route in ("cholesky", "auto"):
-        _validation.check_tolerance(atol, "atol")
-        if rtol is not None:
-            _validation.check_tolerance(rtol, "rtol")
-        if route == "cholesky":
+    atol = _validation.check_tolerance(atol, "atol")
+    rtol = None if rtol is None else _validation.check_tolerance(rtol, "rtol")
+    if route == "auto":  # check now: a bad value must not depend on which route runs
+        cholesky_rtol = _cholesky_rtol(cholesky_rtol, _validation.as_square_matrix(H).dtype)
+    H, _ = _validation.symmetric_matrix(H, symmetry_rtol)  # the one validating pass over H
+    g = _validation.check_vector_for(g, H.shape[0], H.dtype)
+    if route == "literal":
+        return _backend.like(_literal_step(H, g, lr, atol, rtol), H)  # SciPy on the host
+    if route == "cholesky" or (route == "auto" and _bound(H) <= cholesky_rtol):
+        try:
             return _cholesky_step(H, g, lr)
-        if auto_route(H, cholesky_rtol=cholesky_rtol) == "cholesky":
-            try:
-                return _cholesky_step(H, g, lr)
-            except np.linalg.LinAlgError:
-                pass  # documented fallback: rounding made I + H^2 indefinite
-        return spectral_step(decompose(H, atol=atol, rtol=rtol), g, "hsc", lr=lr)
-    return _backend.like(_literal_step(H, g, lr, atol, rtol), H)  # SciPy on the host
+        except np.linalg.LinAlgError:
+            if route == "cholesky":
+                raise
+            # documented fallback of "auto": rounding made I + H^2 indefinite
+    return spectral_step(decompose_symmetric(H, atol=atol, rtol=rtol), g, "hsc", lr=lr)
 
 
 def cholesky_error_bound(H: Any) -> float:
@@ -206,10 +213,20 @@ def cholesky_error_bound(H: Any) -> float:
     >>> bool(bound == 2 * np.finfo(float).eps * (1 + 3.0 ** 2))
     True
     """
-    H = _validation.as_square_matrix(H, "H")
+    return _bound(_validation.as_square_matrix(H, "H"))
+
+
+def _bound(H: Any) -> float:
+    """:func:`cholesky_error_bound` of a validated matrix."""
     xp = _backend.namespace(H)
     row_sum = float(xp.abs(H).sum(axis=1).max())
     return H.shape[0] * float(np.finfo(H.dtype).eps) * (1.0 + row_sum * row_sum)
+
+
+def _cholesky_rtol(cholesky_rtol: float | None, dtype: Any) -> float:
+    if cholesky_rtol is None:
+        return float(np.sqrt(np.finfo(dtype).eps))
+    return _validation.check_tolerance(cholesky_rtol, "cholesky_rtol")
 
 
 def auto_route(H: Any, *, cholesky_rtol: float | None = None) -> str:
@@ -226,23 +243,7 @@ def auto_route(H: Any, *, cholesky_rtol: float | None = None) -> str:
     ('cholesky', 'spectral')
     """
     H = _validation.as_square_matrix(H, "H")
-    if cholesky_rtol is None:
-        cholesky_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
-    cholesky_rtol = _validation.check_tolerance(cholesky_rtol, "cholesky_rtol")
-    return "cholesky" if cholesky_error_bound(H) <= cholesky_rtol else "spectral"
-
-
-def _checked_pair(H: Any, g: Any, symmetry_rtol: float | None) -> tuple[Any, Any]:
-    """Validate and symmetrize ``H``; validate ``g`` against it."""
-    H = _validation.as_square_matrix(H, "H")
-    if symmetry_rtol is None:
-        symmetry_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
-    symmetry_rtol = _validation.check_tolerance(symmetry_rtol, "symmetry_rtol")
-    sym, asym, scale = _backend.symmetric_part(H)  # tiled: check, then symmetrize if needed
-    if asym > symmetry_rtol * scale:
-        _validation.check_symmetric(H, symmetry_rtol)  # raises, with the rule in the message
-    g = _validation.check_vector_for(g, H.shape[0], H.dtype)
-    return sym, g
+    return "cholesky" if _bound(H) <= _cholesky_rtol(cholesky_rtol, H.dtype) else "spectral"
 
 
 def _cholesky_step(H: Any, g: Any, lr: float) -> Any:
@@ -295,11 +296,6 @@ def _literal_step(H: Any, g: Any, lr: float, atol: float, rtol: float | None) ->
     """``-lr * pinvh(H + pinvh(H)) @ g`` with the same explicit tolerances in both."""
     H = _backend.to_numpy(H)
     g = _backend.to_numpy(g)
-    atol = _validation.check_tolerance(atol, "atol")
     rtol = default_rtol(H.shape[0], H.dtype) if rtol is None else rtol
-    rtol = _validation.check_tolerance(rtol, "rtol")
     hc = H + scipy.linalg.pinvh(H, atol=atol, rtol=rtol)
     return -lr * (scipy.linalg.pinvh(hc, atol=atol, rtol=rtol) @ g)
-
-
-# --------------------------------------------------------------------------- step rules

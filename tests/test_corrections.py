@@ -34,7 +34,7 @@ from hsc_ref.corrections import (
     literal_hsc,
     literal_hsc_nonsymmetric,
 )
-from hsc_ref.spectral import decompose
+from hsc_ref.spectral import inertia_of, decompose
 
 
 def _hc_tol(case: SymmetricCase) -> float:
@@ -323,7 +323,8 @@ def test_correction_result_records_policy(case, rtol):
     r = correct(case.H, rtol=rtol)
     assert (r.atol, r.rtol, r.cutoff) == (r.spectrum.atol, r.spectrum.rtol, r.spectrum.cutoff)
     assert r.rtol == (case.n * EPS if rtol is None else rtol)
-    assert r.cutoff_after == r.rtol * float(np.abs(r.eigenvalues_after).max())
+    after = inertia_of(r.eigenvalues_after, r.cutoff)  # c(lam) is judged by H's own cutoff
+    assert r.inertia_after == after and r.rank_after == after.positive + after.negative
 
 
 # ----------------------------------------------------------------- fact 7: non-symmetric J

@@ -222,7 +222,8 @@ def test_newton_type_rule_matches_hsc_step_and_records_spectrum(args, lr):
     step, info = rule.update(g, rule.init(np.zeros(case.n)), hessian=case.H)
     assert np.array_equal(step, hsc_step(case.H, g, lr=lr))
     s = decompose(case.H)
-    assert (info.steps, info.rank, info.cutoff) == (1, s.rank, s.cutoff)
+    assert (info.steps, info.spectrum.rank, info.spectrum.cutoff) == (1, s.rank, s.cutoff)
+    assert np.array_equal(info.spectrum.eigenvalues, s.eigenvalues)  # the step's own eigh
 
 
 @given(_case_and_gradient(scale_exponents=(-1.0, 1.0)), learning_rates)
