@@ -8,10 +8,15 @@ spectral reference), and the memory refusals.
 
 from __future__ import annotations
 
+import io
+import os
 import platform
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import autograd
 import autograd.numpy as anp
@@ -136,14 +141,43 @@ def _hvp_while_another_thread_leaves_its_trace():
     return outcome["hvp"]
 
 
-def test_per_thread_trace_counter_fixes_autograds_race(monkeypatch):
-    expected = np.array([4.0, 8.0])  # 4 y v at y = (1, 2), v = (1, 1); exact in binary
-    # The race is real: with autograd's own shared counter the product is wrong (or raises).
-    monkeypatch.setattr(autograd.tracer, "trace_stack", autograd.tracer.TraceStack())
+_HVP_EXPECTED = np.array([4.0, 8.0])
+"""``4 y v`` at ``y = (1, 2)``, ``v = (1, 1)``: exact in binary."""
+
+
+class _SharedTraceCounter:
+    """One process-wide trace counter, the design of autograd's own ``TraceStack`` (1.7).
+
+    The tests install this rather than autograd's class, so that they keep reproducing the race
+    whether or not a later autograd makes its own counter per thread: what hsc_ref guarantees
+    is that :func:`~hsc_ref._autograd_ops.thread_safe_tracing` removes it, not that autograd has
+    it.
+    """
+
+    def __init__(self) -> None:
+        self.top = -1
+
+    @contextmanager
+    def new_trace(self) -> Iterator[int]:
+        self.top += 1
+        try:
+            yield self.top
+        finally:
+            self.top -= 1
+
+
+def test_the_interleaving_breaks_a_process_wide_trace_counter(monkeypatch):
+    # The scenario detects the race: with one shared counter the product is wrong (or raises).
+    # Without this, the test below could pass on an interleaving that never races.
+    monkeypatch.setattr(autograd.tracer, "trace_stack", _SharedTraceCounter())
     shared = _hvp_while_another_thread_leaves_its_trace()
-    assert isinstance(shared, Exception) or not np.allclose(shared, expected)
+    assert isinstance(shared, Exception) or not np.allclose(shared, _HVP_EXPECTED)
+
+
+def test_per_thread_trace_counter_makes_that_interleaving_exact(monkeypatch):
+    monkeypatch.setattr(autograd.tracer, "trace_stack", _SharedTraceCounter())
     _autograd_ops.thread_safe_tracing()
-    assert np.array_equal(_hvp_while_another_thread_leaves_its_trace(), expected)
+    assert np.array_equal(_hvp_while_another_thread_leaves_its_trace(), _HVP_EXPECTED)
 
 
 def test_thread_safe_tracing_is_idempotent_and_keeps_the_callers_depth(monkeypatch):
@@ -356,9 +390,42 @@ def test_max_bytes_is_validated(value, error):
         decompose(np.eye(2), max_bytes=value)
 
 
-def test_available_memory_reads_a_positive_number():
+@pytest.mark.skipif(not Path("/proc/meminfo").is_file(), reason="reads Linux's /proc/meminfo")
+def test_available_memory_is_a_positive_number_of_bytes_where_proc_meminfo_exists():
     available = _backend.available_memory()
-    assert available is None or available > 0
+    assert isinstance(available, int) and available > 0
+
+
+def _meminfo(text: str | None):
+    """A stand-in for ``open`` in ``_backend``: ``/proc/meminfo`` reads ``text`` (or is absent)."""
+
+    def fake_open(path, *args, **kwargs):
+        if text is None:
+            raise FileNotFoundError(path)
+        assert path == "/proc/meminfo"
+        return io.StringIO(text)
+
+    return fake_open
+
+
+def test_available_memory_reads_memavailable_in_kib(monkeypatch):
+    meminfo = "MemTotal:       16000000 kB\nMemFree:  1 kB\nMemAvailable:   12345 kB\n"
+    monkeypatch.setattr(_backend, "open", _meminfo(meminfo), raising=False)
+    assert _backend.available_memory() == 12345 * 1024
+
+
+@pytest.mark.parametrize("meminfo", [None, "MemTotal: 16000000 kB\n", "MemAvailable: ? kB\n"])
+def test_available_memory_falls_back_to_free_pages_then_to_unknown(monkeypatch, meminfo):
+    monkeypatch.setattr(_backend, "open", _meminfo(meminfo), raising=False)
+    pages = {"SC_AVPHYS_PAGES": 7, "SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(os, "sysconf", pages.__getitem__)
+    assert _backend.available_memory() == 7 * 4096
+
+    def unsupported(name):
+        raise ValueError(f"unrecognized configuration name {name!r}")
+
+    monkeypatch.setattr(os, "sysconf", unsupported)
+    assert _backend.available_memory() is None
 
 
 # --------------------------------------------------------------------------- allocator
