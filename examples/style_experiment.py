@@ -5,10 +5,12 @@ Image optimization at 16x16 (every method, exact pixel Hessian) and at a larger 
 the HSC correction, and the article's stylizer loop against the HSC step on the stylizer's
 parameter Hessian.
 
-    OMP_NUM_THREADS=1 python examples/style_experiment.py --out docs/images/style --force
+    OMP_NUM_THREADS=1 python examples/style_experiment.py --out runs/style-docs
 
 takes a few minutes on one core; ``--quick`` runs a tiny version in seconds (the smoke test).
-Writes PNG figures to ``--out`` (matplotlib, extra ``plot``) and prints the numbers.
+Writes PNG figures to ``--out`` (default ``runs/style-docs``, ignored by git; matplotlib, extra
+``plot``) and prints the numbers; existing figures are kept unless ``--force``. The figures in
+``docs/images/style`` were copied from such a run folder.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from hsc_ref.derivatives import gradient, hessian
 from hsc_ref.plotting import new_figure, save_figure
 from hsc_ref.spectral import decompose
 from hsc_ref.steps import spectral_step
-from hsc_ref.style.cli import plot_losses
 from hsc_ref.style.images import bundled_image
 from hsc_ref.style.loss import transfer_objective
 from hsc_ref.style.optimize import optimize_image
+from hsc_ref.style.plots import plot_losses
 from hsc_ref.style.stylizer import stylizer_objective, train_stylizer
 
 
@@ -155,7 +157,9 @@ def stylizer_part(size, steps, out, force, summary):
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/images/style", help="folder for the PNG figures")
+    parser.add_argument(
+        "--out", default="runs/style-docs", help="folder for the PNG figures (runs/style-docs)"
+    )
     parser.add_argument("--force", action="store_true", help="replace existing figures")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     args = parser.parse_args(argv)

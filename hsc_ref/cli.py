@@ -1,4 +1,10 @@
-"""Command line: ``hsc-ref demo | info | correct ...``; ``main(argv) -> int``."""
+"""Command line: ``hsc-ref demo | info | correct | gan | style | golden``; ``main(argv) -> int``.
+
+Each command parses its options, calls one library function and prints: ``demo`` the
+sections of :data:`DEMO_SECTIONS`, ``correct`` :func:`hsc_ref.correct_files.correct_to_folder`,
+``gan`` :func:`hsc_ref.gan.report.run_to_folder`, ``style`` :func:`hsc_ref.style.run.run_to_folder`,
+``golden`` :mod:`hsc_ref.golden`. ``python -m hsc_ref`` runs the same :func:`main`.
+"""
 
 from __future__ import annotations
 
@@ -12,29 +18,23 @@ from pathlib import Path
 
 import numpy as np
 
-from hsc_ref import __version__, _io
-from hsc_ref.corrections import correct
-from hsc_ref.demo import core_demo, format_core_demo
+from hsc_ref import __version__
+from hsc_ref.correct_files import correct_to_folder
+from hsc_ref.demo import core_report
 from hsc_ref.gan import cli as gan_cli
+from hsc_ref.gan.demo import gan_demo
 from hsc_ref.golden import cli as golden_cli
-from hsc_ref.steps import hsc_step
 from hsc_ref.style import cli as style_cli
+from hsc_ref.style.demo import style_demo
 
-__all__ = ["main", "DEMO_SECTIONS", "SUBCOMMANDS"]
+__all__ = ["main", "build_parser", "DEMO_SECTIONS", "SUBCOMMANDS"]
 
-DemoSection = Callable[[argparse.Namespace], str]
-
-
-def _core_section(args: argparse.Namespace) -> str:
-    return format_core_demo(core_demo(seed=args.seed))
-
-
-DEMO_SECTIONS: list[tuple[str, DemoSection]] = [
-    ("core", _core_section),
-    ("gan", gan_cli.demo_section),
-    ("style", style_cli.demo_section),
+DEMO_SECTIONS: list[tuple[str, Callable[[int], str]]] = [
+    ("core", core_report),
+    ("gan", gan_demo),
+    ("style", style_demo),
 ]
-"""Sections of ``hsc-ref demo``, each ``(name, function(args) -> report text)``."""
+"""Sections of ``hsc-ref demo``, each ``(name, function(seed) -> report text)``."""
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -45,7 +45,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for name, section in DEMO_SECTIONS:
         if args.only and name not in args.only:
             continue
-        print(section(args))
+        print(section(args.seed))
         print()
     return 0
 
@@ -100,57 +100,19 @@ def _parse_params(items: Sequence[str] | None) -> dict[str, float]:
 
 
 def _cmd_correct(args: argparse.Namespace) -> int:
-    H = _io.load_array(args.matrix, "H")
-    result = correct(H, args.method, atol=args.atol, rtol=args.rtol, **_parse_params(args.param))
-    arrays = {
-        "corrected": result.matrix,
-        "pinv": result.spectrum.pinv(),
-        "eigenvalues_before": result.eigenvalues_before,
-        "eigenvalues_after": result.eigenvalues_after,
-        "atol": np.float64(result.atol),
-        "rtol": np.float64(result.rtol),
-        "cutoff": np.float64(result.cutoff),
-    }
-    summary = {
-        "input": str(args.matrix),
-        "method": result.method,
-        "n": result.spectrum.n,
-        "dtype": str(result.spectrum.dtype),
-        "atol": result.atol,
-        "rtol": result.rtol,
-        "cutoff": result.cutoff,
-        "rank_before": result.rank_before,
-        "rank_after": result.rank_after,
-        "null_dim_before": result.null_dim_before,
-        "null_dim_after": result.null_dim_after,
-        "inertia_before": vars(result.inertia_before),
-        "inertia_after": vars(result.inertia_after),
-        "eigenvalue_min_max_before": [
-            float(result.eigenvalues_before.min()),
-            float(result.eigenvalues_before.max()),
-        ],
-    }
-    if args.grad is not None:
-        g = _io.load_array(args.grad, "g")
-        step = hsc_step(H, g, lr=args.lr, route="spectral", atol=args.atol, rtol=args.rtol)
-        arrays["step"] = step
-        arrays["lr"] = np.float64(args.lr)
-        summary.update(
-            lr=args.lr,
-            step_route="spectral",
-            step_norm=float(np.linalg.norm(step)),
-            grad_norm=float(np.linalg.norm(g)),
-        )
-    out = Path(args.out)
-    targets = [out / "correction.npz", out / "summary.json"]
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out must be a folder, got the existing file {out}")
-    existing = [str(path) for path in targets if path.exists()]
-    if existing and not args.force:  # check both before writing either
-        raise FileExistsError(f"{', '.join(existing)} exists; pass --force to replace")
-    _io.atomic_save_npz(out / "correction.npz", arrays, overwrite=args.force)
-    _io.atomic_write_json(out / "summary.json", summary, overwrite=args.force)
+    summary = correct_to_folder(
+        args.matrix,
+        args.out,
+        method=args.method,
+        params=_parse_params(args.param),
+        atol=args.atol,
+        rtol=args.rtol,
+        grad=args.grad,
+        lr=args.lr,
+        overwrite=args.force,
+    )
     print(json.dumps(summary, indent=2))
+    out = Path(args.out)
     print(f"wrote {out / 'correction.npz'} and {out / 'summary.json'}")
     return 0
 
@@ -195,7 +157,13 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``hsc-ref`` argument parser."""
+    """The ``hsc-ref`` argument parser, with every subcommand of :data:`SUBCOMMANDS`.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["demo", "--only", "core"]).only
+    ['core']
+    """
     parser = argparse.ArgumentParser(
         prog="hsc-ref",
         description="Reference implementation of the Hessian singularity correction.",
@@ -231,7 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, TypeError, OSError) as exc:  # OSError: missing, existing, unwritable
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        # OSError: missing, existing, unwritable files; ImportError: an extra a file needs
         print(f"hsc-ref {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -13,7 +13,7 @@ from hsc_ref.layout import flatten
 from hsc_ref.models import mlp
 from hsc_ref.steps import HSC_ROUTES, hsc_step
 
-__all__ = ["CoreDemo", "core_demo", "format_core_demo"]
+__all__ = ["CoreDemo", "core_demo", "format_core_demo", "core_report"]
 
 
 class CoreDemo(NamedTuple):
@@ -160,3 +160,24 @@ def format_core_demo(d: CoreDemo) -> str:
         )
     lines.append("  ||s|| <= ||g||/2 holds for the spectral route (|lam/(1+lam^2)| <= 1/2).")
     return "\n".join(lines)
+
+
+def core_report(seed: int = 0) -> str:
+    """The ``core`` section of ``hsc-ref demo``: :func:`core_demo` as text.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seed of the data and initial parameters.
+
+    Returns
+    -------
+    str
+        :func:`format_core_demo` of :func:`core_demo`.
+
+    Examples
+    --------
+    >>> "rank(H + pinv(H))" in core_report(seed=1)
+    True
+    """
+    return format_core_demo(core_demo(seed=seed))

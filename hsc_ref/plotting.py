@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hsc_ref import _io
+from hsc_ref import _extras, _io
 
 __all__ = ["require_matplotlib", "new_figure", "save_figure"]
 
-_MISSING = "plots need matplotlib: pip install 'hsc-ref[plot]' (or pass --no-plots)"
+_MISSING = f"plots need matplotlib: {_extras.install_hint('matplotlib')}"
 
 
 def require_matplotlib() -> Any:

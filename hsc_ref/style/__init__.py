@@ -12,7 +12,6 @@ from __future__ import annotations
 from hsc_ref.style.images import (
     BUNDLED_IMAGES,
     bundled_image,
-    encode_png,
     load_image,
     resolve_image,
     save_png,
@@ -77,7 +76,6 @@ __all__ = [
     "load_image",
     "resolve_image",
     "to_uint8",
-    "encode_png",
     "save_png",
     "upscale",
     "side_by_side",

@@ -1,22 +1,22 @@
 """Bundled procedural images (generated from seeds, never downloaded) and image file I/O.
 
-Images are float64 arrays of shape ``(H, W, 3)`` with values in ``[0, 1]``. PNG files are
-written with a small standard-library encoder (8-bit RGB, no dependency); reading user images
-(any format Pillow knows) needs Pillow, the optional extra ``image``.
+Images are float64 arrays of shape ``(H, W, 3)`` with values in ``[0, 1]``. Bundled images
+need nothing beyond NumPy; writing PNG files (8-bit RGB) and reading user images (any format
+Pillow knows) need Pillow, the optional extra ``image`` (matplotlib, extra ``plot``, also
+brings it).
 """
 
 from __future__ import annotations
 
+import io
 import os
-import struct
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hsc_ref import _io
+from hsc_ref import _extras, _io
 from hsc_ref.style.loss import check_image
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "load_image",
     "resolve_image",
     "to_uint8",
-    "encode_png",
     "save_png",
     "upscale",
     "side_by_side",
@@ -157,8 +156,10 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> np.ndarray:
     """
     try:
         from PIL import Image, UnidentifiedImageError  # noqa: PLC0415  (optional extra)
-    except ImportError as exc:  # pragma: no cover - exercised only without Pillow
-        raise ImportError("reading image files needs Pillow: pip install 'hsc-ref[image]'") from exc
+    except ImportError as exc:
+        raise ImportError(
+            f"reading image files needs Pillow: {_extras.install_hint('Pillow')}"
+        ) from exc
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file {path} does not exist")
@@ -207,43 +208,15 @@ def to_uint8(image: Any) -> np.ndarray:
     return np.round(image * 255.0).astype(np.uint8)
 
 
-def encode_png(image: Any) -> bytes:
-    """Encode an ``(H, W, 3)`` image in ``[0, 1]`` as an 8-bit RGB PNG (standard library only).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> encode_png(np.zeros((2, 2, 3)))[:8]
-    b'\\x89PNG\\r\\n\\x1a\\n'
-    """
-    pixels = to_uint8(image)
-    if pixels.shape[-1] != 3:
-        raise ValueError(f"image must have 3 channels to be saved as RGB, got {pixels.shape}")
-    height, width = pixels.shape[:2]
-    rows = np.concatenate([np.zeros((height, 1), np.uint8), pixels.reshape(height, -1)], axis=1)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9))
-        + chunk(b"IEND", b"")
-    )
-
-
 def save_png(path: str | os.PathLike, image: Any, *, overwrite: bool = False) -> Path:
-    """Write an image as PNG atomically; refuses to replace a file unless ``overwrite``.
+    """Write an image as an 8-bit RGB PNG with Pillow, atomically; no overwrite unless asked.
 
     Parameters
     ----------
     path : path
         Target file.
     image : array, shape (H, W, 3)
-        Values in ``[0, 1]``.
+        Values in ``[0, 1]``, stored as ``round(255 x)`` (:func:`to_uint8`).
     overwrite : bool, default False
         Replace an existing file.
 
@@ -254,10 +227,26 @@ def save_png(path: str | os.PathLike, image: Any, *, overwrite: bool = False) ->
 
     Raises
     ------
+    ImportError
+        Without Pillow (extra ``image``; matplotlib, extra ``plot``, also brings it).
     FileExistsError
         If ``path`` exists and ``overwrite`` is false.
     """
-    return _io.atomic_write_bytes(path, encode_png(image), overwrite=overwrite)
+    pixels = to_uint8(image)
+    if pixels.ndim != 3 or pixels.shape[-1] != 3:
+        raise ValueError(f"image must have 3 channels to be saved as RGB, got {pixels.shape}")
+    path = Path(path)
+    if path.exists() and not overwrite:  # before the work, as atomic_write_bytes checks again
+        raise FileExistsError(f"{path} exists; pass overwrite (--force) to replace it")
+    try:
+        from PIL import Image  # noqa: PLC0415  (optional extra)
+    except ImportError as exc:
+        raise ImportError(
+            f"writing PNG images needs Pillow: {_extras.install_hint('Pillow')}"
+        ) from exc
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return _io.atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)
 
 
 def upscale(image: Any, factor: int) -> np.ndarray:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
 
 from hsc_ref.cli import DEMO_SECTIONS, main
-from hsc_ref.style.cli import style_demo
+from hsc_ref.style.demo import style_demo
 from hsc_ref.style.images import bundled_image, save_png
+from hsc_ref.style.run import DATA_FILES, IMAGE_FILES, PLOT_FILES
 
 
 def _run(tmp_path, *extra):
@@ -20,9 +22,12 @@ def _run(tmp_path, *extra):
 
 def test_style_cli_writes_image_figure_curves_and_metrics(tmp_path):
     pytest.importorskip("matplotlib")
+    pytest.importorskip("PIL")
     assert _run(tmp_path, "--method", "hsc", "--line-search") == 0
-    for name in ("result.png", "figure.png", "losses.png", "metrics.json"):
+    for name in ("result.npy", "result.png", "figure.png", "losses.png", "metrics.json"):
         assert (tmp_path / name).stat().st_size > 0
+    image = np.load(tmp_path / "result.npy", allow_pickle=False)
+    assert image.shape == (8, 8, 3) and image.dtype == np.float64
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["n_unknowns"] == 192 and len(metrics["losses"]) == 3
     assert metrics["final_loss"] <= metrics["initial_loss"]  # Armijo backtracking
@@ -78,3 +83,46 @@ def test_demo_has_a_style_section_comparing_lbfgs_and_hsc():
     report = style_demo(size=6, steps=2)
     assert "lbfgs" in report and "hsc" in report and "rank" in report
     assert np.isfinite(float(report.split("lbfgs")[1].split()[0]))
+
+
+def _skip_notes(err: str) -> list[str]:
+    return [line for line in err.splitlines() if "skipped" in line]
+
+
+def test_style_without_matplotlib_writes_the_rest_and_names_losses_png(
+    tmp_path, capsys, monkeypatch
+):
+    pytest.importorskip("PIL")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    assert _run(tmp_path, "--method", "lbfgs") == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DATA_FILES + IMAGE_FILES)
+    assert _skip_notes(capsys.readouterr().err) == [
+        "hsc-ref style: skipped losses.png (needs matplotlib: pip install 'hsc-ref[plot]')"
+    ]
+
+
+def test_style_without_pillow_or_matplotlib_writes_its_data_and_one_line(
+    tmp_path, capsys, monkeypatch
+):
+    for name in ("PIL", "PIL.Image", "matplotlib", "matplotlib.figure"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert _run(tmp_path, "--method", "lbfgs") == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DATA_FILES)
+    assert _skip_notes(capsys.readouterr().err) == [
+        "hsc-ref style: skipped result.png, figure.png (needs Pillow: pip install "
+        "'hsc-ref[image]'); losses.png (needs matplotlib: pip install 'hsc-ref[plot]')"
+    ]
+    assert _run(tmp_path / "quiet", "--method", "lbfgs", "--no-plots") == 0
+    assert "losses.png" not in capsys.readouterr().err  # --no-plots: not asked for
+
+
+def test_style_refuses_before_any_work_when_one_output_exists(tmp_path, capsys):
+    for name in DATA_FILES + IMAGE_FILES + PLOT_FILES:
+        folder = tmp_path / name.replace(".", "_")
+        folder.mkdir()
+        (folder / name).write_text("mine")
+        assert _run(folder, "--method", "lbfgs") == 2
+        assert f"{name} exists; pass --force" in capsys.readouterr().err
+        assert [p.name for p in folder.iterdir()] == [name]
+        assert (folder / name).read_text() == "mine"

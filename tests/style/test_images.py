@@ -1,6 +1,8 @@
-"""Bundled procedural images, PNG encoding and Pillow-based loading."""
+"""Bundled procedural images, PNG writing and loading with Pillow."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +10,6 @@ import pytest
 from hsc_ref.style.images import (
     BUNDLED_IMAGES,
     bundled_image,
-    encode_png,
     load_image,
     resolve_image,
     save_png,
@@ -44,10 +45,32 @@ def test_png_round_trips_through_pillow(tmp_path):
     with image_module.open(path) as handle:
         back = np.asarray(handle.convert("RGB"))
     assert np.array_equal(back, to_uint8(img))
-    assert encode_png(img) == path.read_bytes()
+    before = path.read_bytes()
     with pytest.raises(FileExistsError, match="--force"):
-        save_png(path, img)
+        save_png(path, np.zeros_like(img))
+    assert path.read_bytes() == before
     save_png(path, np.zeros_like(img), overwrite=True)
+    with image_module.open(path) as handle:
+        assert not np.asarray(handle).any()
+    with pytest.raises(ValueError, match="3 channels"):
+        save_png(tmp_path / "gray.png", np.zeros((2, 2, 1)))
+
+
+def test_without_pillow_writing_and_reading_say_which_extra_to_install(tmp_path, monkeypatch):
+    pytest.importorskip("PIL.Image")
+    bundled_image("shapes", 4)  # bundled images need no extra
+    save_png(tmp_path / "a.png", bundled_image("shapes", 4))
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    with pytest.raises(
+        ImportError, match=r"writing PNG images needs Pillow: pip install 'hsc-ref\[image\]'"
+    ):
+        save_png(tmp_path / "b.png", bundled_image("shapes", 4))
+    assert not (tmp_path / "b.png").exists()
+    with pytest.raises(
+        ImportError, match=r"reading image files needs Pillow: pip install 'hsc-ref\[image\]'"
+    ):
+        load_image(tmp_path / "a.png")
 
 
 def test_load_image_center_crops_resizes_and_scales_to_unit_range(tmp_path):
@@ -84,5 +107,3 @@ def test_side_by_side_and_upscale_shapes_and_errors():
         upscale(a, 0)
     with pytest.raises(ValueError, match="non-empty"):
         side_by_side([])
-    with pytest.raises(ValueError, match="3 channels"):
-        encode_png(np.zeros((2, 2, 1)))

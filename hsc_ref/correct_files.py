@@ -1,0 +1,144 @@
+"""Correct a matrix read from a file and write the result to a folder (``hsc-ref correct``).
+
+Reads ``H`` (and optionally a gradient ``g``) from pickle-free ``.npy`` files and writes
+``correction.npz`` (the corrected matrix, ``pinv(H)``, both sets of eigenvalues, the cutoff
+policy and, with ``g``, the HSC step) and ``summary.json`` (ranks, inertias, cutoffs, norms).
+Both files are refused before any work if either exists, unless asked to replace them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsc_ref import _io, _outputs
+from hsc_ref.corrections import CorrectionResult, correct
+from hsc_ref.steps import hsc_step
+
+__all__ = ["OUTPUT_FILES", "correction_summary", "correct_to_folder"]
+
+OUTPUT_FILES = ("correction.npz", "summary.json")
+"""The files :func:`correct_to_folder` writes."""
+
+
+def correction_summary(result: CorrectionResult, source: str) -> dict[str, Any]:
+    """The JSON-ready facts of a correction: policy, ranks, inertias, eigenvalue range.
+
+    Parameters
+    ----------
+    result : CorrectionResult
+    source : str
+        Where ``H`` came from (recorded as ``input``).
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = correction_summary(correct(np.diag([2.0, 0.0, -1.0])), "diag")
+    >>> s["rank_before"], s["rank_after"], s["inertia_after"]
+    (2, 2, {'positive': 1, 'negative': 1, 'zero': 1})
+    """
+    lam = result.eigenvalues_before
+    return {
+        "input": source,
+        "method": result.method,
+        "n": result.spectrum.n,
+        "dtype": str(result.spectrum.dtype),
+        "atol": result.atol,
+        "rtol": result.rtol,
+        "cutoff": result.cutoff,
+        "rank_before": result.rank_before,
+        "rank_after": result.rank_after,
+        "null_dim_before": result.null_dim_before,
+        "null_dim_after": result.null_dim_after,
+        "inertia_before": vars(result.inertia_before),
+        "inertia_after": vars(result.inertia_after),
+        "eigenvalue_min_max_before": [float(lam.min()), float(lam.max())],
+    }
+
+
+def _arrays(result: CorrectionResult) -> dict[str, Any]:
+    return {
+        "corrected": result.matrix,
+        "pinv": result.spectrum.pinv(),
+        "eigenvalues_before": result.eigenvalues_before,
+        "eigenvalues_after": result.eigenvalues_after,
+        "atol": np.float64(result.atol),
+        "rtol": np.float64(result.rtol),
+        "cutoff": np.float64(result.cutoff),
+    }
+
+
+def correct_to_folder(
+    matrix: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    method: str = "hsc",
+    params: dict[str, float] | None = None,
+    atol: float = 0.0,
+    rtol: float | None = None,
+    grad: str | os.PathLike | None = None,
+    lr: float = 1.0,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Correct ``H`` read from ``matrix`` and write :data:`OUTPUT_FILES` to ``out``.
+
+    Parameters
+    ----------
+    matrix : path
+        Symmetric ``H`` as a ``.npy`` file (no pickles).
+    out : path
+        Output folder (created if missing; must not be a file).
+    method : str
+        Correction name (:data:`~hsc_ref.corrections.CORRECTIONS`).
+    params : dict, optional
+        The correction's parameters, e.g. ``{"mu": 0.1}``.
+    atol, rtol : float
+        Cutoff policy (:func:`~hsc_ref.spectral.decompose`).
+    grad : path, optional
+        Gradient ``g`` as ``.npy``: also write the HSC step ``-lr pinv(Hc) g`` (spectral
+        route).
+    lr : float
+        Step size.
+    overwrite : bool
+        Replace existing outputs.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     np.save(pathlib.Path(d) / "H.npy", np.diag([4.0, 0.0, -1.0]))
+    ...     summary = correct_to_folder(pathlib.Path(d) / "H.npy", pathlib.Path(d) / "out")
+    >>> summary["rank_before"], summary["null_dim_after"]
+    (2, 1)
+    """
+    out = _outputs.refuse_existing(out, OUTPUT_FILES, overwrite=overwrite)
+    H = _io.load_array(matrix, "H")
+    result = correct(H, method, atol=atol, rtol=rtol, **(params or {}))
+    arrays = _arrays(result)
+    summary = correction_summary(result, str(matrix))
+    if grad is not None:
+        g = _io.load_array(grad, "g")
+        step = hsc_step(H, g, lr=lr, route="spectral", atol=atol, rtol=rtol)
+        arrays.update(step=step, lr=np.float64(lr))
+        summary.update(
+            lr=lr,
+            step_route="spectral",
+            step_norm=float(np.linalg.norm(step)),
+            grad_norm=float(np.linalg.norm(g)),
+        )
+    _io.atomic_save_npz(Path(out) / "correction.npz", arrays, overwrite=overwrite)
+    _io.atomic_write_json(Path(out) / "summary.json", summary, overwrite=overwrite)
+    return summary

@@ -1,0 +1,331 @@
+"""A GAN run written to a folder: metrics, samples, history, the game's matrices and plots.
+
+Outputs in the folder: ``metrics.json`` (config and metrics), ``samples.npz`` (evaluation
+samples, mode centres, final ``theta`` and ``phi``), ``history.npz`` (per-step arrays, see
+:class:`~hsc_ref.gan.train.TrainResult`), ``matrices.npz`` (every exact matrix of the game
+at the final point, :func:`final_matrices`) and the plots ``samples.png``, ``losses.png``
+and ``spectrum.png``. The data files are always written; the plots need matplotlib (extra
+``plot``) and are skipped without it, which :class:`GanRun` records. Existing files are not
+replaced unless asked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from hsc_ref import _extras, _io, _outputs
+from hsc_ref.corrections import correct
+from hsc_ref.gan.data import sample
+from hsc_ref.gan.game import game_matrices, init_game
+from hsc_ref.gan.train import TrainConfig, TrainResult, train
+
+__all__ = [
+    "OUTPUT_FILES",
+    "PLOT_FILES",
+    "final_matrices",
+    "WrittenOutputs",
+    "write_outputs",
+    "plot_run",
+    "GanRun",
+    "run_to_folder",
+]
+
+OUTPUT_FILES = ("metrics.json", "samples.npz", "history.npz", "matrices.npz")
+"""Data files a GAN run always writes."""
+
+PLOT_FILES = ("samples.png", "losses.png", "spectrum.png")
+"""Plots a GAN run writes when asked and matplotlib is installed."""
+
+
+def final_matrices(result: TrainResult) -> dict[str, np.ndarray]:
+    """Every exact matrix of the game at the run's final point, on a fresh seeded batch.
+
+    The batch (``x_real``, ``z``, ``config.batch`` rows) comes from the fourth child of
+    ``SeedSequence(seed)`` (training uses the first three), so it is reproducible.
+
+    Parameters
+    ----------
+    result : TrainResult
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``theta, phi, x_real, z``; ``hessian_g, hessian_d, cross_g, cross_d, jacobian``
+        (:class:`~hsc_ref.gan.GameMatrices`); ``hc_g, hc_d`` (``H + pinv(H)`` per player,
+        pinvh cutoff policy, recorded in ``cutoff_g, cutoff_d``); and the game Jacobian's
+        eigenvalues as ``jacobian_eigenvalues_real`` and ``_imag`` (it is not symmetric).
+
+    Examples
+    --------
+    >>> r = train(TrainConfig(data="dirac", method="hsc", steps=2))
+    >>> m = final_matrices(r)
+    >>> m["hessian_g"].shape == m["hc_g"].shape == (r.theta.size, r.theta.size)
+    True
+    """
+    config = result.config
+    game = config.game()
+    rng = np.random.default_rng(np.random.SeedSequence(int(config.seed)).spawn(4)[3])
+    x_real = sample(game.data, config.batch, rng)
+    z = rng.standard_normal((config.batch, game.noise_dim))
+    fg = init_game(game, np.random.default_rng(0))  # only its layout is used
+    m = game_matrices(fg, result.theta, result.phi, x_real, z)
+    arrays = {"theta": result.theta, "phi": result.phi, "x_real": x_real, "z": z}
+    arrays.update(m._asdict())
+    for p, H in (("g", m.hessian_g), ("d", m.hessian_d)):
+        corrected = correct(H, "hsc")
+        arrays[f"hc_{p}"] = corrected.matrix
+        arrays[f"cutoff_{p}"] = np.float64(corrected.cutoff)
+    eig = np.linalg.eigvals(m.jacobian)
+    arrays["jacobian_eigenvalues_real"] = eig.real
+    arrays["jacobian_eigenvalues_imag"] = eig.imag
+    return arrays
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _metrics_report(result: TrainResult, matrices: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``metrics.json``: the config and the metrics, plus facts of the final game Jacobian."""
+    config = {k: _jsonable(v) for k, v in dataclasses.asdict(result.config).items()}
+    eig = matrices["jacobian_eigenvalues_real"] + 1j * matrices["jacobian_eigenvalues_imag"]
+    metrics = {k: _jsonable(v) for k, v in result.metrics.items()}
+    metrics.update(
+        final_jacobian_max_real=float(eig.real.max()),
+        final_jacobian_max_abs_imag=float(np.abs(eig.imag).max()),
+        final_jacobian_complex_count=int(np.sum(np.abs(eig.imag) > 0)),
+    )
+    return {"config": config, "metrics": metrics}
+
+
+class WrittenOutputs(NamedTuple):
+    """Files written by :func:`write_outputs`.
+
+    Attributes
+    ----------
+    paths : tuple of Path
+        Every file written, data first.
+    skipped : tuple of str
+        Plot files asked for but not written because matplotlib is missing.
+    """
+
+    paths: tuple[Path, ...]
+    skipped: tuple[str, ...]
+
+
+def write_outputs(
+    result: TrainResult, out: str | os.PathLike, *, plots: bool = True, overwrite: bool = False
+) -> WrittenOutputs:
+    """Write the data files (and, with matplotlib, the plots) of a run, each atomically.
+
+    Parameters
+    ----------
+    result : TrainResult
+    out : path
+        Output folder (created if missing).
+    plots : bool
+        Also write the PNG plots; without matplotlib they are skipped and listed in
+        ``skipped``.
+    overwrite : bool
+        Replace existing files; otherwise an existing file raises ``FileExistsError``.
+
+    Returns
+    -------
+    WrittenOutputs
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> r = train(TrainConfig(data="dirac", method="hsc", steps=2))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     written = write_outputs(r, d, plots=False)
+    >>> [p.name for p in written.paths] == list(OUTPUT_FILES), written.skipped
+    (True, ())
+    """
+    out = Path(out)
+    matrices = final_matrices(result)
+    data = {
+        "samples": result.samples,
+        "centers": result.config.game().data.centers,
+        "theta": result.theta,
+        "phi": result.phi,
+    }
+    paths = [
+        _io.atomic_write_json(
+            out / "metrics.json", _metrics_report(result, matrices), overwrite=overwrite
+        ),
+        _io.atomic_save_npz(out / "samples.npz", data, overwrite=overwrite),
+        _io.atomic_save_npz(out / "history.npz", result.history, overwrite=overwrite),
+        _io.atomic_save_npz(out / "matrices.npz", matrices, overwrite=overwrite),
+    ]
+    if not plots:
+        return WrittenOutputs(tuple(paths), ())
+    if not _extras.installed("matplotlib"):
+        return WrittenOutputs(tuple(paths), PLOT_FILES)
+    return WrittenOutputs(tuple(paths + plot_run(result, out, overwrite=overwrite)), ())
+
+
+def _plot_samples(result: TrainResult) -> Any:
+    from hsc_ref.plotting import new_figure  # noqa: PLC0415  (optional extra)
+
+    c = result.config
+    fig, ax = new_figure(size=(5.0, 5.0))
+    centers = c.game().data.centers
+    if centers.shape[1] == 2:
+        ax.scatter(result.samples[:, 0], result.samples[:, 1], s=2, alpha=0.4, label="generated")
+        ax.scatter(centers[:, 0], centers[:, 1], s=40, marker="x", c="red", label="modes")
+        ax.set_aspect("equal")
+    else:
+        ax.hist(result.samples[:, 0], bins=50, label="generated")
+        ax.axvline(0.0, c="red", label="data")
+    modes = result.metrics.get("modes_captured", "-")
+    ax.set_title(f"{c.method} on {c.data}: {modes} modes, seed {c.seed}")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def _plot_losses(result: TrainResult) -> Any:
+    from hsc_ref.plotting import new_figure  # noqa: PLC0415  (optional extra)
+
+    c, h = result.config, result.history
+    fig, ax = new_figure(size=(6.0, 4.0))
+    for key in ("loss_g", "loss_d"):
+        ax.plot(np.arange(1, c.steps + 1), h[key], label=key)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(f"{c.method} on {c.data}: losses")
+    ax.legend()
+    return fig
+
+
+def _plot_spectrum(result: TrainResult) -> Any:
+    from hsc_ref.plotting import new_figure  # noqa: PLC0415  (optional extra)
+
+    h = result.history
+    steps = np.arange(1, result.config.steps + 1)
+    fig, axes = new_figure(1, 2, size=(10.0, 4.0))
+    for ax, p, name in zip(axes, ("g", "d"), ("generator", "discriminator"), strict=True):
+        seen = np.isfinite(h[f"eig_min_{p}"])
+        ax.plot(steps[seen], h[f"eig_min_{p}"][seen], ".-", label="min eigenvalue")
+        ax.plot(steps[seen], h[f"eig_max_{p}"][seen], ".-", label="max eigenvalue")
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_xlabel("step")
+        ax.set_title(f"{name} Hessian spectrum")
+        ax.legend(fontsize=8)
+    return fig
+
+
+_PLOTTERS = {
+    "samples.png": _plot_samples,
+    "losses.png": _plot_losses,
+    "spectrum.png": _plot_spectrum,
+}
+
+
+def plot_run(result: TrainResult, out: str | os.PathLike, *, overwrite: bool = False) -> list[Path]:
+    """Write :data:`PLOT_FILES`: samples against the modes, both losses, Hessian spectra.
+
+    Parameters
+    ----------
+    result : TrainResult
+    out : path
+        Output folder.
+    overwrite : bool
+        Replace existing files; otherwise an existing file raises ``FileExistsError``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib (extra ``plot``).
+    """
+    from hsc_ref.plotting import save_figure  # noqa: PLC0415  (optional extra)
+
+    out = Path(out)
+    return [
+        save_figure(_PLOTTERS[name](result), out / name, overwrite=overwrite) for name in PLOT_FILES
+    ]
+
+
+class GanRun(NamedTuple):
+    """A trained run and what :func:`run_to_folder` wrote.
+
+    Attributes
+    ----------
+    result : TrainResult
+        The run.
+    written : WrittenOutputs
+        Files written, and plots skipped for lack of matplotlib.
+    """
+
+    result: TrainResult
+    written: WrittenOutputs
+
+    @property
+    def skipped_line(self) -> str | None:
+        """One line naming the skipped plots and the install that brings them, or None."""
+        return _extras.skipped_line([_extras.Skipped(self.written.skipped, "matplotlib")])
+
+
+def run_to_folder(
+    config: TrainConfig,
+    out: str | os.PathLike,
+    *,
+    plots: bool = True,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> GanRun:
+    """Train one GAN and write its outputs; what ``hsc-ref gan`` runs.
+
+    Existing outputs are refused before training (unless ``overwrite``), so a refused run
+    costs nothing and changes nothing.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run.
+    out : path
+        Output folder (created if missing; must not be a file).
+    plots : bool
+        Also write :data:`PLOT_FILES` (skipped, and listed, without matplotlib).
+    overwrite : bool
+        Replace existing files.
+    progress : bool
+        Draw a tqdm progress bar (extra ``progress``; a one-line note without it).
+
+    Returns
+    -------
+    GanRun
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     run = run_to_folder(TrainConfig(data="dirac", method="hsc", steps=2), d, plots=False)
+    >>> run.result.metrics["steps_completed"], run.skipped_line
+    (2, None)
+    """
+    names = OUTPUT_FILES + (PLOT_FILES if plots else ())
+    out = _outputs.refuse_existing(out, names, overwrite=overwrite)
+    bar = _extras.progress_bar(config.steps, f"{config.method} {config.data}", show=progress)
+    if bar is None:
+        result = train(config)
+    else:
+        with bar:
+            result = train(config, progress=lambda done: bar.update(done - bar.n))
+    return GanRun(result, write_outputs(result, out, plots=plots, overwrite=overwrite))
