@@ -104,9 +104,15 @@ def run_style(
 
     try:
         result = optimize_image(
-            objective, content, method, steps=steps, lr=lr, line_search=line_search,
-            callback=callback, **params,
-        )  # fmt: skip
+            objective,
+            content,
+            method,
+            steps=steps,
+            lr=lr,
+            line_search=line_search,
+            callback=callback,
+            **params,
+        )
     finally:
         if bar is not None:
             bar.close()
