@@ -75,6 +75,23 @@ def from_spectrum(lam: np.ndarray, q: np.ndarray) -> np.ndarray:
     return 0.5 * (m + m.T)
 
 
+def matrix_with_spectrum(lam: np.ndarray, seed: int) -> np.ndarray:
+    """A symmetric matrix with the eigenvalues ``lam`` and a seeded Haar-random eigenbasis.
+
+    ``Q diag(lam) Q^T`` with ``Q = random_orthogonal(seed, len(lam))``: the one way the tests
+    build a fixed matrix with a chosen spectrum (hypothesis tests draw :func:`symmetric_cases`).
+
+    Examples
+    --------
+    >>> H = matrix_with_spectrum(np.array([2.0, 0.0, -1.0]), seed=0)
+    >>> err = np.abs(np.linalg.eigvalsh(H) - [-1.0, 0.0, 2.0]).max()
+    >>> bool(np.array_equal(H, H.T)), bool(err <= rounding_tol(3, 2.0))
+    (True, True)
+    """
+    lam = np.asarray(lam, dtype=np.float64)
+    return from_spectrum(lam, random_orthogonal(seed, lam.shape[0]))
+
+
 class SymmetricCase(NamedTuple):
     """A symmetric matrix with the exact spectrum and eigenvectors it was built from.
 

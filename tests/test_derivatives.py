@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from problems import make_problem
+from strategies import EPS
 
 from hsc_ref.derivatives import gradient, hessian, hessian_plain, hvp, value_grad_hessian
 from hsc_ref.layout import flatten, layers_from_torch_linear, layers_to_torch_linear
 from hsc_ref.models import mlp
 from hsc_ref.testing import central_difference_gradient, central_difference_hessian
-
-EPS = float(np.finfo(np.float64).eps)
-
 
 # --------------------------------------------------------------------------- flat layout
 
@@ -236,20 +235,10 @@ def test_central_difference_helpers_reject_non_positive_step():
 # --------------------------------------------------------------------------- MLP loss, routes
 
 
-def _mlp_loss(seed: int = 3, sizes=(3, 4, 2), batch: int = 16):
-    """Mean squared error of a tanh MLP; accepts flat ``(n,)`` and stacks ``(k, n)``."""
-    rng = np.random.default_rng(seed)
-    model = mlp(list(sizes))
-    params = model.init(rng)
-    params = [(W, 0.1 * rng.standard_normal(b.shape)) for W, b in params]
-    x = rng.standard_normal((batch, sizes[0]))
-    y = rng.standard_normal((batch, sizes[-1]))
-    flat, unflatten = flatten(params)
-
-    def loss(theta):
-        return anp.mean((model.apply(unflatten(theta), x) - y) ** 2, axis=(-2, -1))
-
-    return loss, flat, batch
+def _mlp_loss(seed: int = 3):
+    """The 3-4-2 tanh MLP regression loss of ``problems``: ``(loss, theta, batch)``."""
+    problem = make_problem("mlp_tanh", seed)
+    return problem.loss, problem.theta, problem.batch
 
 
 def test_hessian_plain_route_is_symmetrized_autograd_hessian():
@@ -304,6 +293,18 @@ def test_value_grad_hessian_bundles_the_separate_calls():
 def test_batched_route_rejects_function_without_one_value_per_copy():
     with pytest.raises(ValueError, match=r"one value per parameter copy.*shape \(3,\)"):
         hessian(lambda x: anp.sum(x**2), np.ones(3), batched=True)
+
+
+def test_a_dead_unit_gives_exact_zeros_in_the_gradient_and_hessian_on_both_routes():
+    # The unit never fires, so the loss does not depend on its weights near theta: autograd
+    # multiplies by relu'(x) = 0 exactly, and exactly these rows (no others) are zero.
+    problem = make_problem("mlp_relu_dead_unit")
+    assert len(problem.null_coordinates) == 4  # 2 incoming weights, the bias, 1 outgoing
+    g = gradient(problem.loss, problem.theta)
+    assert tuple(np.flatnonzero(g == 0)) == problem.null_coordinates
+    for batched in (False, True):
+        H = hessian(problem.loss, problem.theta, batched=batched)
+        assert tuple(np.flatnonzero(~H.any(axis=1))) == problem.null_coordinates
 
 
 def test_gradient_is_deterministic_and_float64():

@@ -25,31 +25,28 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import EPS, from_spectrum, orthogonal_matrices, rounding_tol, spectra
+from problems import make_problem
+from strategies import (
+    EPS,
+    from_spectrum,
+    matrix_with_spectrum,
+    orthogonal_matrices,
+    rounding_tol,
+    spectra,
+)
 
 from hsc_ref import _autograd_ops, _backend, steps
 from hsc_ref._engine import keep_freed_memory
 from hsc_ref.derivatives import hessian, hessian_plain, is_batch_polymorphic
 from hsc_ref.layout import flatten
-from hsc_ref.models import mlp
 from hsc_ref.spectral import decompose
 from hsc_ref.steps import auto_route, cholesky_error_bound, hsc_step
 
 
-def _generator_loss(h: int, seed: int = 0):
-    """The benchmark's loss ``mean softplus(-D(G(z)))`` at width ``h`` (n = h^2 + 6h + 2)."""
-    rng = np.random.default_rng(seed)
-    generator, discriminator = mlp([2, h, h, 2]), mlp([2, h, h, 1])
-    g_params = [(W, rng.normal(0, 0.1, b.shape)) for W, b in generator.init(rng)]
-    d_params = [(W, rng.normal(0, 0.1, b.shape)) for W, b in discriminator.init(rng)]
-    z = rng.standard_normal((16, 2))
-    theta, unflatten = flatten(g_params)
-
-    def loss(flat):
-        logits = discriminator.apply(d_params, generator.apply(unflatten(flat), z))[..., 0]
-        return anp.mean(anp.logaddexp(0.0, -logits), axis=-1)
-
-    return loss, theta
+def _generator_loss(h: int):
+    """The benchmark's generator loss of ``problems`` at width ``h`` (n = h^2 + 6h + 2)."""
+    problem = make_problem(f"generator_h{h}")
+    return problem.loss, problem.theta
 
 
 def _reorder_tol(H: np.ndarray) -> float:
@@ -303,9 +300,7 @@ def test_cholesky_step_matches_the_spectral_reference_within_its_bound(data, n):
 
 def test_cholesky_route_in_float32_is_within_its_float32_bound():
     n = 30
-    q = np.linalg.qr(np.random.default_rng(1).standard_normal((n, n)))[0]
-    lam = np.linspace(-3.0, 3.0, n)
-    H = from_spectrum(lam, q)
+    H = matrix_with_spectrum(np.linspace(-3.0, 3.0, n), seed=1)
     g = np.random.default_rng(2).standard_normal(n)
     reference = hsc_step(H, g)
     s = hsc_step(H.astype(np.float32), g.astype(np.float32), route="cholesky")
@@ -321,8 +316,7 @@ def test_error_bound_uses_the_max_row_sum():
 
 
 def test_auto_route_falls_back_to_spectral_for_huge_norm():
-    q = np.linalg.qr(np.random.default_rng(0).standard_normal((6, 6)))[0]
-    H = from_spectrum(np.array([1e9, 3.0, 1e-3, 0.0, -2.0, -5e8]), q)
+    H = matrix_with_spectrum(np.array([1e9, 3.0, 1e-3, 0.0, -2.0, -5e8]), seed=0)
     g = np.arange(6.0)
     assert auto_route(H) == "spectral"
     assert np.array_equal(hsc_step(H, g, route="auto"), hsc_step(H, g))
@@ -345,8 +339,7 @@ def test_auto_route_falls_back_when_the_factorization_fails(monkeypatch):
 def test_cholesky_route_refuses_a_failed_factorization():
     # ||H|| = 1e12: the rounding of H^2 (about eps * 1e24) swamps the identity on the null
     # space, I + H^2 is numerically indefinite and potrf stops.
-    q = np.linalg.qr(np.random.default_rng(0).standard_normal((8, 8)))[0]
-    H = from_spectrum(np.array([1e12, 0, 0, 0, 0, 0, 0, -1e12]), q)
+    H = matrix_with_spectrum(np.array([1e12, 0, 0, 0, 0, 0, 0, -1e12]), seed=0)
     g = np.ones(8)
     with pytest.raises(np.linalg.LinAlgError, match="route='spectral' or 'auto'"):
         hsc_step(H, g, route="cholesky")
