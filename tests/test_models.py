@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from strategies import EPS
 
 from hsc_ref.models import ACTIVATIONS, Model, mlp
-
-EPS = float(np.finfo(np.float64).eps)
 
 
 def test_init_shapes_glorot_bounds_and_zero_biases():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from strategies import EPS
 
 from hsc_ref.gan.data import sample
 from hsc_ref.gan.game import (
@@ -21,8 +22,6 @@ from hsc_ref.gan.game import (
     softplus,
 )
 from hsc_ref.testing import central_difference_hessian
-
-EPS = np.finfo(np.float64).eps
 
 
 def _mp_softplus(t: float) -> float:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from strategies import EPS
 
 from hsc_ref.derivatives import gradient, hessian
 from hsc_ref.rules import adam
 from hsc_ref.steps import hsc_step
 from hsc_ref.style.images import bundled_image
 from hsc_ref.style.stylizer import ARTICLE_ADAM, clip_grad_norm, stylizer_objective, train_stylizer
-
-EPS = np.finfo(np.float64).eps
 
 
 def _objective(hidden=2, size=4):
