@@ -1,4 +1,5 @@
-"""Loading and running the scripts in ``examples/`` from the smoke tests."""
+"""Loading and running the scripts in ``examples/`` from the smoke tests, and running any
+command single-threaded."""
 
 from __future__ import annotations
 
@@ -20,14 +21,18 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-def run_example(name: str, *args: str) -> subprocess.CompletedProcess:
-    """Run ``examples/<name>.py`` as a script, single-threaded, with a 120 s limit."""
+def run_single_threaded(*command: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``command`` with one OpenMP/OpenBLAS thread and text output captured.
+
+    The test machines' cores are shared, so a subprocess must not start a BLAS pool per core.
+    A non-zero exit does not raise: the caller asserts on ``returncode`` and shows ``stderr``.
+    """
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, str(EXAMPLES / f"{name}.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
+        list(command), capture_output=True, text=True, timeout=timeout, check=False, env=env
     )
+
+
+def run_example(name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``examples/<name>.py`` as a script, single-threaded, with a 120 s limit."""
+    return run_single_threaded(sys.executable, str(EXAMPLES / f"{name}.py"), *args)

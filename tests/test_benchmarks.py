@@ -11,38 +11,31 @@ error), and every step route's difference from the spectral reference, relative 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+from examples_support import run_single_threaded
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_quick_benchmark_runs_and_its_methods_agree(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "run.py"),
-            "--quick",
-            "--no-peers",
-            "--widths",
-            "4",
-            "--step-sizes",
-            "40",
-            "--sections",
-            "hessian",
-            "steps",
-            "--out-dir",
-            str(tmp_path),
-            "--name",
-            "smoke",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+    proc = run_single_threaded(
+        sys.executable,
+        str(ROOT / "benchmarks" / "run.py"),
+        "--quick",
+        "--no-peers",
+        "--widths",
+        "4",
+        "--step-sizes",
+        "40",
+        "--sections",
+        "hessian",
+        "steps",
+        "--out-dir",
+        str(tmp_path),
+        "--name",
+        "smoke",
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "smoke.json").read_text())

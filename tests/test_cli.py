@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from examples_support import run_single_threaded
+from strategies import matrix_with_spectrum
 
 import hsc_ref
 from hsc_ref.cli import main
@@ -21,11 +21,9 @@ from hsc_ref.steps import hsc_step
 def _symmetric(seed: int = 0, n: int = 6, null: int = 2) -> np.ndarray:
     """A symmetric matrix with ``null`` exact zero eigenvalues and both signs."""
     rng = np.random.default_rng(seed)
-    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
     signs = np.resize([1.0, -1.0], n - null)
     lam = np.concatenate([np.zeros(null), rng.uniform(0.5, 3.0, n - null) * signs])
-    H = (q * lam) @ q.T
-    return 0.5 * (H + H.T)
+    return matrix_with_spectrum(lam, seed)
 
 
 @pytest.fixture
@@ -215,33 +213,26 @@ def test_correct_refuses_a_file_as_output_folder(tmp_path, matrix_file, capsys):
     assert "--out must be a folder" in capsys.readouterr().err
 
 
-def _run_command(*command: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.run(
-        list(command), capture_output=True, text=True, timeout=120, check=False, env=env
-    )
-
-
 def test_console_script_prints_version():
     script = Path(sys.executable).parent / "hsc-ref"
     if not script.exists():
         pytest.skip("hsc-ref is not installed as a script here (python -m hsc_ref is tested)")
-    done = _run_command(str(script), "--version")
+    done = run_single_threaded(str(script), "--version")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"hsc_ref {hsc_ref.__version__}"
 
 
 def test_python_dash_m_hsc_ref_is_the_command_line(tmp_path, matrix_file):
-    done = _run_command(sys.executable, "-m", "hsc_ref", "--version")
+    done = run_single_threaded(sys.executable, "-m", "hsc_ref", "--version")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"hsc_ref {hsc_ref.__version__}"
     out = tmp_path / "out"
-    done = _run_command(
+    done = run_single_threaded(
         sys.executable, "-m", "hsc_ref", "correct", str(matrix_file), "--out", str(out)
     )
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "summary.json").read_text())["rank_after"] == 4
-    done = _run_command(
+    done = run_single_threaded(
         sys.executable, "-m", "hsc_ref", "correct", str(matrix_file), "--out", str(out)
     )
     assert done.returncode == 2 and done.stderr.startswith("hsc-ref correct: error:")
