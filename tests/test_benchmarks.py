@@ -45,6 +45,7 @@ def test_quick_benchmark_runs_and_its_methods_agree(tmp_path):
     assert {r["method"] for r in hessians} >= {"hsc_ref.hessian (batched)", "autograd.hessian"}
     assert all(r["rel_diff_vs_hsc_ref"] <= 1e-12 for r in hessians)
     steps = [r for r in result["steps"] if "median_s" in r]
+    assert {"hsc_ref cholesky", "hsc_ref auto"} <= {r["method"] for r in steps}  # not vacuous
     for r in steps:
         bound = 10 * r["n"] * 2.3e-16 * (1 + 10.0**2)  # ROUNDING_FACTOR * Cholesky bound
         assert r["rel_err_vs_spectral"] <= bound, r["method"]
