@@ -1,6 +1,6 @@
 """The package's layers, read from the source with ``ast`` (nothing is imported).
 
-The rules (``docs/design.md``, the layers):
+The rules (``docs/design.md``, "Rules of the architecture", 1 and 2):
 
 - the core, every module at the root of ``hsc_ref`` (private ones included), never imports
   ``hsc_ref.gan``, ``hsc_ref.style``, ``hsc_ref.golden`` or a ``cli`` module; only the
