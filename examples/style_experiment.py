@@ -126,12 +126,12 @@ def stylizer_part(size, steps, out, force, summary):
         t0 = time.perf_counter()
         r = train_stylizer(obj, method, steps=steps, **kwargs)
         runs[label] = r
-        d0, d1 = r.diagnostics[0], r.diagnostics[-1]
+        d0, d1 = ({k: float(col[i]) for k, col in r.history.items()} for i in (0, -1))
         print(
             f"  {label:<28} loss {r.losses[0]:.5g} -> {r.losses[-1]:.5g}  "
-            f"{time.perf_counter() - t0:5.1f} s; H at start: rank {d0['rank_H']}/{d0['n']}, "
-            f"inertia {d0['inertia_H']}; at end: {d1['inertia_H']}, min |c| of Hc "
-            f"{d1['smallest_kept_abs_Hc']:.3f}, max |1/lam| {d1['max_abs_eigenvalue_pinv_H']:.3g}"
+            f"{time.perf_counter() - t0:5.1f} s; H at start: rank {d0['rank']:.0f}/{d0['n']:.0f}, "
+            f"negative {d0['negative']:.0f}; at end: negative {d1['negative']:.0f}, min |c| of Hc "
+            f"{d1['corrected_abs_min_kept']:.3f}, max |1/lam| {d1['pinv_abs_max']:.3g}"
         )
         summary["stylizer"][label] = {
             "losses": [float(v) for v in r.losses],
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
         plans_l.append(("hsc_cg + A.", "hsc_cg", slow, {"line_search": True}))
     runs_l = image_runs(objective_l, content_l, plans_l)
     summary["cg"] = {
-        f"{label} {size}x{size}": [d["cg_iterations"] for d in r.hessian_info]
+        f"{label} {size}x{size}": r.history["cg_iterations"].astype(int).tolist()
         for size, group in ((small, runs), (large, runs_l))
         for label, r in group.items()
         if label.startswith("hsc_cg")

@@ -115,7 +115,7 @@ def symmetric_part(H: Any, tile: int = 256) -> tuple[Any, float, float]:
     if xp is not np:
         with np.errstate(over="ignore"):
             asym = float(xp.abs(H - H.T).max())
-        return _mean(H, H.T, xp), asym, float(xp.abs(H).max())
+        return mean_of(H, H.T, xp), asym, float(xp.abs(H).max())
     n = H.shape[0]
     asym = scale = 0.0
     with np.errstate(over="ignore"):  # an overflowing difference is an infinite asymmetry
@@ -130,13 +130,13 @@ def symmetric_part(H: Any, tile: int = 256) -> tuple[Any, float, float]:
     out = np.empty_like(H)
     for i in range(0, n, tile):
         for j in range(i, n, tile):
-            mean = _mean(H[i : i + tile, j : j + tile], H[j : j + tile, i : i + tile].T, np)
+            mean = mean_of(H[i : i + tile, j : j + tile], H[j : j + tile, i : i + tile].T, np)
             out[i : i + tile, j : j + tile] = mean
             out[j : j + tile, i : i + tile] = mean.T
     return out, asym, scale
 
 
-def _mean(a: Any, b: Any, xp: ModuleType) -> Any:
+def mean_of(a: Any, b: Any, xp: ModuleType) -> Any:
     """``(a + b) / 2`` without overflow: ``a / 2 + b / 2`` where the sum would overflow.
 
     Where ``a + b`` is finite, ``0.5 * (a + b)`` is the exactly rounded mean; halving first is

@@ -85,6 +85,16 @@ def check_tolerance(value: Any, name: str) -> float:
     return value
 
 
+def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
+    """Return ``value`` as an int after checking it is an integer ``>= minimum`` (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        rule = "non-negative" if minimum == 0 else f"at least {minimum}"
+        raise ValueError(f"{name} must be {rule}, got {value}")
+    return int(value)
+
+
 def check_positive(value: Any, name: str) -> float:
     """Return ``value`` as a float after checking it is a finite, positive real number."""
     value = check_tolerance(value, name)

@@ -87,9 +87,22 @@ def _pinv_of(values_fn: Callable[[Spectrum], Any]) -> Callable[[Spectrum], Any]:
     """Inverse map of the corrected eigenvalues under the spectrum's own cutoff."""
 
     def inverse(spectrum: Spectrum) -> Any:
-        return pinv_values(values_fn(spectrum), spectrum.cutoff)
+        return pinv_values(_finite_values(values_fn, spectrum), spectrum.cutoff)
 
     return inverse
+
+
+def _finite_values(values_fn: Callable[[Spectrum], Any], spectrum: Spectrum) -> Any:
+    """Corrected eigenvalues, refused if the added constant made one overflow."""
+    with np.errstate(over="ignore"):
+        values = values_fn(spectrum)
+    if not _backend.all_finite(_backend.namespace(values), values):
+        raise FloatingPointError(
+            f"corrected eigenvalues overflow {values.dtype} (max|lam| = "
+            f"{float(abs(spectrum.eigenvalues).max()):.3g}): the corrected matrix cannot be "
+            f"represented; use a smaller constant"
+        )
+    return values
 
 
 def hsc_inverse_values(lam: Any) -> Any:
@@ -104,6 +117,7 @@ def hsc_inverse_values(lam: Any) -> Any:
     >>> hsc_inverse_values(np.array([0.0, 1.0, -2.0, 1e300]))
     array([ 0.e+000,  5.e-001, -4.e-001,  1.e-300])
     """
+    lam = _validation.as_real_array(lam, "lam")  # integers become float64, not truncated phi
     xp = _backend.namespace(lam)
     big = xp.abs(lam) > 1
     large = xp.where(big, lam, 1.0)  # each branch sees only the inputs it is safe for
@@ -357,7 +371,7 @@ def correct(
     """
     spectrum = _as_spectrum(H, atol, rtol, symmetry_rtol)
     correction = get_correction(method, **params)
-    after = correction.values(spectrum)
+    after = _finite_values(correction.values, spectrum)
     inertia_after = inertia_of(after, spectrum.cutoff)
     rank_after = inertia_after.positive + inertia_after.negative
     return CorrectionResult(
@@ -451,7 +465,7 @@ def summarize(
         )
     correction = get_correction(method, **params)
     lam = _backend.to_numpy(spectrum.eigenvalues)
-    after = _backend.to_numpy(correction.values(spectrum))
+    after = _backend.to_numpy(_finite_values(correction.values, spectrum))
     kept = np.abs(lam) > spectrum.cutoff
     before, corrected = inertia_of(lam, spectrum.cutoff), inertia_of(after, spectrum.cutoff)
     return SpectrumSummary(

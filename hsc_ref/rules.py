@@ -34,7 +34,7 @@ import numpy as np
 import scipy.optimize
 
 from hsc_ref import _validation
-from hsc_ref.corrections import Correction, get_correction
+from hsc_ref.corrections import Correction, correct, get_correction
 from hsc_ref.spectral import Spectrum, decompose
 from hsc_ref.steps import spectral_step
 
@@ -43,6 +43,7 @@ __all__ = [
     "UpdateFn",
     "StepRule",
     "Context",
+    "rule_from",
     "chain",
     "sgd",
     "AdamState",
@@ -57,6 +58,7 @@ __all__ = [
     "backtracking_line_search",
     "NewtonState",
     "newton_type",
+    "article_curvature",
     "spectrum_in",
     "QuasiNewtonState",
     "sr1",
@@ -154,13 +156,25 @@ class Context(NamedTuple):
     hessian: np.ndarray | Spectrum | None = None
 
 
-def _rule(
+def rule_from(
     init: InitFn,
     apply: Callable[[np.ndarray, Any, Context], tuple[np.ndarray, Any]],
     *,
     needs_hessian: bool = False,
 ) -> StepRule:
-    """A :class:`StepRule` whose ``update`` hands the keywords to ``apply`` as a Context."""
+    """A :class:`StepRule` from ``init`` and ``apply(updates, state, context)``.
+
+    ``update``'s keywords reach ``apply`` as one :class:`Context`; this is how every rule of
+    this module is written, and how to write a rule of your own.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> halve = rule_from(lambda x0: None, lambda u, s, ctx: (0.5 * u, s))
+    >>> rule = chain(sgd(1.0), halve)
+    >>> rule.update(np.array([2.0]), rule.init(np.zeros(1)))[0]
+    array([-1.])
+    """
 
     def update(
         updates: np.ndarray,
@@ -272,7 +286,7 @@ def sgd(lr: float) -> StepRule:
         g = _vector_like(updates, state.n, "grad")
         return _finite_step(-lr * g, "the SGD step"), state
 
-    return _rule(_size_of, apply)
+    return rule_from(_size_of, apply)
 
 
 class AdamState(NamedTuple):
@@ -317,7 +331,7 @@ def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> St
         step = -lr * mu_hat / (np.sqrt(nu_hat) + eps)
         return _finite_step(step, "the Adam step"), AdamState(count, mu, nu)
 
-    return _rule(init, apply)
+    return rule_from(init, apply)
 
 
 def clip_grad_norm(g: np.ndarray, max_norm: float) -> np.ndarray:
@@ -353,7 +367,7 @@ def clip_by_global_norm(max_norm: float) -> StepRule:
     def apply(updates: Any, state: _Size, context: Context):
         return clip_grad_norm(_vector_like(updates, state.n, "updates"), max_norm), state
 
-    return _rule(_size_of, apply)
+    return rule_from(_size_of, apply)
 
 
 def article_optimizer(
@@ -409,7 +423,7 @@ def project_box(lower: float = 0.0, upper: float = 1.0) -> StepRule:
         step = _vector_like(updates, state.n, "updates")
         return np.clip(x + step, lower, upper) - x, state
 
-    return _rule(_size_of, apply)
+    return rule_from(_size_of, apply)
 
 
 def _check_box(box: Any) -> tuple[float, float]:
@@ -467,7 +481,7 @@ def backtracking_line_search(
             t *= 0.5
         return np.zeros_like(x), state
 
-    return _rule(_size_of, apply)
+    return rule_from(_size_of, apply)
 
 
 # --------------------------------------------------------------------------- second order
@@ -525,7 +539,41 @@ def newton_type(
         step = spectral_step(spectrum, _as_vector(updates, "grad"), correction, lr=lr)
         return step, NewtonState(state.steps + 1, spectrum)
 
-    return _rule(init, apply, needs_hessian=True)
+    return rule_from(init, apply, needs_hessian=True)
+
+
+def article_curvature(*, atol: float = 0.0, rtol: float | None = None) -> StepRule:
+    """The article's curvature, computed and not used: ``H``, ``pinv(H)`` and ``Hc = H + pinv(H)``.
+
+    The article's loop forms these three matrices every step and then takes an Adam step
+    that ignores them. This rule does the same work (one ``eigh``, then the dense
+    pseudo-inverse and ``Hc``) and passes its input through unchanged; its state keeps the
+    spectrum, so diagnostics read it without a second decomposition. Chained before
+    :func:`article_optimizer`, it reproduces the article's loop and its cost.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rule = chain(article_curvature(), sgd(1.0))
+    >>> step, state = rule.update(np.ones(2), rule.init(np.zeros(2)), hessian=np.diag([2.0, 0.0]))
+    >>> step, spectrum_in(state).rank          # the step ignores H; the spectrum is kept
+    (array([-1., -1.]), 1)
+    """
+    atol = _validation.check_tolerance(atol, "atol")
+    rtol = None if rtol is None else _validation.check_tolerance(rtol, "rtol")
+
+    def init(x0: Any) -> NewtonState:
+        _as_vector(x0, "x0")
+        return NewtonState(0, None)
+
+    def apply(updates: Any, state: NewtonState, context: Context):
+        if context.hessian is None:
+            raise ValueError("article_curvature needs hessian=, got None")
+        spectrum = _spectrum(context.hessian, atol, rtol)
+        _unused = (spectrum.pinv(), correct(spectrum, "hsc").matrix)  # the article's H^+, Hc
+        return updates, NewtonState(state.steps + 1, spectrum)
+
+    return rule_from(init, apply, needs_hessian=True)
 
 
 def _spectrum(hessian: Any, atol: float, rtol: float | None) -> Spectrum:
@@ -590,7 +638,7 @@ def _quasi_newton(strategy_factory: Any, lr: float) -> StepRule:
         step = _finite_step(-lr * strategy.dot(grad), "the quasi-Newton step")
         return step, QuasiNewtonState(strategy, x.copy(), grad.copy())
 
-    return _rule(init, apply)
+    return rule_from(init, apply)
 
 
 def sr1(lr: float = 1.0) -> StepRule:

@@ -166,8 +166,16 @@ class Spectrum:
         """
         values = self.eigenvalues if values is None else self._check_values(values)
         q = self.eigenvectors
-        m = (q * values) @ q.T
-        return 0.5 * (m + m.T)
+        xp = _backend.namespace(q)
+        with np.errstate(over="ignore"):  # checked below
+            m = (q * values) @ q.T
+        m = _backend.mean_of(m, m.T, xp)  # symmetric to the last bit, without overflow
+        if not _backend.all_finite(xp, m):
+            raise FloatingPointError(
+                f"Q diag(values) Q^T overflows {m.dtype}: the largest |value| is "
+                f"{float(xp.abs(values).max()):.3g}; the matrix cannot be represented"
+            )
+        return m
 
     def pinv(self) -> Any:
         """Dense Moore-Penrose pseudo-inverse under this spectrum's cutoff."""

@@ -31,13 +31,12 @@ from hsc_ref.gan.metrics import N_EVAL, ModeMetrics, mode_metrics
 from hsc_ref.gan.train import (
     DEFAULT_LR,
     HESSIAN_METHODS,
+    METHOD_ALIASES,
     METHODS,
     SCHEDULES,
     TrainConfig,
     TrainResult,
-    clip_grad_norm,
     make_rule,
-    spectrum_summary,
     train,
 )
 
@@ -70,8 +69,7 @@ __all__ = [
     "DEFAULT_LR",
     "TrainConfig",
     "TrainResult",
+    "METHOD_ALIASES",
     "make_rule",
-    "clip_grad_norm",
-    "spectrum_summary",
     "train",
 ]

@@ -1,7 +1,8 @@
 """GAN trainers: the article's loop, the HSC step per player, and the comparators.
 
-Every method is a pair of :class:`~hsc_ref.steps.StepRule` (one per player), driven by one
-loop. Each step draws a data batch ``x`` and a noise batch ``z`` from the run's stream
+Every method is a pair of :class:`~hsc_ref.rules.StepRule` (one per player), driven by the
+package's one loop (:func:`hsc_ref.loop.run_loop`, one :func:`hsc_ref.loop.rule_step` per
+player). Each step draws a data batch ``x`` and a noise batch ``z`` from the run's stream
 generator, then
 
 * ``"alternating"`` (default): the discriminator steps on ``L_D(theta, phi)``, then the
@@ -10,20 +11,23 @@ generator, then
 
 Methods (``lr`` defaults in :data:`DEFAULT_LR`):
 
-``"article"``  the article's loop as written (DESIGN section 7): Adam(lr 2e-4, betas
+``"article"``  the article's loop as written (``docs/design.md``, GANs): Adam(lr 2e-4, betas
                (0.5, 0.999)) for both players, BCE, generator gradient clipped to norm 1.0
                with ``torch.nn.utils.clip_grad_norm_`` semantics, and the generator's ``H``,
-               ``H^+`` and ``Hc = H + H^+`` computed every step but not used by the update.
+               ``H^+`` and ``Hc = H + H^+`` computed every step but not used by the update:
+               ``chain(article_curvature(), article_optimizer())`` for the generator.
 ``"hsc"``      the HSC step ``-lr pinv(H + pinv(H)) g`` per player with its exact Hessian.
-``"newton"``   pseudo-inverse Newton; ``"abs"`` saddle-free Newton; ``"damped"``
+``"newton"``   pseudo-inverse Newton; ``"saddle_free"`` (alias ``"abs"``); ``"damped"``
                Levenberg-Marquardt ``(H + mu I)^+`` (``mu`` from the config).
 ``"sgd"``, ``"adam"`` (betas (0.5, 0.999), no clipping), ``"sr1"`` (SciPy SR1, inverse form).
 
 Per step the history records both losses, gradient norms (before clipping), step norms, wall
 time of the update (what the method itself needs: for Adam only gradients, for the article's
-loop also ``H``, ``H^+``, ``Hc``), and per-player Hessian spectrum summaries (computed outside
-the timed region every ``spectrum_every`` steps, and every step for methods that need the
-Hessian anyway). A step with a non-finite loss, gradient or step ends the run (``diverged_at``);
+loop also ``H``, ``H^+``, ``Hc``), and per-player Hessian spectrum summaries
+(:class:`~hsc_ref.corrections.SpectrumSummary` fields): every step from the decomposition the
+step itself made for methods that use the Hessian (one ``eigh`` per player per step), and every
+``spectrum_every`` steps, outside the timed region, for the others.
+A step with a non-finite loss, gradient or step ends the run (``diverged_at``);
 the parameters stay at their last finite values.
 
 Random streams: ``SeedSequence(seed).spawn(3)`` gives the initialisation, the training
@@ -32,22 +36,28 @@ batches and the evaluation noise, so the same config gives bit-identical results
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-import autograd
 import numpy as np
 
 from hsc_ref import _validation
-from hsc_ref.corrections import correct
+from hsc_ref.corrections import SUMMARY_FIELDS
 from hsc_ref.derivatives import hessian
 from hsc_ref.gan.data import DATASETS, sample
 from hsc_ref.gan.game import FlatGame, dirac_game, init_game, mlp_game, player_losses
 from hsc_ref.gan.metrics import N_EVAL, mode_metrics
-from hsc_ref.rules import StepRule, adam, newton_type, sgd, sr1
-from hsc_ref.spectral import Spectrum, decompose
+from hsc_ref.loop import rule_step, run_loop, summary_record
+from hsc_ref.rules import (
+    StepRule,
+    article_curvature,
+    article_optimizer,
+    chain,
+    newton_type,
+    sgd,
+    sr1,
+)
 
 __all__ = [
     "METHODS",
@@ -56,16 +66,15 @@ __all__ = [
     "DEFAULT_LR",
     "TrainConfig",
     "TrainResult",
+    "METHOD_ALIASES",
     "make_rule",
-    "clip_grad_norm",
-    "spectrum_summary",
     "train",
 ]
 
-METHODS = ("article", "hsc", "newton", "abs", "damped", "sgd", "adam", "sr1")
+METHODS = ("article", "hsc", "newton", "saddle_free", "damped", "sgd", "adam", "sr1")
 """Trainer names accepted by :class:`TrainConfig`."""
 
-HESSIAN_METHODS = ("hsc", "newton", "abs", "damped")
+HESSIAN_METHODS = ("hsc", "newton", "saddle_free", "damped")
 """Methods whose update uses each player's exact Hessian."""
 
 SCHEDULES = ("alternating", "simultaneous")
@@ -75,7 +84,7 @@ DEFAULT_LR = {
     "article": 2e-4,
     "hsc": 1.0,
     "newton": 1.0,
-    "abs": 1.0,
+    "saddle_free": 1.0,
     "damped": 1.0,
     "sgd": 0.05,
     "adam": 1e-3,
@@ -83,11 +92,10 @@ DEFAULT_LR = {
 }
 """Step size of each method when the config leaves ``lr`` unset."""
 
-ARTICLE_CLIP = 1.0
-"""The article's generator gradient-norm clip."""
+METHOD_ALIASES = {"abs": "saddle_free"}
+"""Other accepted method names."""
 
 _PLAYERS = ("g", "d")
-_SUMMARY_KEYS = ("eig_min", "eig_max", "eig_abs_min", "rank", "negative", "zero", "rank_hc")
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,7 @@ class TrainConfig:
     n_eval: int = N_EVAL
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "method", METHOD_ALIASES.get(self.method, self.method))
         if self.data not in DATASETS:
             raise ValueError(f"data must be one of {DATASETS}, got {self.data!r}")
         if self.method not in METHODS:
@@ -190,9 +199,9 @@ class TrainResult:
 
     ``history`` maps names to arrays of length ``config.steps`` (NaN where not recorded):
     ``loss_g, loss_d, grad_norm_g, grad_norm_d, step_norm_g, step_norm_d, wall_time`` and,
-    per player ``p`` in ``g, d``: ``eig_min_p, eig_max_p, eig_abs_min_p, rank_p, negative_p,
-    zero_p, rank_hc_p`` (``zero`` counts ``|lam| <= cutoff`` under the pinvh policy;
-    ``rank_hc`` is the rank of ``H + pinv(H)`` under the same policy).
+    per player ``p`` in ``g, d``, every :data:`~hsc_ref.corrections.SUMMARY_FIELDS` name with the
+    suffix ``_p`` (e.g. ``rank_g``, ``negative_d``, ``rank_corrected_g``: the rank of
+    ``H + pinv(H)`` under the same cutoff).
 
     Attributes
     ----------
@@ -216,8 +225,10 @@ class TrainResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def make_rule(method: str, lr: float, mu: float = 1.0) -> StepRule:
-    """The :class:`~hsc_ref.steps.StepRule` of one player for ``method``.
+def make_rule(method: str, lr: float, mu: float = 1.0, *, generator: bool = False) -> StepRule:
+    """The :class:`~hsc_ref.rules.StepRule` of one player for ``method``.
+
+    ``generator=True`` gives the article's generator its clip and its unused curvature.
 
     Examples
     --------
@@ -227,108 +238,22 @@ def make_rule(method: str, lr: float, mu: float = 1.0) -> StepRule:
     >>> step                                   # phi(1) = 1/2, phi(0) = 0
     array([-0.5, -0. ])
     """
-    if method in ("article", "adam"):
-        return adam(lr, b1=0.5, b2=0.999)
-    if method == "sgd":
-        return sgd(lr)
-    if method == "sr1":
-        return sr1(lr)
-    if method == "damped":
-        return newton_type("damped", lr=lr, mu=mu)
+    method = METHOD_ALIASES.get(method, method)
+    if method == "article" and generator:
+        return chain(article_curvature(), article_optimizer(lr))
+    if method in ("article", "adam"):  # the article's Adam, unclipped
+        return article_optimizer(lr, max_grad_norm=None)
+    factories = {"sgd": sgd, "sr1": sr1}
+    if method in factories:
+        return factories[method](lr)
     if method in HESSIAN_METHODS:
-        return newton_type(method, lr=lr)
+        return newton_type(method, lr=lr, **({"mu": mu} if method == "damped" else {}))
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def clip_grad_norm(g: np.ndarray, max_norm: float) -> np.ndarray:
-    """Scale ``g`` as ``torch.nn.utils.clip_grad_norm_`` does (2-norm, ``eps = 1e-6``).
-
-    ``coef = max_norm / (||g|| + 1e-6)``; ``g * coef`` if ``coef < 1``, else ``g`` unchanged.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> clip_grad_norm(np.array([3.0, 4.0]), 1.0)
-    array([0.59999988, 0.79999984])
-    >>> clip_grad_norm(np.array([0.3, 0.4]), 1.0)
-    array([0.3, 0.4])
-    """
-    max_norm = _validation.check_positive(max_norm, "max_norm")
-    coef = max_norm / (float(np.linalg.norm(g)) + 1e-6)
-    return g * coef if coef < 1.0 else g
-
-
-def spectrum_summary(spectrum: Spectrum) -> dict[str, float]:
-    """Min/max and smallest-magnitude eigenvalue, rank, negative and zero counts, rank of Hc.
-
-    ``rank_hc`` is the rank of ``H + pinv(H)`` under the same cutoff policy (DESIGN fact 2:
-    equal to ``rank`` unless an eigenvalue sits at the cutoff).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hsc_ref.spectral import decompose
-    >>> s = spectrum_summary(decompose(np.diag([-1.0, 0.0, 2.0])))
-    >>> s["eig_min"], s["eig_max"], s["eig_abs_min"]
-    (-1.0, 2.0, 0.0)
-    >>> s["rank"], s["negative"], s["zero"], s["rank_hc"]
-    (2, 1, 1, 2)
-    """
-    inertia = spectrum.inertia
-    return {
-        "eig_min": float(spectrum.eigenvalues[0]),
-        "eig_max": float(spectrum.eigenvalues[-1]),
-        "eig_abs_min": float(np.abs(spectrum.eigenvalues).min()),
-        "rank": spectrum.rank,
-        "negative": inertia.negative,
-        "zero": inertia.zero,
-        "rank_hc": correct(spectrum, "hsc").rank_after,
-    }
-
-
-class _Player:
-    """One player's rule, state and parameters."""
-
-    def __init__(self, rule: StepRule, x: np.ndarray) -> None:
-        self.rule, self.x, self.state = rule, x.copy(), rule.init(x)
-
-
-def _history(steps: int) -> dict[str, np.ndarray]:
+def _history_names() -> tuple[str, ...]:
     names = ["loss_g", "loss_d", "grad_norm_g", "grad_norm_d", "step_norm_g", "step_norm_d"]
-    names += ["wall_time"] + [f"{k}_{p}" for p in _PLAYERS for k in _SUMMARY_KEYS]
-    return {name: np.full(steps, np.nan) for name in names}
-
-
-def _finite(*arrays: Any) -> bool:
-    return all(bool(np.all(np.isfinite(a))) for a in arrays)
-
-
-class _Stepper:
-    """Computes one player's update from its loss; keeps the Hessian for the diagnostics."""
-
-    def __init__(self, config: TrainConfig) -> None:
-        self.method = config.method
-        self.needs_hessian = config.method in HESSIAN_METHODS
-
-    def __call__(self, player: _Player, fun: Callable, is_generator: bool) -> tuple | None:
-        """``(value, grad, step, state, H, spectrum)``, or None if something is non-finite."""
-        value, grad = autograd.value_and_grad(fun)(player.x)
-        grad = np.asarray(grad)
-        H = spectrum = None
-        update_grad = grad
-        if self.needs_hessian or (self.method == "article" and is_generator):
-            H = hessian(fun, player.x, batched=True)
-        if not _finite(value, grad, H if H is not None else 0.0):
-            return None
-        if self.method == "article" and is_generator:
-            spectrum = decompose(H)
-            result = correct(spectrum, "hsc")  # H, H^+ and Hc: computed, not used
-            _ = (spectrum.pinv(), result.matrix)
-            update_grad = clip_grad_norm(grad, ARTICLE_CLIP)
-        step, state = player.rule.update(update_grad, player.state, params=player.x, hessian=H)
-        if not _finite(step):
-            return None
-        return float(value), grad, np.asarray(step), state, H, spectrum
+    return (*names, "wall_time", *(f"{k}_{p}" for p in _PLAYERS for k in SUMMARY_FIELDS))
 
 
 def train(config: TrainConfig, *, progress: Callable[[int], None] | None = None) -> TrainResult:
@@ -354,73 +279,65 @@ def train(config: TrainConfig, *, progress: Callable[[int], None] | None = None)
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     init_seq, stream_seq, eval_seq = np.random.SeedSequence(int(config.seed)).spawn(3)
     fg = init_game(config.game(), np.random.default_rng(init_seq))
-    stream = np.random.default_rng(stream_seq)
     lr = config.step_size
-    gen = _Player(make_rule(config.method, lr, config.mu), fg.theta)
-    disc = _Player(make_rule(config.method, lr, config.mu), fg.phi)
-    history = _history(config.steps)
-    run = _Run(config, fg, stream, gen, disc, _Stepper(config), history)
-    diverged_at = None
+    gen_rule = make_rule(config.method, lr, config.mu, generator=True)
+    disc_rule = make_rule(config.method, lr, config.mu)
+    players = ((fg.theta.copy(), gen_rule.init(fg.theta)), (fg.phi.copy(), disc_rule.init(fg.phi)))
+    step = _game_step(config, fg, gen_rule, disc_rule, np.random.default_rng(stream_seq))
+    callback = None if progress is None else (lambda t, _record: progress(t))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked per step
-        for t in range(config.steps):
-            if not _train_step(run, t):
-                diverged_at = t
-                break
-            if progress is not None:
-                progress(t + 1)
-        samples = _generate(fg, gen.x, config.n_eval, np.random.default_rng(eval_seq))
+        res = run_loop(step, players, config.steps, names=_history_names(), callback=callback)
+    (theta, _), (phi, _) = res.state
+    samples = _generate(fg, theta, config.n_eval, np.random.default_rng(eval_seq))
     metrics = _metrics(
-        config, fg, gen.x, disc.x, samples=samples, history=history, diverged_at=diverged_at
+        config, fg, theta, phi, samples=samples, history=res.history, diverged_at=res.stopped_at
     )
-    return TrainResult(config, gen.x, disc.x, history, samples, metrics)
+    return TrainResult(config, theta, phi, res.history, samples, metrics)
 
 
-class _Run(NamedTuple):
-    """Everything one training loop carries from step to step."""
-
-    config: TrainConfig
-    fg: FlatGame
-    stream: np.random.Generator
-    gen: _Player
-    disc: _Player
-    stepper: _Stepper
-    history: dict[str, np.ndarray]
+def _batched(fun: Callable) -> Callable[[np.ndarray], np.ndarray]:
+    """The players' losses are batch-polymorphic by construction: no probe needed."""
+    return lambda x: hessian(fun, x, batched=True)
 
 
-def _train_step(run: _Run, t: int) -> bool:
-    """One step of both players; False (nothing applied) if anything is non-finite."""
-    config, fg, stream, gen, disc, stepper, history = run
-    x_real = sample(fg.game.data, config.batch, stream)
-    z = stream.standard_normal((config.batch, fg.game.noise_dim))
-    losses = player_losses(fg, x_real, z)
-    theta = gen.x
-    start = time.perf_counter()
-    out_d = stepper(disc, lambda p: losses.discriminator(theta, p), False)
-    if out_d is None:
-        return False
-    phi_for_g = disc.x + out_d[2] if config.schedule == "alternating" else disc.x
-    out_g = stepper(gen, lambda th: losses.generator(th, phi_for_g), True)
-    wall = time.perf_counter() - start
-    if out_g is None:
-        return False
-    record_all = t % config.spectrum_every == 0
-    for name, player, out, fun in (
-        ("d", disc, out_d, lambda p: losses.discriminator(theta, p)),
-        ("g", gen, out_g, lambda th: losses.generator(th, phi_for_g)),
-    ):
-        value, grad, step, state, H, spectrum = out
-        history[f"loss_{name}"][t] = value
-        history[f"grad_norm_{name}"][t] = np.linalg.norm(grad)
-        history[f"step_norm_{name}"][t] = np.linalg.norm(step)
-        if spectrum is None and (H is not None or record_all):
-            H = H if H is not None else hessian(fun, player.x, batched=True)
-            spectrum = decompose(H) if _finite(H) else None  # overflow: leave NaN
-        if spectrum is not None:
-            for key, val in spectrum_summary(spectrum).items():
-                history[f"{key}_{name}"][t] = val
-        player.x, player.state = player.x + step, state
-    history["wall_time"][t] = wall
-    return True
+def _game_step(
+    config: TrainConfig,
+    fg: FlatGame,
+    gen_rule: StepRule,
+    disc_rule: StepRule,
+    stream: np.random.Generator,
+) -> Callable:
+    """The loop's step: draw a batch, update the discriminator, then the generator."""
+
+    def step(t: int, players: tuple) -> tuple | None:
+        (theta, g_state), (phi, d_state) = players
+        x_real = sample(fg.game.data, config.batch, stream)
+        z = stream.standard_normal((config.batch, fg.game.noise_dim))
+        losses = player_losses(fg, x_real, z)
+        diagnose = t % config.spectrum_every == 0
+        d_loss = lambda p: losses.discriminator(theta, p)  # noqa: E731
+        out_d = rule_step(
+            disc_rule, d_state, d_loss, phi, diagnose=diagnose, hessian_of=_batched(d_loss)
+        )
+        if out_d is None:
+            return None
+        phi_for_g = phi + out_d.step if config.schedule == "alternating" else phi
+        g_loss = lambda th: losses.generator(th, phi_for_g)  # noqa: E731
+        out_g = rule_step(
+            gen_rule, g_state, g_loss, theta, diagnose=diagnose, hessian_of=_batched(g_loss)
+        )
+        if out_g is None:
+            return None
+        record = {"wall_time": out_d.wall_time + out_g.wall_time}
+        for name, out in (("d", out_d), ("g", out_g)):
+            record[f"loss_{name}"] = out.value
+            record[f"grad_norm_{name}"] = float(np.linalg.norm(out.grad))
+            record[f"step_norm_{name}"] = float(np.linalg.norm(out.step))
+            record |= summary_record(out.spectrum, f"_{name}")
+        players = ((theta + out_g.step, out_g.state), (phi + out_d.step, out_d.state))
+        return players, record
+
+    return step
 
 
 def _generate(fg: FlatGame, theta: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -456,7 +373,8 @@ def _metrics(
         out[f"spectra_recorded_{p}"] = int(seen.sum())
         out[f"indefinite_fraction_{p}"] = _mean((neg[seen] > 0) & (rank[seen] > neg[seen]))
         out[f"rank_deficient_fraction_{p}"] = _mean(rank[seen] < n)
-        out[f"rank_changes_under_hc_{p}"] = int(np.sum(history[f"rank_hc_{p}"][seen] != rank[seen]))
+        changed = history[f"rank_corrected_{p}"][seen] != rank[seen]
+        out[f"rank_changes_under_hc_{p}"] = int(np.sum(changed))
     if config.data == "dirac":
         out["distance_to_equilibrium"] = float(np.hypot(theta[0], phi[0]))
         return out

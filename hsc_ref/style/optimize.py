@@ -7,9 +7,9 @@ Methods and how each handles the box:
     standard since Gatys et al.); one "step" is one L-BFGS-B iteration (it may evaluate the
     objective several times in its line search).
 ``"adam"``
-    :func:`hsc_ref.steps.adam` followed by the Euclidean projection ``clip(x, 0, 1)``.
-``"hsc"``, ``"newton"``, ``"abs"``, ``"damped"``, ``"clip"``, ``"fill"``
-    :func:`hsc_ref.steps.newton_type` with the exact, dense pixel Hessian, in the active-set
+    :func:`hsc_ref.rules.adam` followed by the Euclidean projection ``clip(x, 0, 1)``.
+``"hsc"``, ``"newton"``, ``"saddle_free"``, ``"damped"``, ``"clip"``, ``"fill"``
+    :func:`hsc_ref.rules.newton_type` with the exact, dense pixel Hessian, in the active-set
     form of projected Newton methods (Bertsekas 1982): a pixel at a bound whose gradient
     points out of the box is held fixed, the step is computed from the gradient and Hessian
     restricted to the other ("free") pixels, then the iterate is projected with
@@ -19,8 +19,12 @@ Methods and how each handles the box:
 
 ``"hsc_cg"``
     the HSC step without forming ``H``: conjugate gradients on ``(I + H^2) s = -lr H g`` with
-    exact Hessian-vector products (:func:`matrix_free_hsc_step`), same active set and
-    projection as above. For images of any size.
+    exact Hessian-vector products (:func:`hsc_ref.steps.matrix_free_hsc_step`), same active
+    set and projection as above. For images of any size.
+
+Every method but L-BFGS-B is a :func:`~hsc_ref.rules.chain` of the method's rule and the box
+(``project_box(0, 1)``, or ``backtracking_line_search(box=(0, 1))`` with ``line_search=True``)
+run by the package's one loop, :func:`hsc_ref.loop.minimize`.
 
 The dense Hessian has ``n^2`` entries, ``n = H W C``; it is refused above ``max_unknowns``
 (default 768 = 16 x 16 x 3) with a clear error; use ``"hsc_cg"``, ``"lbfgs"`` or ``"adam"``
@@ -37,14 +41,22 @@ from typing import Any, NamedTuple
 import autograd
 import numpy as np
 import scipy.optimize
-import scipy.sparse.linalg
-from autograd.differential_operators import make_hvp
-from scipy.sparse.linalg import LinearOperator
 
 from hsc_ref import _validation
-from hsc_ref.corrections import CORRECTIONS
+from hsc_ref.corrections import ALIASES, CORRECTIONS
 from hsc_ref.derivatives import hessian
-from hsc_ref.rules import adam, newton_type
+from hsc_ref.loop import minimize
+from hsc_ref.rules import (
+    Context,
+    StepRule,
+    adam,
+    backtracking_line_search,
+    chain,
+    newton_type,
+    project_box,
+    rule_from,
+)
+from hsc_ref.steps import matrix_free_hsc_step
 from hsc_ref.style.loss import TransferObjective, check_image
 
 __all__ = [
@@ -53,10 +65,10 @@ __all__ = [
     "ImageOptResult",
     "optimize_image",
     "free_mask",
-    "armijo_backtrack",
     "check_dense_size",
-    "MatrixFreeStep",
-    "matrix_free_hsc_step",
+    "active_set_rule",
+    "MatrixFreeState",
+    "matrix_free_rule",
 ]
 
 MAX_DENSE_UNKNOWNS = 768
@@ -86,9 +98,12 @@ class ImageOptResult:
         searches use several per step); Hessian evaluations are not counted.
     components : dict
         Final unweighted content, style and tv terms.
-    hessian_info : list of dict
-        Newton-type methods only: per step, the free-pixel count and the rank, cutoff and
-        extreme eigenvalues of the (restricted) Hessian.
+    history : dict of str to ndarray
+        Per step (from the package's loop, :func:`hsc_ref.loop.minimize`): ``grad_norm``,
+        ``step_norm``, ``wall_time``; for the Newton-type methods the
+        :data:`~hsc_ref.corrections.SUMMARY_FIELDS` of the restricted Hessian (``n`` is the
+        free-pixel count); for ``"hsc_cg"`` ``free_pixels``, ``cg_iterations`` and
+        ``cg_relative_residual``. Empty for L-BFGS-B.
     settings : dict
         Method parameters.
     """
@@ -99,7 +114,7 @@ class ImageOptResult:
     times: np.ndarray
     evaluations: int
     components: dict[str, float]
-    hessian_info: list[dict[str, float]] = field(default_factory=list)
+    history: dict[str, np.ndarray] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -114,108 +129,6 @@ def free_mask(x: Any, grad: Any) -> np.ndarray:
     """
     x, grad = np.asarray(x), np.asarray(grad)
     return ~(((x <= 0.0) & (grad > 0.0)) | ((x >= 1.0) & (grad < 0.0)))
-
-
-class MatrixFreeStep(NamedTuple):
-    """A matrix-free HSC step with CG's convergence facts.
-
-    Attributes
-    ----------
-    step : ndarray, shape (n,)
-        The step (0 on coordinates that are not free).
-    free : int
-        Number of free coordinates.
-    iterations : int
-        CG iterations.
-    relative_residual : float
-        ``||(I + H^2) s + lr H g|| / ||lr H g||`` on the free coordinates.
-    """
-
-    step: np.ndarray
-    free: int
-    iterations: int
-    relative_residual: float
-
-
-def matrix_free_hsc_step(
-    fun: Callable[[Any], Any],
-    x: Any,
-    *,
-    lr: float = 1.0,
-    free: Any = None,
-    rtol: float = 1e-6,
-    maxiter: int = 500,
-) -> MatrixFreeStep:
-    """The HSC step ``-lr (I + H^2)^{-1} H g`` by conjugate gradients on exact HVPs.
-
-    No Hessian is formed: ``I + H^2`` (symmetric positive definite, eigenvalues ``>= 1``) is
-    applied as ``v + H (H v)`` with two Hessian-vector products from
-    :func:`autograd.differential_operators.make_hvp` (one forward trace per point). With
-    ``free`` given, ``H`` and ``g`` are restricted to those coordinates (the other entries of
-    the step are 0).
-
-    Parameters
-    ----------
-    fun : callable
-        Scalar function of a flat vector (autograd-traceable).
-    x : array, shape (n,)
-        Point.
-    lr : float, default 1.0
-        Step size.
-    free : bool array, shape (n,), optional
-        Coordinates to move (default all).
-    rtol : float, default 1e-6
-        CG stops when ``||r|| <= rtol ||b||``, ``b = -lr H g``. Because ``I + H^2 >= I``, the
-        step's error is then at most ``rtol lr ||H g||`` in norm.
-    maxiter : int, default 500
-        CG iteration limit (CG needs about ``sqrt(1 + max lam^2)`` iterations per digit).
-
-    Returns
-    -------
-    MatrixFreeStep
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hsc_ref.steps import hsc_step
-    >>> f = lambda x: x[0] ** 2 - 3.0 * x[1] ** 2 + x[0] * x[1]
-    >>> x = np.array([0.3, -0.2])
-    >>> H = np.array([[2.0, 1.0], [1.0, -6.0]])
-    >>> mf = matrix_free_hsc_step(f, x, rtol=1e-12)
-    >>> bool(np.allclose(mf.step, hsc_step(H, H @ x), atol=1e-12))
-    True
-    """
-    x = _validation.as_real_array(x, "x", ndim=1)
-    lr = _validation.check_positive(lr, "lr")
-    free = np.ones(x.shape[0], dtype=bool) if free is None else np.asarray(free, dtype=bool)
-    if free.shape != x.shape:
-        raise ValueError(f"free must have shape {x.shape}, got {free.shape}")
-    hvp_full, grad = make_hvp(fun)(x)
-    grad = np.asarray(grad)
-
-    def hvp_free(v: np.ndarray) -> np.ndarray:
-        full = np.zeros_like(x)
-        full[free] = v.ravel()
-        return np.asarray(hvp_full(full))[free]
-
-    m = int(free.sum())
-    step = np.zeros_like(x)
-    if m == 0:
-        return MatrixFreeStep(step, 0, 0, 0.0)
-    b = -lr * hvp_free(grad[free])
-    op = LinearOperator((m, m), matvec=lambda v: v.ravel() + hvp_free(hvp_free(v)), dtype=x.dtype)
-    iterations = [0]
-
-    def count(_: np.ndarray) -> None:
-        iterations[0] += 1
-
-    solution, _ = scipy.sparse.linalg.cg(
-        op, b, rtol=rtol, atol=0.0, maxiter=maxiter, callback=count
-    )
-    b_norm = float(np.linalg.norm(b))
-    residual = float(np.linalg.norm(op.matvec(solution) - b)) / b_norm if b_norm else 0.0
-    step[free] = solution
-    return MatrixFreeStep(step, m, iterations[0], residual)
 
 
 def _check_steps(steps: Any) -> int:
@@ -243,7 +156,7 @@ def _finish(
     objective: TransferObjective,
     x: np.ndarray,
     method: str,
-    history: tuple[list[float], list[float]],
+    losses_and_times: tuple[Any, Any],
     evaluations: int,
     **extra: Any,
 ) -> ImageOptResult:
@@ -251,8 +164,8 @@ def _finish(
     return ImageOptResult(
         image=objective.image(x).copy(),
         method=method,
-        losses=np.asarray(history[0]),
-        times=np.asarray(history[1]),
+        losses=np.asarray(losses_and_times[0]),
+        times=np.asarray(losses_and_times[1]),
         evaluations=evaluations,
         components=parts,
         **extra,
@@ -291,104 +204,94 @@ def _run_lbfgs(objective, x0, steps, callback):
     return np.clip(result.x, 0.0, 1.0), (losses, times), count[0]
 
 
-def armijo_backtrack(
-    fun: Callable[[np.ndarray], Any],
-    x: np.ndarray,
-    value: float,
-    grad: np.ndarray,
-    step: np.ndarray,
-    *,
-    box: bool = False,
-    max_halvings: int = 30,
-) -> np.ndarray:
-    """First ``x_t = x + t s`` (``t = 1, 1/2, ...``) with sufficient decrease.
+class MatrixFreeState(NamedTuple):
+    """State of the matrix-free HSC rule: the last step's CG facts.
 
-    The condition is ``f(x_t) <= f(x) + 1e-4 min(0, g.(x_t - x))``: Armijo's for a descent
-    direction, plain decrease otherwise. Newton-type steps on an indefinite Hessian (the HSC
-    step included) need not be descent directions, ``g.s = -lr sum phi(lam_i) (q_i.g)^2``
-    has a positive term for every negative ``lam_i``; the ``min`` keeps the search from
-    accepting an increase then. With ``box=True`` the trial points are projected,
-    ``x_t = clip(x + t s, 0, 1)``. Returns ``x`` unchanged when no trial point qualifies.
+    Attributes
+    ----------
+    free : int
+        Free pixels of the last step.
+    iterations : int
+        CG iterations of the last step.
+    relative_residual : float
+        Its relative residual (see :func:`hsc_ref.steps.matrix_free_hsc_step`).
+    """
+
+    free: int
+    iterations: int
+    relative_residual: float
+
+
+def active_set_rule(inner: StepRule) -> StepRule:
+    """Projected Newton's active set around a Newton-type rule (Bertsekas 1982).
+
+    Pixels at a bound whose gradient points out of the box are held fixed; ``inner`` steps on
+    the gradient and Hessian restricted to the others (one ``eigh`` of the restricted
+    Hessian, kept in ``inner``'s state). Chain a projection or a projected line search after
+    it. ``inner`` must keep no per-coordinate state (the free set changes between steps).
 
     Examples
     --------
     >>> import numpy as np
-    >>> f = lambda x: float(x @ x)
-    >>> x = np.array([1.0])
-    >>> armijo_backtrack(f, x, f(x), 2 * x, np.array([-4.0]))   # t = 1, 1/2 fail; 1/4 is taken
-    array([0.])
+    >>> from hsc_ref.rules import newton_type
+    >>> rule = active_set_rule(newton_type("newton"))
+    >>> x, g = np.array([0.0, 0.5]), np.array([1.0, 1.0])   # pixel 0 sits at 0, pushed out
+    >>> rule.update(g, rule.init(x), params=x, hessian=np.diag([2.0, 4.0]))[0]
+    array([ 0.  , -0.25])
     """
-    t = 1.0
-    for _ in range(max_halvings):
-        trial = x + t * step
-        if box:
-            trial = np.clip(trial, 0.0, 1.0)
-        if float(fun(trial)) <= value + 1e-4 * min(0.0, float(grad @ (trial - x))):
-            return trial
-        t *= 0.5
-    return x
+
+    def apply(updates: np.ndarray, state: Any, context: Context):
+        x = context.params
+        free = free_mask(x, updates)
+        step = np.zeros_like(x)
+        if free.any():
+            H = np.asarray(context.hessian)[np.ix_(free, free)]
+            step[free], state = inner.update(updates[free], state, params=x[free], hessian=H)
+        return step, state
+
+    return rule_from(inner.init, apply, needs_hessian=True)
 
 
-def _run_rule(objective, x0, steps, rule, *, use_hessian, callback, line_search):
-    count = [0]
+def matrix_free_rule(objective: Callable[[np.ndarray], Any], lr: float) -> StepRule:
+    """The HSC step by CG on exact HVPs, on the free pixels (no dense Hessian).
 
-    def counted(x):
-        count[0] += 1
-        return objective(x)
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = lambda x: ((x - 0.25) ** 2).sum()
+    >>> rule = matrix_free_rule(f, 1.0)
+    >>> x = np.array([0.5, 0.75])
+    >>> step, state = rule.update(2 * (x - 0.25), rule.init(x), params=x)
+    >>> step, state.free                  # H = 2 I: -(I + 4 I)^{-1} 2 g = -0.4 g
+    (array([-0.2, -0.4]), 2)
+    """
+    lr = _validation.check_positive(lr, "lr")
 
-    value_and_grad = autograd.value_and_grad(counted)
-    x = x0.copy()
-    state = None if use_hessian == "matrix_free" else rule.init(x)
-    start = time.perf_counter()
-    value, grad = value_and_grad(x)
-    losses, times, info = [float(value)], [0.0], []
-    for k in range(steps):
-        grad = np.asarray(grad)
-        if use_hessian == "matrix_free":
-            mf = matrix_free_hsc_step(objective, x, lr=rule, free=free_mask(x, grad))
-            step = mf.step
-            info.append(
-                {
-                    "free_pixels": mf.free,
-                    "cg_iterations": mf.iterations,
-                    "cg_relative_residual": mf.relative_residual,
-                }
-            )
-        elif use_hessian:
-            free = free_mask(x, grad)
-            H = hessian(objective, x, batched=True)[np.ix_(free, free)]
-            step_free, state = _rule_update(rule, grad[free], state, x[free], H)
-            step = np.zeros_like(x)
-            step[free] = step_free
-            info.append(_hessian_facts(state, int(free.sum())))
-        else:
-            step, state = rule.update(grad, state, params=x)
-        if line_search:
-            x = armijo_backtrack(counted, x, float(value), grad, step, box=True)
-        else:
-            x = np.clip(x + step, 0.0, 1.0)
-        value, grad = value_and_grad(x)
-        losses.append(float(value))
-        times.append(time.perf_counter() - start)
-        if callback is not None:
-            callback(k + 1, losses[-1])
-    return x, (losses, times), count[0], info
+    def apply(updates: np.ndarray, state: Any, context: Context):
+        free = free_mask(context.params, updates)
+        mf = matrix_free_hsc_step(objective, context.params, lr=lr, free=free)
+        return mf.step, MatrixFreeState(mf.free, mf.iterations, mf.relative_residual)
+
+    return rule_from(lambda x0: MatrixFreeState(0, 0, 0.0), apply)
 
 
-def _rule_update(rule, grad, state, x, H):
-    if grad.shape[0] == 0:
-        return np.zeros(0), state
-    return rule.update(grad, state, params=x, hessian=H)
-
-
-def _hessian_facts(state: Any, free: int) -> dict[str, float]:
+def _cg_facts(state: tuple) -> dict[str, float]:
+    """Per-step columns of the matrix-free rule, read from the chain's first state."""
+    mf = state[0]
     return {
-        "free_pixels": free,
-        "rank": int(state.rank),
-        "cutoff": float(state.cutoff),
-        "min_eigenvalue": float(state.min_eigenvalue),
-        "max_eigenvalue": float(state.max_eigenvalue),
+        "free_pixels": mf.free,
+        "cg_iterations": mf.iterations,
+        "cg_relative_residual": mf.relative_residual,
     }
+
+
+def _method_rule(objective: TransferObjective, method: str, lr: float, params: dict) -> StepRule:
+    """The rule of a method before the box: Adam, matrix-free HSC or active-set Newton."""
+    if method == "adam":
+        return adam(lr)
+    if method == "hsc_cg":
+        return matrix_free_rule(objective, lr)
+    return active_set_rule(newton_type(method, lr=lr, **params))
 
 
 def optimize_image(
@@ -425,8 +328,8 @@ def optimize_image(
     line_search : bool, default False
         Adam and Newton-type methods: backtrack ``t = 1, 1/2, ...`` (at most 30 halvings) on
         the projected step ``clip(x + t s, 0, 1)`` until
-        ``f(x_t) <= f(x) + 1e-4 min(0, g.(x_t - x))`` holds (:func:`armijo_backtrack`); no
-        move if it never does.
+        ``f(x_t) <= f(x) + 1e-4 min(0, g.(x_t - x))`` holds
+        (:func:`hsc_ref.rules.backtracking_line_search`); no move if it never does.
     callback : callable, optional
         ``callback(step, loss)`` after every step (progress bars).
     **params
@@ -453,6 +356,7 @@ def optimize_image(
     """
     if not isinstance(objective, TransferObjective):
         raise TypeError(f"objective must be a TransferObjective, got {type(objective).__name__}")
+    method = ALIASES.get(method, method)
     if method not in IMAGE_METHODS:
         raise ValueError(f"method must be one of {list(IMAGE_METHODS)}, got {method!r}")
     steps = _check_steps(steps)
@@ -468,24 +372,29 @@ def optimize_image(
         return _finish(objective, x, method, history, evaluations, settings=settings)
     if method in ("adam", "hsc_cg") and params:
         raise ValueError(f"{method} takes no correction parameters, got {sorted(params)}")
-    if method == "adam":
-        lr = 0.02 if lr is None else lr
-        rule, use_hessian = adam(lr), False
-    elif method == "hsc_cg":
-        lr = 1.0 if lr is None else lr
-        rule, use_hessian = lr, "matrix_free"
-    else:
+    if method not in ("adam", "hsc_cg"):
         check_dense_size(objective.n, max_unknowns, objective.shape)
-        lr = 1.0 if lr is None else lr
-        rule, use_hessian = newton_type(method, lr=lr, **params), True
-    settings["lr"] = _validation.check_positive(lr, "lr")
-    x, history, evaluations, info = _run_rule(
-        objective,
+    default_lr = 0.02 if method == "adam" else 1.0
+    lr = _validation.check_positive(default_lr if lr is None else lr, "lr")
+    settings["lr"] = lr
+    box = backtracking_line_search(box=(0.0, 1.0)) if line_search else project_box(0.0, 1.0)
+    rule = chain(_method_rule(objective, method, lr, params), box)
+    count = [0]
+
+    def counted(x: np.ndarray) -> Any:
+        count[0] += 1
+        return objective(x)
+
+    run = minimize(
+        counted,
         start,
-        steps,
         rule,
-        use_hessian=use_hessian,
+        steps,
+        hessian_of=lambda x: hessian(objective, x, batched=True),
+        observe=_cg_facts if method == "hsc_cg" else None,
         callback=callback,
-        line_search=line_search,
     )
-    return _finish(objective, x, method, history, evaluations, hessian_info=info, settings=settings)
+    history = (run.losses, run.times)
+    return _finish(
+        objective, run.x, method, history, count[0], history=run.history, settings=settings
+    )

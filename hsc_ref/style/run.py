@@ -171,7 +171,10 @@ def style_metrics(
         "final_components": result.components,
         "initial_loss": float(result.losses[0]),
         "final_loss": float(result.losses[-1]),
-        "hessian_info": result.hessian_info,
+        "history": {  # per-step columns of the loop; null where a step recorded nothing
+            name: [float(v) if np.isfinite(v) else None for v in column]
+            for name, column in result.history.items()
+        },
     }
 
 

@@ -12,38 +12,45 @@ Stylizer: a per-pixel MLP on periodic 3x3 patches of the content image,
 ``y(i, j) = sigmoid(W2 tanh(W1 patch(i, j) + b1) + b2)``, i.e. a 3x3 convolution, ``tanh``,
 a 1x1 convolution and a sigmoid that keeps the output in ``(0, 1)``. It is
 :func:`hsc_ref.models.mlp` ``[9 C, hidden, C]`` applied to every patch, so its parameters use
-the flat layout of DESIGN section 5 and may carry a leading axis of parameter copies (the
+the flat layout of :mod:`hsc_ref.layout` and may carry a leading axis of parameter copies (the
 batched exact Hessian route).
 
 Training, per step on the same batch of content images (the loss is a *mean* over them):
 
 ``"article"``
-    gradient-norm clipping at 1.0 (as ``torch.nn.utils.clip_grad_norm_``), then
-    Adam(2e-4, betas (0.5, 0.999)); ``H``, ``pinv(H)`` and ``Hc = H + pinv(H)`` of the loss
-    with respect to the parameters are computed every ``diagnostics_every`` steps and only
-    recorded (rank, inertia, eigenvalue ranges), never used, exactly as in the article.
+    :func:`hsc_ref.rules.article_optimizer`: gradient-norm clipping at 1.0 (as
+    ``torch.nn.utils.clip_grad_norm_``), then Adam(2e-4, betas (0.5, 0.999)); the spectrum of
+    ``H`` and of ``Hc = H + pinv(H)`` of the loss with respect to the parameters is computed
+    every ``diagnostics_every`` steps and only recorded (rank, inertia, eigenvalue ranges),
+    never used, as in the article.
 ``"hsc"`` and the other corrections of :data:`hsc_ref.corrections.CORRECTIONS`
-    :func:`hsc_ref.steps.newton_type` on the exact parameter Hessian; for ``"hsc"`` the step
+    :func:`hsc_ref.rules.newton_type` on the exact parameter Hessian; for ``"hsc"`` the step
     ``-lr pinv(Hc) g`` uses ``Hc``, which the article computes but ignores.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import autograd
 import autograd.numpy as anp
 import numpy as np
 
 from hsc_ref import _validation
-from hsc_ref.corrections import CORRECTIONS, correct
+from hsc_ref.corrections import CORRECTIONS
 from hsc_ref.derivatives import hessian
 from hsc_ref.layout import flatten
+from hsc_ref.loop import minimize
 from hsc_ref.models import mlp
-from hsc_ref.rules import adam, newton_type
+from hsc_ref.rules import (
+    ARTICLE_BETAS,
+    ARTICLE_LR,
+    article_optimizer,
+    backtracking_line_search,
+    chain,
+    newton_type,
+)
 from hsc_ref.style.loss import (
     CONVENTIONS,
     FeatureExtractor,
@@ -54,37 +61,17 @@ from hsc_ref.style.loss import (
     patches3x3,
     transfer_terms,
 )
-from hsc_ref.style.optimize import armijo_backtrack
 
 __all__ = [
-    "ARTICLE_ADAM",
     "TRAIN_METHODS",
     "StylizerObjective",
     "stylizer_objective",
     "StylizerResult",
     "train_stylizer",
-    "clip_grad_norm",
 ]
-
-ARTICLE_ADAM = {"lr": 2e-4, "b1": 0.5, "b2": 0.999}
-"""The article's optimizer settings (``optim.Adam(..., lr=0.0002, betas=(0.5, 0.999))``)."""
 
 TRAIN_METHODS = ("article", *sorted(CORRECTIONS))
 """Accepted ``method`` names of :func:`train_stylizer`."""
-
-
-def clip_grad_norm(grad: np.ndarray, max_norm: float) -> np.ndarray:
-    """Scale ``grad`` by ``min(1, max_norm / (||grad|| + 1e-6))`` as ``clip_grad_norm_`` does.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> clip_grad_norm(np.array([3.0, 4.0]), 1.0).round(6)
-    array([0.6, 0.8])
-    """
-    max_norm = _validation.check_positive(max_norm, "max_norm")
-    coef = max_norm / (float(np.linalg.norm(grad)) + 1e-6)
-    return grad * min(1.0, coef)
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,12 +238,13 @@ class StylizerResult:
     method : str
     losses, times : ndarray, shape (steps + 1,)
         Loss at the start and after every step; wall-clock seconds since the start.
-    grad_norms : ndarray, shape (steps,)
-        Gradient norm before clipping, per step.
-    diagnostics : list of dict
-        Per Hessian evaluation: step, rank and inertia of ``H`` and ``Hc``, cutoff, extreme
-        eigenvalues of ``H``, smallest kept ``|c|`` of ``Hc`` and the largest eigenvalue of
-        ``pinv(H)`` in magnitude; for ``"article"`` these matrices are computed but unused.
+    history : dict of str to ndarray
+        Per step (the package's loop, :func:`hsc_ref.loop.minimize`): ``grad_norm`` (before
+        clipping), ``step_norm``, ``wall_time``, and the
+        :data:`~hsc_ref.corrections.SUMMARY_FIELDS` of the parameter Hessian and of
+        ``Hc = H + pinv(H)`` (NaN where not computed): every step from the Newton-type step's
+        own decomposition, every ``diagnostics_every`` steps for ``"article"``, whose loop
+        computes them and does not use them.
     settings : dict
     """
 
@@ -264,30 +252,8 @@ class StylizerResult:
     method: str
     losses: np.ndarray
     times: np.ndarray
-    grad_norms: np.ndarray
-    diagnostics: list[dict[str, Any]]
+    history: dict[str, np.ndarray]
     settings: dict[str, Any]
-
-
-def _hessian_diagnostics(step: int, H: np.ndarray) -> dict[str, Any]:
-    """Compute ``pinv(H)`` and ``Hc = H + pinv(H)`` and summarize them."""
-    result = correct(H, "hsc")
-    lam = result.eigenvalues_before
-    pinv_values = result.spectrum.pinv_eigenvalues()
-    kept_after = np.abs(result.eigenvalues_after[result.spectrum.kept])
-    return {
-        "step": step,
-        "n": int(lam.shape[0]),
-        "rank_H": result.rank_before,
-        "rank_Hc": result.rank_after,
-        "inertia_H": vars(result.inertia_before),
-        "inertia_Hc": vars(result.inertia_after),
-        "cutoff": result.cutoff,
-        "min_eigenvalue_H": float(lam[0]),
-        "max_eigenvalue_H": float(lam[-1]),
-        "smallest_kept_abs_Hc": float(kept_after.min()) if kept_after.size else float("nan"),
-        "max_abs_eigenvalue_pinv_H": float(np.abs(pinv_values).max()),
-    }
 
 
 def _check_count(value: Any, name: str) -> None:
@@ -338,8 +304,8 @@ def train_stylizer(
         For ``"article"``: compute and record ``H``, ``pinv(H)``, ``Hc`` every this many steps
         (the article does it every step; 0 disables it).
     line_search : bool, default False
-        Newton-type methods only: Armijo backtracking on the step (see
-        :func:`hsc_ref.style.optimize.armijo_backtrack`).
+        Newton-type methods only: Armijo backtracking on the step
+        (:func:`hsc_ref.rules.backtracking_line_search`).
     callback : callable, optional
         ``callback(step, loss)`` after every step.
     **params
@@ -355,55 +321,42 @@ def train_stylizer(
     >>> rng = np.random.default_rng(0)
     >>> obj = stylizer_objective([rng.uniform(size=(4, 4, 3))], rng.uniform(size=(4, 4, 3)))
     >>> r = train_stylizer(obj, "article", steps=2)
-    >>> r.losses.shape, len(r.diagnostics), r.diagnostics[0]["n"]
-    ((3,), 2, 251)
+    >>> r.losses.shape, r.history["n"]           # H of the 251 parameters, twice
+    ((3,), array([251., 251.]))
     """
     _check_train_args(objective, method, steps, diagnostics_every, line_search)
     article = method == "article"
     if article:
-        lr = ARTICLE_ADAM["lr"] if lr is None else lr
-        rule = adam(lr, b1=ARTICLE_ADAM["b1"], b2=ARTICLE_ADAM["b2"])
+        lr = ARTICLE_LR if lr is None else lr
         max_grad_norm = _validation.check_positive(max_grad_norm, "max_grad_norm")
+        rule = article_optimizer(lr, max_grad_norm)
     else:
         lr = 1.0 if lr is None else lr
         rule = newton_type(method, lr=lr, **params)
-    value_and_grad = autograd.value_and_grad(objective)
-    x = objective.x0.copy()
-    state = rule.init(x)
-    start = time.perf_counter()
-    value, grad = value_and_grad(x)
-    losses, times, norms, diagnostics = [float(value)], [0.0], [], []
-    for k in range(int(steps)):
-        grad = np.asarray(grad)
-        norms.append(float(np.linalg.norm(grad)))
-        want_hessian = not article or (diagnostics_every and k % diagnostics_every == 0)
-        H = hessian(objective, x, batched=True) if want_hessian else None
-        diagnostics += [] if H is None else [_hessian_diagnostics(k, H)]
-        if article:
-            step, state = rule.update(clip_grad_norm(grad, max_grad_norm), state, params=x)
-        else:
-            step, state = rule.update(grad, state, params=x, hessian=H)
-        x = armijo_backtrack(objective, x, float(value), grad, step) if line_search else x + step
-        value, grad = value_and_grad(x)
-        losses.append(float(value))
-        times.append(time.perf_counter() - start)
-        if callback is not None:
-            callback(k + 1, losses[-1])
+        rule = chain(rule, backtracking_line_search()) if line_search else rule
+    run = minimize(
+        objective,
+        objective.x0,
+        rule,
+        int(steps),
+        diagnose_every=int(diagnostics_every) if article else 0,
+        hessian_of=lambda x: hessian(objective, x, batched=True),
+        callback=callback,
+    )
     settings = {"method": method, "steps": int(steps), "lr": float(lr), **params}
     settings["line_search"] = bool(line_search)
     if article:
         settings.update(
             max_grad_norm=max_grad_norm,
             diagnostics_every=int(diagnostics_every),
-            b1=ARTICLE_ADAM["b1"],
-            b2=ARTICLE_ADAM["b2"],
+            b1=ARTICLE_BETAS[0],
+            b2=ARTICLE_BETAS[1],
         )
     return StylizerResult(
-        params=x,
+        params=run.x,
         method=method,
-        losses=np.asarray(losses),
-        times=np.asarray(times),
-        grad_norms=np.asarray(norms),
-        diagnostics=diagnostics,
+        losses=run.losses,
+        times=run.times,
+        history=run.history,
         settings=settings,
     )

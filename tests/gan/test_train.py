@@ -4,7 +4,9 @@ on DiracGAN, every rule reducing a convex player loss, history bookkeeping and b
 import numpy as np
 import pytest
 import scipy.special
+from strategies import EPS
 
+from hsc_ref.corrections import summarize
 from hsc_ref.derivatives import hessian
 from hsc_ref.gan.data import sample
 from hsc_ref.gan.game import init_game, mlp_game, player_losses
@@ -12,15 +14,13 @@ from hsc_ref.gan.train import (
     HESSIAN_METHODS,
     METHODS,
     TrainConfig,
-    clip_grad_norm,
     make_rule,
-    spectrum_summary,
     train,
 )
 from hsc_ref.layout import flatten, layers_from_torch_linear, layers_to_torch_linear
+from hsc_ref.rules import clip_grad_norm
 from hsc_ref.spectral import decompose
 
-EPS = np.finfo(np.float64).eps
 TINY = dict(data="ring", hidden=(4,), batch=8, n_eval=50)
 
 
@@ -199,8 +199,8 @@ def test_history_records_every_field_and_spectra_as_scheduled():
     assert np.isfinite(hsc.history["rank_d"]).all()
     for key in ("loss_g", "loss_d", "grad_norm_g", "step_norm_d", "wall_time"):
         assert np.isfinite(hsc.history[key]).all()
-    # DESIGN fact 2: Hc keeps the rank of H
-    np.testing.assert_array_equal(hsc.history["rank_hc_g"], hsc.history["rank_g"])
+    # docs/design.md, facts: Hc keeps the rank of H
+    np.testing.assert_array_equal(hsc.history["rank_corrected_g"], hsc.history["rank_g"])
     # the HSC step is bounded by lr ||g|| / 2
     h = hsc.history
     assert np.all(h["step_norm_g"] <= 0.5 * h["grad_norm_g"] * (1 + 1e-12))
@@ -223,16 +223,11 @@ def test_a_diverging_run_stops_at_the_first_non_finite_step_with_finite_paramete
 
 
 def test_spectrum_summary_counts_inertia_and_keeps_rank_under_hc():
-    s = spectrum_summary(decompose(np.diag([-2.0, 0.0, 0.0, 1e-3, 5.0])))
-    assert s == {
-        "eig_min": -2.0,
-        "eig_max": 5.0,
-        "eig_abs_min": 0.0,
-        "rank": 3,
-        "negative": 1,
-        "zero": 2,
-        "rank_hc": 3,
-    }
+    s = summarize(decompose(np.diag([-2.0, 0.0, 0.0, 1e-3, 5.0])))
+    assert (s.eig_min, s.eig_max, s.eig_abs_min, s.pinv_abs_max) == (-2.0, 5.0, 0.0, 1e3)
+    assert (s.n, s.rank, s.positive, s.negative, s.zero) == (5, 3, 2, 1, 2)
+    assert (s.rank_corrected, s.negative_corrected, s.zero_corrected) == (3, 1, 2)
+    assert s.corrected_abs_min_kept == 2.5  # min |lam + 1/lam| over kept lam: at lam = -2
 
 
 def test_dirac_run_reports_distance_to_equilibrium():

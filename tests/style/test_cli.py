@@ -31,7 +31,7 @@ def test_style_cli_writes_image_figure_curves_and_metrics(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["n_unknowns"] == 192 and len(metrics["losses"]) == 3
     assert metrics["final_loss"] <= metrics["initial_loss"]  # Armijo backtracking
-    assert len(metrics["hessian_info"]) == 2
+    assert len(metrics["history"]["rank"]) == 2
     assert metrics["extractor"]["seed"] == 0 and metrics["image_seeds"] == {
         "content": 0,
         "style": 1,
