@@ -61,6 +61,8 @@ def mlp(
 
     ``init`` draws ``W`` from ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))``
     (Glorot) and sets ``b = 0``, float64, from the given ``numpy.random.Generator``.
+    ``apply.activations`` names each layer's activation; the hand-derived exact Hessians of
+    :mod:`hsc_ref.gan.game` read it (models without it get autograd's route).
 
     Examples
     --------
@@ -102,4 +104,5 @@ def mlp(
             h = hidden(h) if i < len(params) - 1 else final(h)
         return h
 
+    apply.activations = (activation,) * (len(sizes) - 2) + (output_activation,)
     return Model(init, apply)

@@ -35,7 +35,8 @@ import numpy as np
 import scipy.special
 
 from hsc_ref import _validation
-from hsc_ref.derivatives import hessian
+from hsc_ref.derivatives import ValueGradHessian, hessian, value_grad_hessian
+from hsc_ref.gan import _exact
 from hsc_ref.gan.data import Mixture, mixture
 from hsc_ref.layout import flatten
 from hsc_ref.models import Model, mlp
@@ -52,6 +53,9 @@ __all__ = [
     "init_game",
     "PlayerLosses",
     "player_losses",
+    "ROUTES",
+    "PLAYERS",
+    "player_value_grad_hessian",
     "player_hessians",
     "GameMatrices",
     "game_matrices",
@@ -300,13 +304,41 @@ def _batch(x: Any, name: str, width: int) -> np.ndarray:
     return x
 
 
-def player_hessians(
-    fg: FlatGame, theta: Any, phi: Any, x_real: Any, z: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-player exact Hessians ``(d2 L_G / d theta2, d2 L_D / d phi2)``, symmetrized.
+ROUTES = ("auto", "exact", "autograd")
+"""Routes to the exact matrices: ``"exact"``, derived by hand for MLP players
+(:mod:`hsc_ref._mlp_hessian`, batched matrix products, one primal); ``"autograd"``, the
+reference (:func:`~hsc_ref.derivatives.hessian`, batched); ``"auto"``, ``"exact"`` when both
+players are :func:`~hsc_ref.models.mlp` models (``apply.activations`` known), else autograd."""
 
-    Uses the vectorized route (``hessian(..., batched=True)``): one pass over copies of the
-    player's parameters.
+PLAYERS = ("generator", "discriminator")
+"""Player names of :func:`player_value_grad_hessian`."""
+
+
+def _route(fg: FlatGame, route: str) -> str:
+    if route not in ROUTES:
+        raise ValueError(f"route must be one of {ROUTES}, got {route!r}")
+    game = fg.game
+    exact = _exact.supports(_activations(game.generator), _activations(game.discriminator))
+    if route == "exact" and not exact:
+        raise ValueError(
+            "route 'exact' needs both players to be hsc_ref.models.mlp models (apply.activations "
+            "set, each a key of models.ACTIVATIONS); use route='auto' or 'autograd'"
+        )
+    return "exact" if route == "auto" and exact else "autograd" if route == "auto" else route
+
+
+def _activations(model: Model) -> tuple[str, ...] | None:
+    """Each layer's activation name for an :func:`~hsc_ref.models.mlp`, else None."""
+    return getattr(model.apply, "activations", None)
+
+
+def player_value_grad_hessian(
+    fg: FlatGame, theta: Any, phi: Any, x_real: Any, z: Any, *, player: str, route: str = "auto"
+) -> ValueGradHessian:
+    """One player's loss, exact gradient and exact Hessian over its own parameters.
+
+    ``"generator"``: ``L_G`` over ``theta``; ``"discriminator"``: ``L_D`` over ``phi``; the
+    other player's parameters are held fixed. One call gives what a Newton-type step needs.
 
     Parameters
     ----------
@@ -315,17 +347,78 @@ def player_hessians(
         Flat parameters of the two players.
     x_real, z : array_like
         The batch of data ``(batch, d)`` and of noise ``(batch, noise_dim)``.
+    player : {"generator", "discriminator"}
+    route : {"auto", "exact", "autograd"}, default "auto"
+        See :data:`ROUTES`; both routes give the same numbers to rounding (tested to
+        ``1e-13`` of ``max|H|``).
+
+    Returns
+    -------
+    ValueGradHessian
+        The Hessian is exactly symmetric on both routes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fg = init_game(mlp_game("ring", hidden=(4,)), np.random.default_rng(0))
+    >>> x, z = np.ones((8, 2)), np.ones((8, 2))
+    >>> exact = player_value_grad_hessian(fg, fg.theta, fg.phi, x, z, player="generator")
+    >>> ref = player_value_grad_hessian(
+    ...     fg, fg.theta, fg.phi, x, z, player="generator", route="autograd"
+    ... )
+    >>> bool(np.abs(exact.hessian - ref.hessian).max() <= 1e-13 * np.abs(ref.hessian).max())
+    True
+    """
+    if player not in PLAYERS:
+        raise ValueError(f"player must be one of {PLAYERS}, got {player!r}")
+    theta, phi = _players(fg, theta, phi)
+    losses = player_losses(fg, x_real, z)  # validates the batch
+    if _route(fg, route) == "autograd":
+        if player == "generator":
+            return value_grad_hessian(lambda t: losses.generator(t, phi), theta, batched=True)
+        return value_grad_hessian(lambda p: losses.discriminator(theta, p), phi, batched=True)
+    players = _exact_players(fg, theta, phi)
+    if player == "generator":
+        return _exact.generator_value_grad_hessian(players, z, fg.game.loss)
+    return _exact.discriminator_value_grad_hessian(players, x_real, z)
+
+
+def _exact_players(fg: FlatGame, theta: np.ndarray, phi: np.ndarray) -> _exact.Players:
+    game = fg.game
+    return _exact.Players(
+        fg.unflatten_g(theta),
+        _activations(game.generator),
+        fg.unflatten_d(phi),
+        _activations(game.discriminator),
+    )
+
+
+def player_hessians(
+    fg: FlatGame, theta: Any, phi: Any, x_real: Any, z: Any, *, route: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-player exact Hessians ``(d2 L_G / d theta2, d2 L_D / d phi2)``, symmetrized.
+
+    ``route="auto"`` takes the hand-derived route for MLP players and the vectorized autograd
+    route (``hessian(..., batched=True)``, the reference) otherwise; see :data:`ROUTES`.
+
+    Parameters
+    ----------
+    fg : FlatGame
+    theta, phi : array_like
+        Flat parameters of the two players.
+    x_real, z : array_like
+        The batch of data ``(batch, d)`` and of noise ``(batch, noise_dim)``.
+    route : {"auto", "exact", "autograd"}, default "auto"
 
     Returns
     -------
     (ndarray, ndarray)
         ``(n_g, n_g)`` and ``(n_d, n_d)`` symmetric matrices.
     """
-    theta, phi = _players(fg, theta, phi)
-    losses = player_losses(fg, x_real, z)
-    h_g = hessian(lambda t: losses.generator(t, phi), theta, batched=True)
-    h_d = hessian(lambda p: losses.discriminator(theta, p), phi, batched=True)
-    return h_g, h_d
+    return tuple(
+        player_value_grad_hessian(fg, theta, phi, x_real, z, player=player, route=route).hessian
+        for player in PLAYERS
+    )
 
 
 def _players(fg: FlatGame, theta: Any, phi: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -364,11 +457,15 @@ class GameMatrices(NamedTuple):
     jacobian: np.ndarray
 
 
-def game_matrices(fg: FlatGame, theta: Any, phi: Any, x_real: Any, z: Any) -> GameMatrices:
+def game_matrices(
+    fg: FlatGame, theta: Any, phi: Any, x_real: Any, z: Any, *, route: str = "auto"
+) -> GameMatrices:
     """All exact second-derivative matrices of the game at ``(theta, phi)`` on one batch.
 
     Each player's loss is differentiated twice over the joint vector ``(theta, phi)``
-    (vectorized Hessian, symmetrized); the blocks are read off those two joint Hessians.
+    (symmetrized); the blocks are read off those two joint Hessians. ``route`` is as in
+    :func:`player_hessians` (:data:`ROUTES`): hand-derived for MLP players by default,
+    autograd's vectorized Hessian as the reference.
 
     Examples
     --------
@@ -382,13 +479,11 @@ def game_matrices(fg: FlatGame, theta: Any, phi: Any, x_real: Any, z: Any) -> Ga
     theta, phi = _players(fg, theta, phi)
     losses = player_losses(fg, x_real, z)
     n_g = theta.shape[0]
-
-    def joint(fun: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
-        return lambda w: fun(w[..., :n_g], w[..., n_g:])
-
-    w = np.concatenate([theta, phi])
-    joint_g = hessian(joint(losses.generator), w, batched=True)
-    joint_d = hessian(joint(losses.discriminator), w, batched=True)
+    if _route(fg, route) == "exact":
+        players = _exact_players(fg, theta, phi)
+        joint_g, joint_d = _exact.joint_hessians(players, x_real, z, fg.game.loss)
+    else:
+        joint_g, joint_d = _autograd_joint_hessians(losses, theta, phi)
     jacobian = np.concatenate([joint_g[:n_g], joint_d[n_g:]], axis=0)
     return GameMatrices(
         hessian_g=joint_g[:n_g, :n_g],
@@ -397,6 +492,19 @@ def game_matrices(fg: FlatGame, theta: Any, phi: Any, x_real: Any, z: Any) -> Ga
         cross_d=joint_d[n_g:, :n_g],
         jacobian=jacobian,
     )
+
+
+def _autograd_joint_hessians(
+    losses: PlayerLosses, theta: np.ndarray, phi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    n_g = theta.shape[0]
+
+    def joint(fun: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
+        return lambda w: fun(w[..., :n_g], w[..., n_g:])
+
+    w = np.concatenate([theta, phi])
+    joint_g = hessian(joint(losses.generator), w, batched=True)
+    return joint_g, hessian(joint(losses.discriminator), w, batched=True)
 
 
 def dirac_matrices(theta: float, psi: float, loss: str = "bce") -> GameMatrices:
