@@ -284,7 +284,8 @@ def sgd(lr: float) -> StepRule:
 
     def apply(updates: Any, state: _Size, context: Context):
         g = _vector_like(updates, state.n, "grad")
-        return _finite_step(-lr * g, "the SGD step"), state
+        with np.errstate(over="ignore"):  # checked: an overflow raises with its cause
+            return _finite_step(-lr * g, "the SGD step"), state
 
     return rule_from(_size_of, apply)
 
@@ -324,11 +325,12 @@ def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> St
     def apply(updates: Any, state: AdamState, context: Context):
         grad = _vector_like(updates, state.mu.shape[0], "grad")
         count = state.count + 1
-        mu = b1 * state.mu + (1.0 - b1) * grad
-        nu = b2 * state.nu + (1.0 - b2) * grad * grad
-        mu_hat = mu / (1.0 - b1**count)
-        nu_hat = nu / (1.0 - b2**count)
-        step = -lr * mu_hat / (np.sqrt(nu_hat) + eps)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked: overflow raises below
+            mu = b1 * state.mu + (1.0 - b1) * grad
+            nu = b2 * state.nu + (1.0 - b2) * grad * grad
+            mu_hat = mu / (1.0 - b1**count)
+            nu_hat = nu / (1.0 - b2**count)
+            step = -lr * mu_hat / (np.sqrt(nu_hat) + eps)
         return _finite_step(step, "the Adam step"), AdamState(count, mu, nu)
 
     return rule_from(init, apply)
@@ -635,7 +637,8 @@ def _quasi_newton(strategy_factory: Any, lr: float) -> StepRule:
         strategy = copy.deepcopy(state.strategy)  # keep the caller's state untouched
         if state.x is not None:
             strategy.update(x - state.x, grad - state.g)
-        step = _finite_step(-lr * strategy.dot(grad), "the quasi-Newton step")
+        with np.errstate(over="ignore"):  # checked: an overflow raises with its cause
+            step = _finite_step(-lr * strategy.dot(grad), "the quasi-Newton step")
         return step, QuasiNewtonState(strategy, x.copy(), grad.copy())
 
     return rule_from(init, apply)

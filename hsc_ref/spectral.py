@@ -316,9 +316,13 @@ def decompose_symmetric(sym: Any, *, atol: float, rtol: float | None) -> Spectru
     """
     xp = _backend.namespace(sym)
     rtol = default_rtol(sym.shape[0], sym.dtype) if rtol is None else float(rtol)
-    lam, q = xp.linalg.eigh(sym)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lam, q = xp.linalg.eigh(sym)
     if not (_backend.all_finite(xp, lam) and _backend.all_finite(xp, q)):
-        raise FloatingPointError("eigh returned non-finite values (solver failure)")
+        raise FloatingPointError(
+            f"eigh returned non-finite values: an eigenvalue of H exceeds the largest "
+            f"{sym.dtype} (max|H| = {float(xp.abs(sym).max()):.3g}), or the solver failed"
+        )
     return Spectrum(_read_only(lam), _read_only(q), atol, rtol, cutoff_for(lam, atol, rtol))
 
 
