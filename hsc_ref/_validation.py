@@ -86,12 +86,15 @@ def check_tolerance(value: Any, name: str) -> float:
 
 
 def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
-    """Return ``value`` as an int after checking it is an integer ``>= minimum`` (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        rule = "non-negative" if minimum == 0 else f"at least {minimum}"
-        raise ValueError(f"{name} must be {rule}, got {value}")
+    """Return ``value`` as an int after checking it is an integer ``>= minimum`` (not a bool).
+
+    The one integer check of the package: counts, sizes, steps and seeds.
+    """
+    rule = {0: "a non-negative integer", 1: "a positive integer"}.get(
+        minimum, f"an integer >= {minimum}"
+    )
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
     return int(value)
 
 

@@ -176,10 +176,8 @@ def hessian(
     ...                hessian(f, np.array([1.0, 2.0, 3.0]), batched=False))
     True
     """
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if chunk_size is not None:
+        _validation.check_count(chunk_size, "chunk_size", minimum=1)
     if not (isinstance(batched, bool) or (isinstance(batched, str) and batched == "auto")):
         raise ValueError(f"batched must be True, False or 'auto', got {batched!r}")
     x = _point(x)

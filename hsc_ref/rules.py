@@ -463,8 +463,7 @@ def backtracking_line_search(
     """
     bounds = None if box is None else _check_box(box)
     c = _validation.check_positive(c, "c")
-    if isinstance(max_halvings, bool) or not isinstance(max_halvings, int) or max_halvings < 1:
-        raise ValueError(f"max_halvings must be a positive integer, got {max_halvings!r}")
+    _validation.check_count(max_halvings, "max_halvings", minimum=1)
 
     def apply(updates: Any, state: _Size, context: Context):
         if context.fun is None or context.value is None or context.grad is None:

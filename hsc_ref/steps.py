@@ -173,9 +173,9 @@ def hsc_step(
         raise ValueError(f"route must be one of {HSC_ROUTES}, got {route!r}")
     atol = _validation.check_tolerance(atol, "atol")
     rtol = None if rtol is None else _validation.check_tolerance(rtol, "rtol")
-    if route == "auto":  # check now: a bad value must not depend on which route runs
-        cholesky_rtol = _cholesky_rtol(cholesky_rtol, _validation.as_square_matrix(H).dtype)
     H, _ = _validation.symmetric_matrix(H, symmetry_rtol)  # the one validating pass over H
+    if route == "auto":  # check now: a bad value must not depend on which route runs
+        cholesky_rtol = _cholesky_rtol(cholesky_rtol, H.dtype)
     g = _validation.check_vector_for(g, H.shape[0], H.dtype)
     if route == "literal":
         return _backend.like(_literal_step(H, g, lr, atol, rtol), H)  # SciPy on the host

@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from hsc_ref import _validation
+
 __all__ = ["Mixture", "DATASETS", "mixture", "sample"]
 
 DATASETS = ("ring", "grid", "dirac")
@@ -92,8 +94,7 @@ def sample(data: Mixture, n: int, rng: np.random.Generator) -> np.ndarray:
     """
     if not isinstance(data, Mixture):
         raise TypeError(f"data must be a Mixture, got {type(data).__name__}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    _validation.check_count(n, "n", minimum=1)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     k, d = data.centers.shape

@@ -158,13 +158,8 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         for name in ("steps", "batch", "spectrum_every", "n_eval", "noise_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
-            raise TypeError(f"seed must be an integer, got {self.seed!r}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be non-negative, got {self.seed}")
+            _validation.check_count(getattr(self, name), name, minimum=1)
+        _validation.check_count(self.seed, "seed")
         if self.lr is not None:
             _validation.check_positive(self.lr, "lr")
         _validation.check_positive(self.mu, "mu")

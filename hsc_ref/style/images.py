@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hsc_ref import _extras, _io
+from hsc_ref import _extras, _io, _validation
 from hsc_ref.style.loss import check_image
 
 __all__ = [
@@ -99,9 +99,7 @@ BUNDLED_IMAGES: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
 
 
 def _check_size(size: Any) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4:
-        raise ValueError(f"size must be an integer >= 4, got {size!r}")
-    return int(size)
+    return _validation.check_count(size, "size", minimum=4)
 
 
 def bundled_image(name: str, size: int = 16, *, seed: int = 0) -> np.ndarray:
@@ -258,8 +256,7 @@ def upscale(image: Any, factor: int) -> np.ndarray:
     >>> upscale(np.ones((2, 3, 3)), 4).shape
     (8, 12, 3)
     """
-    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
-        raise ValueError(f"factor must be a positive integer, got {factor!r}")
+    _validation.check_count(factor, "factor", minimum=1)
     image = np.asarray(image)
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 

@@ -131,12 +131,6 @@ def free_mask(x: Any, grad: Any) -> np.ndarray:
     return ~(((x <= 0.0) & (grad > 0.0)) | ((x >= 1.0) & (grad < 0.0)))
 
 
-def _check_steps(steps: Any) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    return int(steps)
-
-
 def check_dense_size(n: int, max_unknowns: int, shape: tuple[int, ...]) -> None:
     """Raise ``ValueError`` for a dense Hessian of more than ``max_unknowns`` unknowns.
 
@@ -359,7 +353,7 @@ def optimize_image(
     method = ALIASES.get(method, method)
     if method not in IMAGE_METHODS:
         raise ValueError(f"method must be one of {list(IMAGE_METHODS)}, got {method!r}")
-    steps = _check_steps(steps)
+    steps = _validation.check_count(steps, "steps")
     start = check_image(x0, "x0", channels=None)
     if start.shape != objective.shape:
         raise ValueError(f"x0 must have shape {objective.shape}, got {start.shape}")

@@ -196,8 +196,7 @@ def stylizer_objective(
         )
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {sorted(CONVENTIONS)}, got {convention!r}")
-    if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
-        raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
+    _validation.check_count(hidden, "hidden", minimum=1)
     weights = [
         _validation.check_tolerance(w, name)
         for w, name in (
@@ -256,11 +255,6 @@ class StylizerResult:
     settings: dict[str, Any]
 
 
-def _check_count(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-
-
 def _check_train_args(
     objective: Any, method: str, steps: Any, diagnostics_every: Any, line_search: bool
 ) -> None:
@@ -268,8 +262,8 @@ def _check_train_args(
         raise TypeError(f"objective must be a StylizerObjective, got {type(objective).__name__}")
     if method not in TRAIN_METHODS:
         raise ValueError(f"method must be one of {list(TRAIN_METHODS)}, got {method!r}")
-    _check_count(steps, "steps")
-    _check_count(diagnostics_every, "diagnostics_every")
+    _validation.check_count(steps, "steps")
+    _validation.check_count(diagnostics_every, "diagnostics_every")
     if method == "article" and line_search:
         raise ValueError("line_search applies to Newton-type methods, not to 'article'")
 

@@ -238,7 +238,7 @@ def test_dirac_run_reports_distance_to_equilibrium():
         ({"method": "article", "loss": "minimax"}, "article's loop uses"),
         ({"loss": "hinge"}, "loss must be one of"),
         ({"activation": "gelu"}, "activation must be one of"),
-        ({"seed": -1}, "seed must be non-negative"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
     ],
 )
 def test_bad_config_is_rejected_with_the_rule(kwargs, match):
