@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import tempfile
+import zipfile
+import zlib
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +68,98 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, *, overwrite: bool = Fa
     return atomic_write_text(path, text, overwrite=overwrite)
 
 
-def atomic_save_npz(
-    path: str | os.PathLike, arrays: dict[str, Any], *, overwrite: bool = False
-) -> Path:
-    """Save arrays as an uncompressed ``.npz`` atomically; object arrays are refused."""
-    for name, array in arrays.items():
-        if np.asarray(array).dtype.hasobject:
-            raise TypeError(f"array {name!r} must not have object dtype (no pickles)")
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed entry time: the same arrays give the same bytes
+
+
+def npz_bytes(arrays: Mapping[str, Any]) -> bytes:
+    """An uncompressed ``.npz`` with sorted entries and a fixed entry date: reproducible bytes.
+
+    ``numpy.savez`` stamps the current time into every entry; this does not. Object arrays
+    are refused (they would be pickled).
+    """
     buffer = io.BytesIO()
-    np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
-    return atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for key in sorted(arrays):
+            array = np.asarray(arrays[key], order="C")
+            if array.dtype.hasobject:
+                raise TypeError(f"array {key!r} must not have object dtype (no pickles)")
+            entry = io.BytesIO()
+            np.lib.format.write_array(entry, array, allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, entry.getvalue())
+    return buffer.getvalue()
+
+
+def atomic_save_npz(
+    path: str | os.PathLike, arrays: Mapping[str, Any], *, overwrite: bool = False
+) -> Path:
+    """Save arrays as a reproducible uncompressed ``.npz`` (:func:`npz_bytes`), atomically."""
+    return atomic_write_bytes(path, npz_bytes(arrays), overwrite=overwrite)
+
+
+@contextlib.contextmanager
+def _open_npz(path: Path, what: str, error: type[ValueError]) -> Iterator[Any]:
+    """The open archive of a pickle-free ``.npz``; every way it can be bad raises ``error``."""
+    if not path.is_file():
+        raise error(f"{what} {path} does not exist")
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic == b"\x93NUMPY":
+        raise error(f"{what} {path} must be an .npz archive, got a single-array .npy")
+    if not magic.startswith(b"PK"):
+        raise error(f"{what} {path} is not an .npz archive (no zip signature)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            yield archive
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise error(
+                f"{what} {path} contains a pickled (object-dtype) array; only plain numeric "
+                f"arrays are accepted, pickles are never loaded"
+            ) from exc
+        raise error(f"{what} {path} could not be read as an .npz: {exc}") from exc
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise error(
+            f"{what} {path} is not a readable .npz (truncated or corrupted?): {exc}"
+        ) from exc
+
+
+class _AbsentKeysError(LookupError):
+    """Requested arrays are not in the archive (kept apart from numpy's ValueErrors)."""
+
+
+def npz_names(
+    path: str | os.PathLike, what: str, *, error: type[ValueError] = ValueError
+) -> list[str]:
+    """Names of the arrays in an ``.npz``, without loading any, with :func:`load_npz`'s errors."""
+    with _open_npz(Path(path), what, error) as archive:
+        return list(archive.files)
+
+
+def load_npz(
+    path: str | os.PathLike,
+    what: str,
+    *,
+    keys: Collection[str] | None = None,
+    error: type[ValueError] = ValueError,
+) -> dict[str, np.ndarray]:
+    """Arrays of a pickle-free ``.npz`` (only ``keys`` when given), with a clear error.
+
+    Every failure (no file, a single-array ``.npy``, not a zip, a pickled array, a truncated
+    or corrupted archive, a requested key absent) raises ``error`` naming ``what`` and the
+    file; pickles are never loaded.
+    """
+    path = Path(path)
+    try:
+        with _open_npz(path, what, error) as archive:
+            wanted = list(archive.files) if keys is None else list(keys)
+            absent = sorted(set(wanted) - set(archive.files))
+            if absent:
+                raise _AbsentKeysError(absent)
+            return {key: archive[key] for key in wanted}
+    except _AbsentKeysError as exc:
+        raise error(f"{what} {path} lacks the arrays {exc.args[0]}") from None
 
 
 def load_array(path: str | os.PathLike, name: str) -> np.ndarray:

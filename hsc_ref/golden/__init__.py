@@ -2,7 +2,8 @@
 
 Modules: :mod:`~hsc_ref.golden.cases` (seeded cases and derived tolerances),
 :mod:`~hsc_ref.golden.files` (writing and reading a golden set and a results file),
-:mod:`~hsc_ref.golden.check` (comparing results with a golden set, with diagnoses) and
+:mod:`~hsc_ref.golden.check` (comparing results with a golden set),
+:mod:`~hsc_ref.golden.diagnosis` (the chain of outputs and the likely cause of a failure) and
 :mod:`~hsc_ref.golden.cli` (``hsc-ref golden``). The names users call are re-exported here.
 """
 
@@ -17,7 +18,8 @@ from hsc_ref.golden.cases import (
     build_case,
     build_cases,
 )
-from hsc_ref.golden.check import CheckReport, CheckRow, check_results
+from hsc_ref.golden.check import CheckReport, CheckRow, check_results, declared_precision
+from hsc_ref.golden.diagnosis import cutoff_keywords, diagnose
 from hsc_ref.golden.files import (
     MANIFEST_NAME,
     SCHEMA_VERSION,
@@ -26,6 +28,7 @@ from hsc_ref.golden.files import (
     load_results,
     read_golden,
     save_results,
+    verify_golden,
     write_golden,
 )
 from hsc_ref.layout import torch_parameter_order
@@ -49,5 +52,9 @@ __all__ = [
     "save_results",
     "load_results",
     "check_results",
+    "declared_precision",
+    "verify_golden",
+    "diagnose",
+    "cutoff_keywords",
     "torch_parameter_order",
 ]

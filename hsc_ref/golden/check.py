@@ -1,8 +1,11 @@
 """Checking another implementation's results against a golden set.
 
 An output passes when, elementwise, ``|actual - desired| <= atol + rtol * |desired|`` with
-the tolerance the manifest records for the results' precision. A failing output gets a
-diagnosis that names the likely cause.
+the tolerance the manifest records for the result set's precision. The check is complete
+or says what it left out: every case this hsc_ref writes and every output of it is compared,
+reported missing, or listed as not checked (only when ``only`` restricts the check). A
+failing output gets a diagnosis (:mod:`hsc_ref.golden.diagnosis`), the earliest failing
+quantity of each chain first.
 """
 
 from __future__ import annotations
@@ -15,15 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from hsc_ref.golden.cases import (
-    PRECISIONS,
-    GoldenCase,
-)
-from hsc_ref.golden.files import GoldenSet, load_results, read_golden
-from hsc_ref.layout import torch_parameter_order
+from hsc_ref.golden.cases import PRECISIONS, GoldenCase
+from hsc_ref.golden.diagnosis import cutoff_policy_lines, depends_on, diagnose, stage_of
+from hsc_ref.golden.files import GoldenSet, load_results, read_golden, result_keys
 from hsc_ref.testing import compare_arrays
 
-__all__ = ["CheckRow", "CheckReport", "check_results", "assert_matches_golden"]
+__all__ = [
+    "CheckRow",
+    "CheckReport",
+    "check_results",
+    "declared_precision",
+    "assert_matches_golden",
+]
+
+_FAILING = ("fail", "missing")
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,7 @@ class CheckRow:
     Attributes
     ----------
     case, output : str
-        What was compared.
+        What was compared (``output`` is ``"*"`` for a case absent from the golden set).
     precision : str
         ``"float64"`` or ``"float32"``: whose tolerances applied.
     status : str
@@ -46,7 +54,13 @@ class CheckRow:
     reason : str
         How the tolerance was derived.
     message : str
-        Why it failed (with the likely cause when recognizable), or empty.
+        Why it failed, with the diagnosis, or empty.
+    cause : str
+        The diagnosis alone: the likely cause of a failure (empty when none is recognized).
+    upstream : str
+        For a failure downstream of another in the same chain (loss, gradient, Hessian,
+        spectrum, pinv, Hc, step), the ``"<case>/<output>"`` it follows from; empty for a
+        root failure.
     """
 
     case: str
@@ -59,6 +73,13 @@ class CheckRow:
     rtol: float
     reason: str
     message: str
+    cause: str = ""
+    upstream: str = ""
+
+    @property
+    def key(self) -> str:
+        """``"<case>/<output>"``."""
+        return f"{self.case}/{self.output}"
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (infinite errors become the string ``"inf"``)."""
@@ -71,26 +92,43 @@ class CheckRow:
 
 @dataclass(frozen=True)
 class CheckReport:
-    """All rows of a check, with the unexpected result keys.
+    """All rows of a check, what it did not check, and the precision it applied.
 
     Attributes
     ----------
     golden_dir : str
         The golden folder checked against.
     rows : tuple of CheckRow
-        One per output of every checked case.
+        One per checked output (and one per checked case absent from the golden set).
     unexpected : tuple of str
         Result keys that name no golden output (ignored).
+    precision : str
+        The one precision the result set was checked at.
+    precision_source : str
+        Why: given, or the highest precision among the result arrays (and which array).
+    unchecked : tuple of str
+        ``"<case>/<output>"`` (or ``"<case>/*"``) left out by ``only``.
+    cutoff_policy : tuple of str
+        The golden cutoff policy of the checked cases, with the keywords that reproduce it.
     """
 
     golden_dir: str
     rows: tuple[CheckRow, ...]
     unexpected: tuple[str, ...]
+    precision: str = "float64"
+    precision_source: str = ""
+    unchecked: tuple[str, ...] = ()
+    cutoff_policy: tuple[str, ...] = ()
+
+    @property
+    def compared(self) -> int:
+        """Number of outputs actually compared against a tolerance (pass or fail)."""
+        return sum(r.status in ("pass", "fail") and r.max_abs_err is not None for r in self.rows)
 
     @property
     def passed(self) -> bool:
-        """True when no output failed and none is missing."""
-        return not any(r.status in ("fail", "missing") for r in self.rows)
+        """True when no output failed or is missing, and at least one was compared."""
+        return self.counts()["pass"] > 0 and not any(r.status in _FAILING for r in self.rows)
 
     def counts(self) -> dict[str, int]:
         """Number of rows per status."""
@@ -99,19 +137,29 @@ class CheckReport:
             counts[row.status] += 1
         return counts
 
+    def roots(self) -> tuple[CheckRow, ...]:
+        """Failing rows that follow from no other failure: where to look first."""
+        return tuple(r for r in self.rows if r.status in _FAILING and not r.upstream)
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict of the whole report."""
         return {
             "golden_dir": self.golden_dir,
             "passed": self.passed,
+            "precision": self.precision,
+            "precision_source": self.precision_source,
             "counts": self.counts(),
+            "compared": self.compared,
+            "root_causes": [r.key for r in self.roots()],
+            "unchecked": list(self.unchecked),
             "unexpected_keys": list(self.unexpected),
+            "cutoff_policy": list(self.cutoff_policy),
             "rows": [r.to_json() for r in self.rows],
         }
 
     def format_table(self, *, failures_only: bool = False) -> str:
         """A plain-text table (case, output, precision, errors, tolerance, status) and notes."""
-        rows = [r for r in self.rows if not failures_only or r.status in ("fail", "missing")]
+        rows = [r for r in self.rows if not failures_only or r.status in _FAILING]
         head = ("case", "output", "prec", "max abs err", "max rel err", "atol", "rtol", "status")
         body = [
             (
@@ -122,7 +170,7 @@ class CheckReport:
                 _fmt(r.max_rel_err),
                 _fmt(r.atol),
                 _fmt(r.rtol),
-                r.status.upper() if r.status in ("fail", "missing") else r.status,
+                r.status.upper() if r.status in _FAILING else r.status,
             )
             for r in rows
         ]
@@ -131,117 +179,224 @@ class CheckReport:
             "  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
             for line in (head, *body)
         ]
-        notes = [
-            f"- {r.case}/{r.output} {r.status.upper()}: {r.message}"
-            for r in rows
-            if r.status in ("fail", "missing")
-        ]
+        return "\n".join([*lines, "", *self._summary()])
+
+    def _summary(self) -> list[str]:
         counts = self.counts()
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
-        lines += ["", f"{'PASSED' if self.passed else 'FAILED'}: {summary}", *notes]
+        lines = [
+            f"{'PASSED' if self.passed else 'FAILED'}: {summary} (checked at {self.precision}: "
+            f"{self.precision_source})"
+        ]
+        if counts["pass"] == 0:
+            lines.append("- no output passed a comparison: a check that compares nothing fails")
+        roots = self.roots()
+        if roots:
+            lines.append(
+                "Root causes (the earliest failing quantity of each chain: loss, gradient, "
+                "Hessian, spectrum, pinv, Hc, step):"
+            )
+            lines += [f"- {r.key} {r.status.upper()}: {r.message}" for r in roots]
+        downstream = [r for r in self.rows if r.status in _FAILING and r.upstream]
+        if downstream:
+            lines.append("Failures that follow from a root cause upstream (fix that first):")
+            lines += [f"- {r.key} {r.status.upper()} (after {r.upstream})" for r in downstream]
+        if self.unchecked:
+            lines.append(f"Not checked (left out by --only): {_compact(self.unchecked)}")
         if self.unexpected:
             lines.append(f"(ignored keys not in the golden set: {', '.join(self.unexpected)})")
-        return "\n".join(lines)
+        if self.cutoff_policy:
+            lines += ["", *self.cutoff_policy]
+        return lines
+
+
+def _compact(keys: Sequence[str]) -> str:
+    """``case: out1, out2; case2/*`` from a list of ``case/output`` keys."""
+    by_case: dict[str, list[str]] = {}
+    for key in keys:
+        case, _, output = key.partition("/")
+        by_case.setdefault(case, []).append(output)
+    return "; ".join(f"{case}: {', '.join(outs)}" for case, outs in by_case.items())
 
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2e}"
 
 
-def _diagnose(case: GoldenCase, output: str, actual: np.ndarray, desired: np.ndarray) -> str:
-    """Name the likely cause of a failure when it has a recognizable pattern."""
-    a = np.asarray(actual, dtype=np.float64)
-    d = np.asarray(desired, dtype=np.float64)
-    hints = []
-    suffix = output[-2:] if output[-2:] in ("_g", "_d") else ""
-    layers = case.meta.get(f"layers{suffix}")
-    if layers and output in case.meta.get("flat_outputs", ()) and a.shape == d.shape:
-        p = torch_parameter_order(layers)
-        permuted = d[p] if d.ndim == 1 else d[np.ix_(p, p)]
-        if np.allclose(a, permuted, rtol=1e-6, atol=1e-6 * max(np.abs(d).max(), 1e-300)):
-            hints.append(
-                "it matches the reference in PyTorch's parameter order (nn.Linear weight "
-                "(out, in) row-major): report it in hsc_ref's flat layout, W = weight.T row-major "
-                "then b (hsc_ref.golden.torch_parameter_order gives the permutation)"
-            )
-    if output.startswith("loss"):
-        where = (
-            "how the flat parameters are loaded (W = weight.T, "
-            "hsc_ref.derivatives.layers_to_torch_linear), the inputs, and the conventions"
-            if any(k.startswith("layers") for k in case.meta)
-            else "the inputs and the conventions in the case's meta"
-        )
-        hints.append(
-            f"the loss itself differs, so the function evaluated is not the reference one: "
-            f"check {where}"
-        )
-    big = np.abs(d) > 1e-8 * np.abs(d).max() if d.size > 1 and np.abs(d).max() > 0 else None
-    if big is not None and a.shape == d.shape and np.all(np.abs(a[~big]) <= 1e-8 * np.abs(a).max()):
-        ratio = a[big] / d[big]
-        k = float(np.median(ratio))
-        if k != 0 and abs(k - 1) > 1e-3 and np.allclose(ratio, k, rtol=1e-5):
-            hints.append(
-                f"actual = {k:.6g} x reference (1/k = {1 / k:.6g}) everywhere: a scale or "
-                f"normalization convention differs (see the manifest's conventions)"
-            )
-    scale = float(np.abs(d).max()) if d.size else 0.0
-    if a.shape == d.shape and float(np.abs(a).max()) > 1e3 * max(scale, 1e-300):
-        if output.startswith(("pinv", "hc", "step_literal")):
-            hints.append(
-                f"the result is {float(np.abs(a).max()) / max(scale, 1e-300):.1e} x larger than "
-                f"the reference: a pseudo-inverse inverted rounding noise; pass the cutoff "
-                f"rtol = 100 * n * eps(dtype) explicitly (torch.pinverse defaults to "
-                f"rcond = 1e-15, far below float32 rounding)"
-            )
-    return "; ".join(hints)
+# --------------------------------------------------------------------------- precision
 
 
-def _case_precision(
-    case: str, outputs: Sequence[str], results: Mapping[str, np.ndarray], precision: str
-) -> str:
+def declared_precision(precision: str, arrays: Mapping[str, Any]) -> tuple[str, str]:
+    """The one precision a result set is checked at, and why.
+
+    ``precision`` other than ``"auto"`` is taken as given. ``"auto"`` takes the highest
+    precision among the floating arrays (float64 when there is none), so that one array in
+    a lower precision cannot loosen the tolerances of the others: it fails instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> declared_precision("auto", {"a/x": np.zeros(2, np.float32), "a/y": np.zeros(2)})[0]
+    'float64'
+    """
+    if precision not in ("auto", *PRECISIONS):
+        raise ValueError(f"precision must be 'auto', 'float64' or 'float32', got {precision!r}")
     if precision != "auto":
-        return precision
-    kinds = [np.asarray(results[f"{case}/{o}"]).dtype for o in outputs if f"{case}/{o}" in results]
-    return "float32" if any(k == np.float32 for k in kinds) else "float64"
+        return precision, "given"
+    floats = {k: np.asarray(v).dtype for k, v in arrays.items()}
+    floats = {k: d for k, d in floats.items() if d.kind == "f"}
+    if not floats:
+        return "float64", "auto: no floating arrays, float64"
+    key = max(sorted(floats), key=lambda k: np.finfo(floats[k]).precision)
+    declared = "float64" if np.finfo(floats[key]).eps <= np.finfo(np.float64).eps else "float32"
+    return (
+        declared,
+        f"auto: the highest precision among the result arrays ({key!r} is {floats[key]})",
+    )
+
+
+def _below_precision(array: np.ndarray, precision: str) -> bool:
+    kind = np.asarray(array).dtype
+    return kind.kind == "f" and np.finfo(kind).eps > np.finfo(np.dtype(precision)).eps
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def _selection(
+    gold: GoldenSet, expected: Sequence[str], only: Sequence[str] | None
+) -> dict[str, list[str] | None]:
+    """``{case: outputs to check}`` (``None``: the case is absent from the golden set)."""
+    outputs = {
+        name: sorted(case.outputs, key=lambda o: (stage_of(o), o))
+        for name, case in gold.cases.items()
+    }
+    full = {name: outputs.get(name) for name in expected}
+    if only is None:
+        return full
+    if isinstance(only, str):
+        raise TypeError(f"only must be a sequence of selectors, got the string {only!r}")
+    chosen: dict[str, set[str] | None] = {}
+    all_outputs = {o for outs in outputs.values() for o in outs}
+    all_outputs |= {o[:-2] for o in all_outputs if o[-2:] in ("_g", "_d")}
+    for item in only:
+        case, _, output = str(item).partition("/")
+        if case in full and not output:
+            chosen[case] = None if full[case] is None else set(full[case])
+        elif case in full and full[case] is not None and output in full[case]:
+            chosen.setdefault(case, set())
+            chosen[case].add(output)  # type: ignore[union-attr]
+        elif case in full and full[case] is None and output:
+            chosen[case] = None
+        elif not output and case in all_outputs:
+            for name, outs in outputs.items():
+                matching = {o for o in outs if o in (case, f"{case}_g", f"{case}_d")}
+                if matching and name in full:
+                    chosen.setdefault(name, set())
+                    chosen[name] |= matching  # type: ignore[operator]
+        else:
+            raise ValueError(
+                f"only must name cases ({list(full)}), outputs (e.g. 'step') or "
+                f"'<case>/<output>' keys of the golden set; got unknown {item!r}"
+            )
+    return {
+        name: (None if chosen[name] is None else [o for o in full[name] or () if o in chosen[name]])
+        for name in full
+        if name in chosen
+    }
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _row(key: tuple[str, str, str], tol: Any, status: str, err: Any, message: str) -> CheckRow:
+    """A row for ``key = (case, output, precision)``."""
+    case, output, precision = key
+    return CheckRow(
+        case,
+        output,
+        precision,
+        status,
+        None if err is None else err.max_abs_err,
+        None if err is None else err.max_rel_err,
+        tol.atol,
+        tol.rtol,
+        tol.reason,
+        message,
+    )
 
 
 def _check_output(
     case: GoldenCase, output: str, precision: str, results: Mapping[str, np.ndarray]
 ) -> CheckRow:
     tol = case.tolerances[output][precision]
+    where = (case.name, output, precision)
     key = f"{case.name}/{output}"
     desired = case.outputs[output]
-
-    def row(status: str, err: Any, message: str) -> CheckRow:
-        abs_err = None if err is None else err.max_abs_err
-        rel_err = None if err is None else err.max_rel_err
-        return CheckRow(
-            case.name,
-            output,
-            precision,
-            status,
-            abs_err,
-            rel_err,
-            tol.atol,
-            tol.rtol,
-            tol.reason,
-            message,
-        )
-
     if key not in results:
         if not tol.comparable:
-            return row("not comparable", None, f"not provided; not comparable: {tol.reason}")
-        return row("missing", None, f"no '{key}' in the results")
+            return _row(where, tol, "not comparable", None, "not provided")
+        return _row(where, tol, "missing", None, f"no '{key}' in the results")
     actual = np.asarray(results[key])
     comparison = compare_arrays(actual, desired, rtol=tol.rtol, atol=tol.atol)
     if not tol.comparable:
-        return row("not comparable", comparison, tol.reason)
+        return _row(where, tol, "not comparable", comparison, tol.reason)
+    if _below_precision(actual, precision):
+        message = (
+            f"stored as {actual.dtype} in a result set checked at {precision}: one result "
+            f"set has one precision, and an array below it cannot be checked at it (save every "
+            f"array at the precision you compute in, or check a float32 set with --precision "
+            f"float32)"
+        )
+        return _row(where, tol, "fail", comparison, message)
     if comparison.ok:
-        return row("pass", comparison, "")
-    diagnosable = actual.shape == desired.shape and actual.dtype.kind in "biuf"
-    hint = _diagnose(case, output, actual, desired) if diagnosable else ""
-    message = f"{comparison.message}; tolerance because: {tol.reason}"
-    return row("fail", comparison, message + (f". Likely cause: {hint}" if hint else ""))
+        return _row(where, tol, "pass", comparison, "")
+    return _row(where, tol, "fail", comparison, comparison.message)
+
+
+def _with_diagnoses(
+    case: GoldenCase, rows: list[CheckRow], results: Mapping[str, np.ndarray]
+) -> list[CheckRow]:
+    """Mark failures downstream of an earlier failure in their chain; diagnose the roots."""
+    failing = [r for r in rows if r.status in _FAILING]
+    out = []
+    for row in rows:
+        if row.status not in _FAILING:
+            out.append(row)
+            continue
+        earlier = [r for r in failing if depends_on(row.output, r.output)]
+        if earlier:
+            first = min(earlier, key=lambda r: stage_of(r.output))
+            message = f"follows from the failure of {first.key} upstream; {row.message}"
+            out.append(_replace(row, message=message, upstream=first.key))
+            continue
+        cause = ""
+        if row.status == "fail":
+            cause = diagnose(case, row.output, results.get(row.key), row.precision)
+        message = row.message + (f"; tolerance because: {row.reason}" if row.reason else "")
+        message += f". Likely cause: {cause}" if cause else ""
+        out.append(_replace(row, message=message, cause=cause))
+    return out
+
+
+def _replace(row: CheckRow, **changes: Any) -> CheckRow:
+    return CheckRow(**(vars(row) | changes))
+
+
+def _missing_case_row(name: str, precision: str) -> CheckRow:
+    return CheckRow(
+        name,
+        "*",
+        precision,
+        "missing",
+        None,
+        None,
+        0.0,
+        0.0,
+        "",
+        f"the golden set has no case {name!r}, which this hsc_ref writes: write the full set "
+        f"(hsc-ref golden write without --only), or restrict the check with --only",
+    )
 
 
 def check_results(
@@ -256,19 +411,23 @@ def check_results(
     Parameters
     ----------
     golden : GoldenSet or path
-        A set read by :func:`read_golden`, or its folder.
+        A set read by :func:`~hsc_ref.golden.files.read_golden`, or its folder (read and
+        verified against what this hsc_ref writes).
     results : mapping or path
-        ``{"<case>/<output>": array}`` or a results ``.npz`` (see :func:`save_results`).
+        ``{"<case>/<output>": array}`` or a results ``.npz`` (see
+        :func:`~hsc_ref.golden.files.save_results`).
     precision : {"auto", "float64", "float32"}
-        Tolerances to apply. ``"auto"``: float32 for a case with any float32 result array.
+        The one precision of the result set (:func:`declared_precision`); every floating
+        array below it fails.
     only : sequence of str, optional
-        Check only these cases (others are neither compared nor reported missing).
+        Check only these: case names, output names (in every case that has them) or
+        ``"<case>/<output>"`` keys. What is left out is listed in ``unchecked``.
 
     Returns
     -------
     CheckReport
-        One row per output of every checked case; ``passed`` is false on any failure or
-        missing comparable output.
+        ``passed`` is false on any failure, any missing comparable output or case, or when
+        nothing was compared.
 
     Examples
     --------
@@ -277,28 +436,51 @@ def check_results(
     >>> folder = tempfile.mkdtemp()
     >>> _ = write_golden(folder, only=["matrix_exact_zeros"])
     >>> outputs = read_golden(folder).cases["matrix_exact_zeros"].outputs
-    >>> report = check_results(folder, {f"matrix_exact_zeros/{k}": v for k, v in outputs.items()})
+    >>> results = {f"matrix_exact_zeros/{k}": v for k, v in outputs.items()}
+    >>> report = check_results(folder, results, only=["matrix_exact_zeros"])
     >>> report.passed, report.counts()["pass"]
     (True, 7)
     """
     if precision not in ("auto", *PRECISIONS):
         raise ValueError(f"precision must be 'auto', 'float64' or 'float32', got {precision!r}")
-    if not isinstance(golden, GoldenSet):
-        golden = read_golden(golden)
+    gold = golden if isinstance(golden, GoldenSet) else read_golden(golden)
+    expected = gold.expected_cases or tuple(gold.cases)
+    selection = _selection(gold, expected, only)
+    wanted = {f"{c}/{o}" for c, outs in selection.items() for o in outs or ()}
     if isinstance(results, (str, os.PathLike)):
-        results = load_results(results)
-    names = list(golden.cases) if only is None else list(only)
-    unknown = sorted(set(names) - set(golden.cases))
-    if unknown:
-        raise ValueError(f"cases must be among {sorted(golden.cases)}, got unknown {unknown}")
-    rows = []
-    for name in names:
-        case = golden.cases[name]
-        prec = _case_precision(name, list(case.outputs), results, precision)
-        rows += [_check_output(case, out, prec, results) for out in case.outputs]
-    known = {f"{n}/{o}" for n in golden.cases for o in golden.cases[n].outputs}
-    unexpected = tuple(sorted(k for k in results if k not in known))
-    return CheckReport(str(golden.directory), tuple(rows), unexpected)
+        names = result_keys(results)
+        arrays = load_results(results, keys=[k for k in names if k in wanted])
+    else:
+        names = list(results)
+        arrays = {k: np.asarray(v) for k, v in results.items() if k in wanted}
+    declared, source = declared_precision(precision, arrays)
+    rows: list[CheckRow] = []
+    for name, outputs in selection.items():
+        if outputs is None:
+            rows.append(_missing_case_row(name, declared))
+            continue
+        case = gold.cases[name]
+        case_rows = [_check_output(case, out, declared, arrays) for out in outputs]
+        rows += _with_diagnoses(case, case_rows, arrays)
+    known = {f"{n}/{o}" for n, case in gold.cases.items() for o in case.outputs}
+    full_outputs = _selection(gold, expected, None)
+    unchecked = [
+        f"{name}/{o}" if name in gold.cases else f"{name}/*"
+        for name in expected
+        for o in (full_outputs[name] if name in gold.cases else ["*"])
+        if f"{name}/{o}" not in wanted and not (name in selection and selection[name] is None)
+    ]
+    unexpected = tuple(sorted(k for k in names if k not in known))
+    policy = cutoff_policy_lines([gold.cases[n] for n in selection if n in gold.cases], declared)
+    return CheckReport(
+        str(gold.directory),
+        tuple(rows),
+        unexpected,
+        declared,
+        source,
+        tuple(unchecked) if only is not None else (),
+        tuple(policy),
+    )
 
 
 def assert_matches_golden(
@@ -314,12 +496,12 @@ def assert_matches_golden(
     ----------
     results : mapping of str to array, or path of a results ``.npz``
         Keys ``"<case>/<output>"`` (see :mod:`hsc_ref.golden`).
-    golden_dir : path
+    golden_dir : path or GoldenSet
         Folder written by :func:`hsc_ref.golden.write_golden` (``hsc-ref golden write``).
     precision : {"auto", "float64", "float32"}
-        Which tolerances apply; ``"auto"`` picks float32 for a case with any float32 result.
+        The one precision of the result set (see :func:`declared_precision`).
     only : sequence of str, optional
-        Check only these cases.
+        Check only these cases, outputs or ``"<case>/<output>"`` keys.
 
     Returns
     -------
@@ -334,17 +516,17 @@ def assert_matches_golden(
     >>> _ = write_golden(folder, only=["matrix_spd"])
     >>> case = read_golden(folder).cases["matrix_spd"]
     >>> results = {f"matrix_spd/{k}": v for k, v in case.outputs.items()}
-    >>> assert_matches_golden(results, folder).passed
+    >>> assert_matches_golden(results, folder, only=["matrix_spd"]).passed
     True
     >>> results["matrix_spd/step"] = 1.01 * results["matrix_spd/step"]
-    >>> assert_matches_golden(results, folder)  # doctest: +ELLIPSIS
+    >>> assert_matches_golden(results, folder, only=["matrix_spd"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     AssertionError: 1 of 7 outputs failed against the golden set ...
     """
     report = check_results(golden_dir, results, precision=precision, only=only)
     if not report.passed:
-        bad = [r for r in report.rows if r.status in ("fail", "missing")]
+        bad = [r for r in report.rows if r.status in _FAILING]
         raise AssertionError(
             f"{len(bad)} of {len(report.rows)} outputs failed against the golden set "
             f"{report.golden_dir}:\n{report.format_table(failures_only=True)}"

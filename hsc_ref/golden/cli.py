@@ -21,11 +21,27 @@ def _cmd_write(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_overwriting_inputs(report_path: Path, golden_dir: Path, results: Path) -> None:
+    """The report must not replace the results file or anything in the golden folder."""
+    target = report_path.resolve()
+    if target == results.resolve():
+        raise ValueError(
+            f"--json {report_path} is the results file being checked: the report never "
+            f"overwrites an input (not even with --force); choose another path"
+        )
+    if target.parent == golden_dir.resolve():
+        raise ValueError(
+            f"--json {report_path} is in the golden folder {golden_dir}: the report never "
+            f"overwrites or adds to the golden set (not even with --force); choose another path"
+        )
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from hsc_ref import golden  # noqa: PLC0415
 
-    report = golden.check_results(args.dir, args.results, precision=args.precision, only=args.only)
     json_path = Path(args.json) if args.json else Path(args.results).with_suffix(".check.json")
+    _refuse_overwriting_inputs(json_path, Path(args.dir), Path(args.results))
+    report = golden.check_results(args.dir, args.results, precision=args.precision, only=args.only)
     _io.atomic_write_json(json_path, report.to_json(), overwrite=args.force)
     print(report.format_table(failures_only=args.failures_only))
     print(f"wrote {json_path}")
@@ -54,8 +70,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     write.set_defaults(func=_cmd_write)
     check = actions.add_parser(
         "check",
-        help="compare RESULTS.npz ('<case>/<output>' arrays) with the golden set in DIR; "
-        "exit 1 on any failure or missing output",
+        help="compare RESULTS.npz ('<case>/<output>' arrays) with the golden set in DIR "
+        "(verified to be what this hsc_ref writes); exit 1 on any failure, missing output or "
+        "case, or when nothing was compared",
     )
     check.add_argument("dir", help="golden folder written by 'hsc-ref golden write'")
     check.add_argument("results", help="results .npz with keys '<case>/<output>' (no pickles)")
@@ -63,9 +80,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--precision",
         choices=["auto", "float64", "float32"],
         default="auto",
-        help="tolerances to apply (default auto: float32 for cases with float32 results)",
+        help="the one precision of the result set (default auto: the highest among its "
+        "arrays); a floating array below it fails",
     )
-    check.add_argument("--only", nargs="+", metavar="CASE", help="check only these cases")
+    check.add_argument(
+        "--only",
+        nargs="+",
+        metavar="SELECTOR",
+        help="check only these: case names, output names (e.g. step) or CASE/OUTPUT keys; the "
+        "report lists what it did not check",
+    )
     check.add_argument("--json", help="report path (default RESULTS with suffix .check.json)")
     check.add_argument("--failures-only", action="store_true", help="print failing rows only")
     check.add_argument("--force", action="store_true", help="replace an existing JSON report")

@@ -17,15 +17,13 @@ is derived in ``docs/validating.md``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
-import io
 import json
 import math
 import os
 import platform
-import zipfile
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ import numpy as np
 
 from hsc_ref import __version__, _io
 from hsc_ref.golden.cases import (
+    CASE_NAMES,
     CONVENTIONS,
     PRECISIONS,
     SAFETY,
@@ -51,7 +50,9 @@ __all__ = [
     "GoldenSet",
     "write_golden",
     "read_golden",
+    "verify_golden",
     "save_results",
+    "result_keys",
     "load_results",
 ]
 
@@ -59,8 +60,6 @@ SCHEMA_VERSION = 1
 """Version of the file layout and manifest schema; readers reject any other."""
 
 MANIFEST_NAME = "manifest.json"
-
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed entry time: identical seeds give identical bytes
 
 
 class GoldenFileError(ValueError):
@@ -79,30 +78,20 @@ class GoldenSet:
         The parsed ``manifest.json``.
     cases : dict of str to GoldenCase
         The verified cases by name.
+    expected_cases : tuple of str
+        The cases a complete check must cover. :func:`read_golden` sets every case this
+        hsc_ref writes (:data:`~hsc_ref.golden.cases.CASE_NAMES`), so a case absent from the
+        folder is reported missing; empty (the default, for sets built in memory) means the
+        set's own cases.
     """
 
     directory: Path
     manifest: dict[str, Any]
     cases: dict[str, GoldenCase]
+    expected_cases: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- files
-
-
-def _npz_bytes(arrays: Mapping[str, Any]) -> bytes:
-    """An uncompressed ``.npz`` with sorted entries and a fixed entry date: reproducible bytes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for key in sorted(arrays):
-            array = np.asarray(arrays[key], order="C")
-            if array.dtype.hasobject:
-                raise TypeError(f"array {key!r} must not have object dtype (no pickles)")
-            entry = io.BytesIO()
-            np.lib.format.write_array(entry, array, allow_pickle=False)
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_DATE)
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, entry.getvalue())
-    return buffer.getvalue()
 
 
 def _versions() -> dict[str, str]:
@@ -117,6 +106,12 @@ def _versions() -> dict[str, str]:
 
 def _array_spec(array: np.ndarray) -> dict[str, Any]:
     return {"shape": list(array.shape), "dtype": str(array.dtype)}
+
+
+def _case_bytes(case: GoldenCase) -> bytes:
+    """The case's ``.npz``: ``input/<name>`` and ``output/<name>`` arrays, reproducible bytes."""
+    arrays = {f"input/{k}": v for k, v in case.inputs.items()}
+    return _io.npz_bytes(arrays | {f"output/{k}": v for k, v in case.outputs.items()})
 
 
 def _case_manifest(case: GoldenCase, data: bytes) -> dict[str, Any]:
@@ -134,6 +129,36 @@ def _case_manifest(case: GoldenCase, data: bytes) -> dict[str, Any]:
                 "tolerance": {p: case.tolerances[k][p].to_json() for p in PRECISIONS},
             }
             for k, v in case.outputs.items()
+        },
+    }
+
+
+def _manifest_header(seed: int) -> dict[str, Any]:
+    """Everything of the manifest but the cases and the versions: fixed by this hsc_ref."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "format": "hsc_ref golden set",
+        "seed": int(seed),
+        "dtype": "float64",
+        "conventions": CONVENTIONS,
+        "tolerance_policy": {
+            "check": "|actual - desired| <= atol + rtol * |desired| elementwise",
+            "safety_factor": SAFETY,
+            "eps": {p: eps_of(p) for p in PRECISIONS},
+            "precision": (
+                "a result set is checked at one precision: the one given (--precision), else "
+                "the highest of its floating arrays; an array below it fails"
+            ),
+            "not_comparable": (
+                "reported, never failed; may be left out of the results (reported 'not "
+                "provided'). A comparable output left out is missing and fails, unless the "
+                "check is restricted with --only, which lists what it did not check"
+            ),
+            "integrity": (
+                "'hsc-ref golden check' regenerates every case from the seed and refuses a set "
+                "whose files or manifest differ from what this hsc_ref version writes"
+            ),
+            "doc": "docs/validating.md",
         },
     }
 
@@ -188,30 +213,35 @@ def write_golden(
     existing = [str(t) for t in targets if t.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"{existing[0]} exists; pass overwrite (--force) to replace it")
-    manifest: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "format": "hsc_ref golden set",
-        "seed": int(seed),
-        "dtype": "float64",
-        "versions": _versions(),
-        "conventions": CONVENTIONS,
-        "tolerance_policy": {
-            "check": "|actual - desired| <= atol + rtol * |desired| elementwise",
-            "safety_factor": SAFETY,
-            "eps": {p: eps_of(p) for p in PRECISIONS},
-            "not_comparable": "reported, never failed, may be missing",
-            "doc": "docs/validating.md",
-        },
-        "cases": {},
-    }
+    header = _manifest_header(seed)
+    manifest: dict[str, Any] = {**header, "versions": _versions(), "cases": {}}
     for case in cases:
-        data = _npz_bytes(
-            {**{f"input/{k}": v for k, v in case.inputs.items()}}
-            | {f"output/{k}": v for k, v in case.outputs.items()}
-        )
+        data = _case_bytes(case)
         _io.atomic_write_bytes(directory / f"{case.name}.npz", data, overwrite=overwrite)
         manifest["cases"][case.name] = _case_manifest(case, data)
     return _io.atomic_write_json(directory / MANIFEST_NAME, manifest, overwrite=overwrite)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json`` object hook: a key given twice is an error, never 'the last one wins'."""
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise GoldenFileError(f"duplicate JSON keys {repeated}")
+    return dict(pairs)
+
+
+def _parse_json(text: str, what: str) -> Any:
+    """Parse JSON, refusing duplicate keys (which would silently replace earlier values)."""
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except GoldenFileError as exc:
+        raise GoldenFileError(f"{what} has {exc}: refused (one of them would be ignored)") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise GoldenFileError(f"{what} is not valid JSON: {exc}") from exc
 
 
 def _read_manifest(directory: Path) -> dict[str, Any]:
@@ -219,9 +249,10 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
     if not path.is_file():
         raise GoldenFileError(f"golden manifest {path} does not exist")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise GoldenFileError(f"golden manifest {path} is not valid JSON: {exc}") from exc
+    manifest = _parse_json(text, f"golden manifest {path}")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("cases"), dict):
         raise GoldenFileError(f"golden manifest {path} must be an object with 'cases'")
     version = manifest.get("schema_version")
@@ -234,33 +265,7 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
-    """Every array of a pickle-free ``.npz``, with a clear error for each way it can be bad."""
-    with open(path, "rb") as handle:
-        magic = handle.read(6)
-    if magic == b"\x93NUMPY":
-        raise GoldenFileError(f"{what} {path} must be an .npz archive, got a single-array .npy")
-    if not magic.startswith(b"PK"):
-        raise GoldenFileError(f"{what} {path} is not an .npz archive (no zip signature)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except GoldenFileError:
-        raise
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise GoldenFileError(
-                f"{what} {path} contains a pickled (object-dtype) array; only plain numeric "
-                f"arrays are accepted, pickles are never loaded"
-            ) from exc
-        raise GoldenFileError(f"{what} {path} could not be read as an .npz: {exc}") from exc
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise GoldenFileError(
-            f"{what} {path} is not a readable .npz (truncated or corrupted?): {exc}"
-        ) from exc
-
-
-def _verify_file(path: Path, spec: Mapping[str, Any]) -> None:
+def _verify_file(path: Path, spec: Mapping[str, Any]) -> bytes:
     if not path.is_file():
         raise GoldenFileError(f"golden data file {path} named by the manifest does not exist")
     data = path.read_bytes()
@@ -271,6 +276,34 @@ def _verify_file(path: Path, spec: Mapping[str, Any]) -> None:
             f"{spec.get('size')}, SHA-256 {digest[:16]}... vs {str(spec.get('sha256'))[:16]}...): "
             f"it was truncated, corrupted or modified; regenerate it with 'hsc-ref golden write'"
         )
+    return data
+
+
+def _grouped_arrays(path: Path, spec: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """The file's ``input/`` and ``output/`` arrays, exactly those the manifest names."""
+    names = _io.npz_names(path, "golden data file", error=GoldenFileError)
+    groups: dict[str, dict[str, np.ndarray]] = {"input": {}, "output": {}}
+    for group, plural in (("input", "inputs"), ("output", "outputs")):
+        expected = spec.get(plural, {})
+        found = sorted(k.partition("/")[2] for k in names if k.startswith(f"{group}/"))
+        if set(expected) != set(found):
+            raise GoldenFileError(
+                f"{path}: {plural} {found} differ from the manifest's {sorted(expected)}"
+            )
+    stray = [k for k in names if k.partition("/")[0] not in groups]
+    if stray:
+        raise GoldenFileError(f"{path}: unexpected entries {stray}")
+    arrays = _io.load_npz(path, "golden data file", keys=names, error=GoldenFileError)
+    for key, array in arrays.items():
+        group, _, short = key.partition("/")
+        entry = spec[f"{group}s"][short]
+        if list(array.shape) != entry.get("shape") or str(array.dtype) != entry.get("dtype"):
+            raise GoldenFileError(
+                f"{path}: {group} {short!r} has shape {array.shape} dtype {array.dtype}, the "
+                f"manifest says {entry.get('shape')} {entry.get('dtype')}"
+            )
+        groups[group][short] = array
+    return groups
 
 
 def _read_case(directory: Path, name: str, spec: Any) -> GoldenCase:
@@ -280,28 +313,8 @@ def _read_case(directory: Path, name: str, spec: Any) -> GoldenCase:
     if path.parent != directory or not path.name.endswith(".npz"):
         raise GoldenFileError(f"case {name!r}: manifest file entry must be '<case>.npz' in DIR")
     _verify_file(path, spec)
-    arrays = _load_npz(path, "golden data file")
-    groups: dict[str, dict[str, np.ndarray]] = {"input": {}, "output": {}}
-    for key, array in arrays.items():
-        group, _, short = key.partition("/")
-        if group not in groups:
-            raise GoldenFileError(f"{path}: unexpected entry {key!r}")
-        groups[group][short] = array
+    groups = _grouped_arrays(path, spec)
     tols: dict[str, dict[str, Tolerance]] = {}
-    for group, plural in (("input", "inputs"), ("output", "outputs")):
-        expected = spec.get(plural, {})
-        if set(expected) != set(groups[group]):
-            raise GoldenFileError(
-                f"{path}: {plural} {sorted(groups[group])} differ from the manifest's "
-                f"{sorted(expected)}"
-            )
-        for key, entry in expected.items():
-            array = groups[group][key]
-            if list(array.shape) != entry.get("shape") or str(array.dtype) != entry.get("dtype"):
-                raise GoldenFileError(
-                    f"{path}: {group} {key!r} has shape {array.shape} dtype {array.dtype}, the "
-                    f"manifest says {entry.get('shape')} {entry.get('dtype')}"
-                )
     for key, entry in spec["outputs"].items():
         try:
             tols[key] = {p: _checked_tolerance(entry["tolerance"][p]) for p in PRECISIONS}
@@ -331,15 +344,128 @@ def _checked_tolerance(entry: Mapping[str, Any]) -> Tolerance:
     return Tolerance(float(tol.rtol), float(tol.atol), tol.comparable, tol.reason)
 
 
+# --------------------------------------------------------------------------- integrity
+
+
+@functools.lru_cache(maxsize=8)
+def _regenerated(seed: int, names: tuple[str, ...]) -> dict[str, tuple[dict[str, Any], dict]]:
+    """What this hsc_ref writes for ``names``: each case's manifest entry and its arrays.
+
+    Cached per process: the cases are deterministic, and a test session reads one set often.
+    """
+    out = {}
+    for case in build_cases(seed, names):
+        data = _case_bytes(case)
+        entry = json.loads(json.dumps(_case_manifest(case, data)))
+        out[case.name] = (entry, {"input": case.inputs, "output": case.outputs})
+    return out
+
+
+def _first_difference(found: Any, expected: Any, where: str) -> str | None:
+    """Path and values of the first difference between two JSON values, or None."""
+    if isinstance(found, dict) and isinstance(expected, dict):
+        for key in sorted(set(found) | set(expected)):
+            if key not in found or key not in expected:
+                side = "has an extra" if key in found else "lacks the"
+                return f"{where} {side} entry {key!r}"
+            diff = _first_difference(found[key], expected[key], f"{where}.{key}")
+            if diff:
+                return diff
+        return None
+    if found != expected or type(found) is not type(expected):
+        return f"{where} is {found!r} in the file, {expected!r} in this version"
+    return None
+
+
+def _array_difference(case: GoldenCase, arrays: Mapping[str, Mapping[str, np.ndarray]]) -> str:
+    """Name the largest changed array of a case whose data file differs from this version's."""
+    worst = ("", "", 0.0, 0.0)
+    for group, mine in arrays.items():
+        theirs = case.inputs if group == "input" else case.outputs
+        for key, expected in mine.items():
+            a = np.asarray(theirs[key], dtype=np.float64)
+            e = np.asarray(expected, dtype=np.float64)
+            err = float(np.abs(a - e).max()) if a.size else 0.0
+            scale = float(np.abs(e).max()) if e.size else 0.0
+            if err > worst[2]:
+                worst = (group, key, err, scale)
+    group, key, err, scale = worst
+    if not key:
+        return "the bytes differ while every array is equal (another writer?)"
+    return (
+        f"{group} {key!r} differs by up to {err:.3g} (its largest entry is {scale:.3g}): a "
+        f"modified reference or input"
+    )
+
+
+def verify_golden(gold: GoldenSet) -> None:
+    """Refuse a golden set that is not exactly what this hsc_ref version writes.
+
+    Every case of the manifest is regenerated from the manifest's seed; the manifest's
+    header (conventions, tolerance policy), each case's entry (tolerances, reasons, meta,
+    shapes, dtypes) and the SHA-256 of each data file must equal this version's. An edited
+    tolerance, a re-hashed reference, a case this version does not write, all raise.
+
+    Raises
+    ------
+    GoldenFileError
+        Naming the first difference found, and how to regenerate the set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_golden(folder, only=["matrix_spd"])
+    >>> verify_golden(read_golden(folder))  # read_golden already did: no error
+    """
+    manifest = gold.manifest
+    seed = manifest.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise GoldenFileError(f"golden manifest seed must be a non-negative integer, got {seed!r}")
+    names = tuple(manifest["cases"])
+    unknown = [n for n in names if n not in CASE_NAMES]
+    if unknown:
+        _refuse(gold, f"cases {unknown} are not cases this hsc_ref writes ({list(CASE_NAMES)})")
+    header = json.loads(json.dumps(_manifest_header(seed)))
+    found = {k: v for k, v in manifest.items() if k not in ("cases", "versions")}
+    diff = _first_difference(found, header, "manifest")
+    if diff:
+        _refuse(gold, diff)
+    for name, (entry, arrays) in _regenerated(seed, names).items():
+        diff = _first_difference(manifest["cases"][name], entry, f"case {name!r}")
+        if diff and (".sha256 " in diff or ".size " in diff):
+            diff = f"case {name!r}: {_array_difference(gold.cases[name], arrays)}"
+        if diff:
+            _refuse(gold, diff)
+
+
+def _refuse(gold: GoldenSet, difference: str) -> None:
+    written = gold.manifest.get("versions")
+    mine = _versions()
+    versions = (
+        ""
+        if written == mine
+        else f" (it records the versions {written}; this is {mine}: another version or "
+        f"machine may round differently)"
+    )
+    raise GoldenFileError(
+        f"golden set {gold.directory} is not what hsc_ref {__version__} writes for its seed: "
+        f"{difference}{versions}. Tolerances and references are fixed by the version, not by "
+        f"the files: regenerate the set with 'hsc-ref golden write DIR --force' and recompute "
+        f"your results from its inputs"
+    )
+
+
 def read_golden(directory: str | os.PathLike) -> GoldenSet:
     """Read and verify a golden set.
 
     Raises
     ------
     GoldenFileError
-        (a ``ValueError``) if the manifest is missing, not JSON or of another schema version,
-        or a data file is missing, truncated, modified (size or SHA-256 differ), holds a
-        pickled array, or disagrees with the manifest on its arrays, shapes or dtypes.
+        (a ``ValueError``) if the manifest is missing, not JSON, has a duplicate key or is of
+        another schema version; a data file is missing, truncated, modified (size or SHA-256
+        differ), holds a pickled array, or disagrees with the manifest on its arrays, shapes
+        or dtypes; or the set is not what this hsc_ref version writes (:func:`verify_golden`).
 
     Examples
     --------
@@ -352,7 +478,18 @@ def read_golden(directory: str | os.PathLike) -> GoldenSet:
     directory = Path(directory)
     manifest = _read_manifest(directory)
     cases = {name: _read_case(directory, name, spec) for name, spec in manifest["cases"].items()}
-    return GoldenSet(directory, manifest, cases)
+    gold = GoldenSet(directory, manifest, cases, CASE_NAMES)
+    verify_golden(gold)
+    return gold
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _check_result_keys(keys: Sequence[Any], where: str) -> None:
+    bad = [k for k in keys if not isinstance(k, str) or k.count("/") != 1]
+    if bad:
+        raise GoldenFileError(f"{where}: keys must look like '<case>/<output>', got {bad}")
 
 
 def save_results(
@@ -367,7 +504,8 @@ def save_results(
     path : path
         Target file.
     results : mapping of str to array_like
-        ``{"<case>/<output>": array}``; float32 arrays select float32 tolerances.
+        ``{"<case>/<output>": array}``, every floating array at the precision the
+        implementation computes in (a result set is checked at one precision).
     overwrite : bool, default False
         Replace an existing file.
 
@@ -376,20 +514,39 @@ def save_results(
     Path
         ``path``.
     """
-    for key in results:
-        if not isinstance(key, str) or key.count("/") != 1:
-            raise ValueError(f"result keys must look like '<case>/<output>', got {key!r}")
-    data = _npz_bytes({k: np.asarray(v) for k, v in results.items()})
-    return _io.atomic_write_bytes(path, data, overwrite=overwrite)
+    _check_result_keys(list(results), "results")
+    return _io.atomic_save_npz(
+        path, {k: np.asarray(v) for k, v in results.items()}, overwrite=overwrite
+    )
 
 
-def load_results(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def result_keys(path: str | os.PathLike) -> list[str]:
+    """The ``"<case>/<output>"`` keys of a results ``.npz``, without loading its arrays.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = save_results(os.path.join(tempfile.mkdtemp(), "r.npz"), {"c/step": np.zeros(2)})
+    >>> result_keys(path)
+    ['c/step']
+    """
+    keys = _io.npz_names(path, "results file", error=GoldenFileError)
+    _check_result_keys(keys, f"results file {path}")
+    return keys
+
+
+def load_results(
+    path: str | os.PathLike, keys: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
     """Load a results ``.npz`` without pickles; keys must look like ``"<case>/<output>"``.
 
     Parameters
     ----------
     path : path
         A file written by :func:`save_results` or ``numpy.savez``.
+    keys : sequence of str, optional
+        Load only these arrays (each must be present).
 
     Returns
     -------
@@ -400,14 +557,6 @@ def load_results(path: str | os.PathLike) -> dict[str, np.ndarray]:
     GoldenFileError
         If the file is missing, not an ``.npz``, holds a pickled array, or has bad keys.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise GoldenFileError(f"results file {path} does not exist")
-    arrays = _load_npz(path, "results file")
-    bad = [k for k in arrays if k.count("/") != 1]
-    if bad:
-        raise GoldenFileError(f"results file {path}: keys must be '<case>/<output>', got {bad}")
-    return arrays
-
-
-# --------------------------------------------------------------------------- checking
+    names = result_keys(path)
+    wanted = names if keys is None else list(keys)
+    return _io.load_npz(path, "results file", keys=wanted, error=GoldenFileError)

@@ -50,6 +50,11 @@ def failing(rep: golden.CheckReport) -> dict[str, str]:
     }
 
 
+def roots(rep: golden.CheckReport) -> dict[str, str]:
+    """Root failures (the earliest failing quantity of each chain) and their diagnoses."""
+    return {r.key: r.cause for r in rep.roots()}
+
+
 def test_float64_pytorch_passes_every_comparable_output(run: Path) -> None:
     rep = report(run, "float64")
     assert rep.passed and rep.counts()["pass"] >= 100
@@ -72,37 +77,47 @@ def test_float32_pytorch_passes_the_step_but_not_cutoff_dependent_outputs(run: P
 
 
 def test_default_rcond_in_float32_is_caught_as_inverted_noise(run: Path) -> None:
-    bad = failing(report(run, "pitfall_rcond"))
+    rep = report(run, "pitfall_rcond")
+    bad = failing(rep)
     assert {"matrix_exact_zeros/pinv", "matrix_exact_zeros/hc"} <= set(bad)
-    assert "rcond = 1e-15" in bad["matrix_exact_zeros/hc"]
+    cause = roots(rep)["matrix_exact_zeros/pinv"]
+    assert "kept" in cause and "default rcond = 1e-15" in cause
+    assert "after matrix_exact_zeros/pinv" in rep.format_table()  # hc follows from pinv
     assert not any(k.endswith("/step") for k in bad)  # the spectral step needs no cutoff
 
 
 def test_untransposed_weights_are_caught_at_the_loss(run: Path) -> None:
-    bad = failing(report(run, "pitfall_layout"))
+    rep = report(run, "pitfall_layout")
+    bad, causes = failing(rep), roots(rep)
     assert {"mlp_tanh/loss", "mlp_tanh/grad", "mlp_tanh/hessian"} <= set(bad)
-    assert "W = weight.T" in bad["mlp_tanh/loss"]
-    assert {"gan_ring_players/loss_g", "gan_ring_players/loss_d"} <= set(bad)
-    assert "W = weight.T" in bad["gan_ring_players/loss_g"]
+    assert "without W = weight.T" in causes["mlp_tanh/loss"]
+    assert {"gan_ring_players/loss_g", "gan_ring_players/loss_d"} <= set(causes)
+    assert "without W = weight.T" in causes["gan_ring_players/loss_g"]
     assert all(k.startswith(("mlp_", "gan_")) for k in bad)  # matrices and DiracGAN unaffected
 
 
 def test_pytorch_parameter_order_is_recognized(run: Path) -> None:
-    bad = failing(report(run, "pitfall_torch_order"))
+    rep = report(run, "pitfall_torch_order")
+    bad, causes = failing(rep), roots(rep)
     assert {"mlp_tanh/grad", "mlp_tanh/hessian", "mlp_relu_dead_unit/hessian"} <= set(bad)
     assert "mlp_tanh/loss" not in bad and "mlp_tanh/eigenvalues" not in bad
-    assert "PyTorch's parameter order" in bad["mlp_tanh/hessian"]
-    assert "PyTorch's parameter order" in bad["gan_ring_players/hessian_g"]
+    assert "PyTorch's parameter order" in causes["mlp_tanh/grad"]
+    assert "PyTorch's parameter order" in causes["gan_ring_players/grad_g"]
+    assert "follows from the failure of mlp_tanh/grad" in bad["mlp_tanh/hessian"]
     assert "gan_ring_players/jacobian" not in bad and "gan_ring_players/loss_d" not in bad
 
 
 def test_gram_normalization_mismatch_is_named_with_its_factor(run: Path) -> None:
-    bad = failing(report(run, "pitfall_gram"))
+    rep = report(run, "pitfall_gram")
+    bad, causes = failing(rep), roots(rep)
     assert {"style_pixels/gram_0", "style_pixels/gram_1", "style_pixels/loss"} <= set(bad)
     assert all(k.startswith("style_") for k in bad)
     # G / (C M): C = 4 channels and M = 16 positions at the first layer, 6 and 4 at the second
-    assert "1/k = 64" in bad["style_pixels/gram_0"] and "convention" in bad["style_pixels/gram_0"]
-    assert "1/k = 24" in bad["style_pixels/gram_1"]
+    assert "1/k = 64" in causes["style_pixels/gram_0"]
+    assert "normalization convention" in causes["style_pixels/gram_0"]
+    assert "1/k = 24" in causes["style_pixels/gram_1"]
+    # the downstream pinv and hc are not blamed on the cutoff: they follow from the Gram
+    assert set(causes) == {f"style_pixels/{g}_{i}" for g in ("gram", "style_gram") for i in (0, 1)}
     # the tutorial's per-layer loss is hsc_ref.style's "pytorch_tutorial" factor 4 / C^2 times E_l
     gold = golden.read_golden(run / "golden")
     case = gold.cases["style_pixels"]

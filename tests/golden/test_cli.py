@@ -40,13 +40,22 @@ def test_write_lists_cases_and_refuses_to_overwrite(gold_dir: Path, capsys) -> N
 
 def test_check_passes_prints_table_and_writes_json(gold_dir: Path, tmp_path: Path, capsys) -> None:
     path = results_file(gold_dir, tmp_path / "ok.npz")
-    assert main(["golden", "check", str(gold_dir), str(path)]) == 0
+    assert main(["golden", "check", str(gold_dir), str(path), "--only", *CASES]) == 0
     out = capsys.readouterr().out
     assert "max abs err" in out and "PASSED" in out
     report = json.loads((tmp_path / "ok.check.json").read_text())
     assert report["passed"] is True and len(report["rows"]) == 7 + 10
-    assert main(["golden", "check", str(gold_dir), str(path)]) == 2  # report exists
-    assert main(["golden", "check", str(gold_dir), str(path), "--force"]) == 0
+    assert main(["golden", "check", str(gold_dir), str(path), "--only", *CASES]) == 2  # exists
+    assert main(["golden", "check", str(gold_dir), str(path), "--only", *CASES, "--force"]) == 0
+
+
+def test_check_of_a_partial_golden_set_reports_the_cases_it_lacks(
+    gold_dir: Path, tmp_path: Path, capsys
+) -> None:
+    path = results_file(gold_dir, tmp_path / "ok.npz")
+    assert main(["golden", "check", str(gold_dir), str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "matrix_spd/* MISSING" in out and "the golden set has no case 'matrix_spd'" in out
 
 
 def test_check_exits_1_on_a_failure_or_a_missing_output(
@@ -55,7 +64,8 @@ def test_check_exits_1_on_a_failure_or_a_missing_output(
     bad = {"mlp_tanh/hessian": np.zeros((26, 26))}
     path = results_file(gold_dir, tmp_path / "bad.npz", **bad)
     out_json = tmp_path / "report.json"
-    assert main(["golden", "check", str(gold_dir), str(path), "--json", str(out_json)]) == 1
+    args = ["golden", "check", str(gold_dir), str(path), "--json", str(out_json), "--only"]
+    assert main([*args, *CASES]) == 1
     text = capsys.readouterr().out
     assert "mlp_tanh/hessian FAIL" in text
     rows = json.loads(out_json.read_text())["rows"]
@@ -63,7 +73,8 @@ def test_check_exits_1_on_a_failure_or_a_missing_output(
     gold = golden.read_golden(gold_dir)
     partial = {f"mlp_tanh/{o}": v for o, v in gold.cases["mlp_tanh"].outputs.items()}
     path = golden.save_results(tmp_path / "partial.npz", partial)
-    assert main(["golden", "check", str(gold_dir), str(path), "--failures-only"]) == 1
+    args = ["golden", "check", str(gold_dir), str(path), "--failures-only", "--only", *CASES]
+    assert main(args) == 1
     assert "MISSING" in capsys.readouterr().out
     assert main(["golden", "check", str(gold_dir), str(path), "--only", "mlp_tanh", "--force"]) == 0
 
@@ -93,6 +104,6 @@ def test_a_fresh_process_writes_the_same_bytes(gold_dir: Path, tmp_path: Path) -
 def test_precision_option_overrides_the_result_dtype(gold_dir: Path, tmp_path: Path) -> None:
     path = results_file(gold_dir, tmp_path / "r.npz")  # float64 results
     out = tmp_path / "r32.json"
-    args = ["golden", "check", str(gold_dir), str(path), "--precision", "float32"]
+    args = ["golden", "check", str(gold_dir), str(path), "--precision", "float32", "--only", *CASES]
     assert main([*args, "--json", str(out)]) == 0
     assert {r["precision"] for r in json.loads(out.read_text())["rows"]} == {"float32"}
