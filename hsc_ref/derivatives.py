@@ -124,7 +124,9 @@ def hessian(
         Point.
     batched : {"auto", True, False}, default "auto"
         ``True``: the vectorized route, one reverse-over-reverse pass over ``k`` copies of
-        ``x`` gives ``k`` Hessian rows at once. ``False``: :func:`hessian_plain`, one
+        ``x`` gives ``k`` Hessian rows at once; ``fun`` is checked first with
+        :func:`is_batch_polymorphic` (three evaluations), since a function that mixes the
+        copies would give a wrong matrix of the right shape. ``False``: :func:`hessian_plain`, one
         reverse pass per row. ``"auto"``: the batched route when ``fun`` is batch-polymorphic
         (see Notes), else the plain one.
     chunk_size : int, optional
@@ -189,6 +191,13 @@ def hessian(
         f"a dense Hessian of n = {n}",
         max_bytes,
     )
+    if batched and (problem := _polymorphism_problem(fun, x)) is not None:
+        raise ValueError(
+            f"fun must return one value per parameter copy on the batched route: on a (2, "
+            f"{n}) stack of two points it {problem} instead of their 2 values as two "
+            f"separate calls give them (a sum over all axes mixes the copies); pass "
+            f"batched='auto' or False for a function of one point"
+        )
     if not batched:
         return hessian_plain(fun, x)
     workers = _check_workers(workers)
@@ -217,18 +226,22 @@ def is_batch_polymorphic(fun: Callable[[Any], Any], x: Any) -> bool:
     >>> is_batch_polymorphic(lambda x: anp.sum(x ** 2), np.ones(3))   # sums over copies
     False
     """
-    x = _point(x)
-    shift = np.random.default_rng(0).uniform(0.5, 1.5, x.shape).astype(x.dtype)
-    points = np.stack([x, x + 1e-3 * shift * (1.0 + np.abs(x))])
     try:
-        stacked = np.asarray(fun(points), dtype=float)
-        if stacked.shape != (2,):
-            return False
-        separate = np.array([float(np.asarray(fun(p)).reshape(())) for p in points])
+        return _polymorphism_problem(fun, _point(x)) is None
     except Exception:  # any failure on a stack means "not polymorphic"
         return False
-    scale = np.maximum(1.0, np.abs(separate))
-    return bool(np.all(np.abs(stacked - separate) <= 1e-10 * scale))
+
+
+def _polymorphism_problem(fun: Callable[[Any], Any], x: np.ndarray) -> str | None:
+    """What keeps ``fun`` from being batch-polymorphic at ``x``, or None (fun's errors raise)."""
+    shift = np.random.default_rng(0).uniform(0.5, 1.5, x.shape).astype(x.dtype)
+    points = np.stack([x, x + 1e-3 * shift * (1.0 + np.abs(x))])
+    stacked = np.asarray(fun(points), dtype=float)
+    if stacked.shape != (2,):
+        return f"returned shape {stacked.shape}"
+    separate = np.array([float(np.asarray(fun(p)).reshape(())) for p in points])
+    gap = np.abs(stacked - separate) / np.maximum(1.0, np.abs(separate))
+    return None if np.all(gap <= 1e-10) else f"returned values {gap.max():.2g} (relative) off"
 
 
 class ValueGradHessian(NamedTuple):

@@ -97,7 +97,9 @@ class Comparison(NamedTuple):
 def compare_arrays(actual: Any, desired: Any, *, rtol: float, atol: float) -> Comparison:
     """Compare elementwise: ``|actual - desired| <= atol + rtol * |desired|`` everywhere.
 
-    Shapes must agree exactly (no broadcasting); NaN or inf in ``actual`` fails.
+    Shapes must agree exactly (no broadcasting); NaN or inf in ``actual`` fails. Integers
+    are compared exactly, complex values with their imaginary parts (``|a - d|`` is the
+    modulus); a complex ``actual`` fails where ``desired`` is real.
 
     Examples
     --------
@@ -111,25 +113,29 @@ def compare_arrays(actual: Any, desired: Any, *, rtol: float, atol: float) -> Co
     rtol = _validation.check_tolerance(rtol, "rtol")
     atol = _validation.check_tolerance(atol, "atol")
     a, d = np.asarray(actual), np.asarray(desired)
-    if a.dtype.hasobject or a.dtype.kind not in "biuf":
-        return Comparison(False, math.inf, math.inf, math.inf, (), f"dtype {a.dtype} is not real")
+    for what, arr in (("actual", a), ("desired", d)):
+        if arr.dtype.hasobject or arr.dtype.kind not in _NUMERIC_KINDS:
+            msg = f"{what} dtype {arr.dtype} is not real or complex"
+            return Comparison(False, math.inf, math.inf, math.inf, (), msg)
+    if a.dtype.kind == "c" and d.dtype.kind != "c":
+        msg = f"dtype {a.dtype} is not real: the expected values are real ({d.dtype})"
+        return Comparison(False, math.inf, math.inf, math.inf, (), msg)
     if a.shape != d.shape:
         msg = f"shape {a.shape} differs from the expected {d.shape}"
         return Comparison(False, math.inf, math.inf, math.inf, (), msg)
-    a, d = a.astype(np.float64), d.astype(np.float64)
     if a.size == 0:
         return Comparison(True, 0.0, 0.0, 0.0, (), "empty")
     if not np.isfinite(a).all():
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
         return Comparison(False, math.inf, math.inf, math.inf, index, f"non-finite at {index}")
-    err = np.abs(a - d)
-    allowed = atol + rtol * np.abs(d)
+    err, magnitude = _errors(a, d)
+    allowed = atol + rtol * magnitude
     with np.errstate(divide="ignore", invalid="ignore"):
         excess = np.where(err == 0, 0.0, err / allowed)
     flat = int(np.argmax(excess))
     index = tuple(int(i) for i in np.unravel_index(flat, a.shape))
     max_abs = float(err.max())
-    scale = float(np.abs(d).max())
+    scale = float(magnitude.max())
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else math.inf)
     worst = float(excess.ravel()[flat])
     ok = worst <= 1.0
@@ -137,10 +143,38 @@ def compare_arrays(actual: Any, desired: Any, *, rtol: float, atol: float) -> Co
         "within tolerance"
         if ok
         else f"|actual - desired| = {float(err.ravel()[flat]):.3g} at {index} exceeds "
-        f"atol + rtol*|desired| = {atol:.3g} + {rtol:.3g}*{abs(float(d.ravel()[flat])):.3g} "
-        f"(actual {float(a.ravel()[flat]):.17g}, desired {float(d.ravel()[flat]):.17g})"
+        f"atol + rtol*|desired| = {atol:.3g} + {rtol:.3g}*{float(magnitude.ravel()[flat]):.3g} "
+        f"(actual {_exact(a.ravel()[flat])}, desired {_exact(d.ravel()[flat])})"
     )
     return Comparison(ok, max_abs, max_rel, worst, index, message)
+
+
+_NUMERIC_KINDS = "biufc"
+
+
+def _errors(a: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``|a - d|`` and ``|d|`` as float64, exact for integers and complete for complex values.
+
+    Integers are subtracted as Python integers (``2**62`` and ``2**62 + 1`` differ by 1, which
+    float64 would lose); complex values keep their imaginary parts (a game Jacobian's
+    eigenvalues are complex).
+    """
+    if a.dtype.kind in "biu" and d.dtype.kind in "biu":
+        diff = np.asarray(np.abs(a.astype(object) - d.astype(object)), dtype=object)
+        magnitude = np.asarray(np.abs(d.astype(object)), dtype=object)
+        return diff.astype(np.float64), magnitude.astype(np.float64)
+    kind = np.complex128 if "c" in (a.dtype.kind, d.dtype.kind) else np.float64
+    a, d = a.astype(kind), d.astype(kind)
+    return np.abs(a - d), np.abs(d)
+
+
+def _exact(value: Any) -> str:
+    """A value with every digit: integers as they are, floats to 17 significant digits."""
+    if isinstance(value, (np.integer, int, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (complex, np.complexfloating)):
+        return f"{complex(value):.17g}"
+    return f"{float(value):.17g}"
 
 
 def assert_close(

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hsc_ref.corrections import correct, hsc_inverse_values
 from hsc_ref.spectral import cutoff_for, decompose, pinv_values
 from hsc_ref.steps import hsc_step, spectral_step
+from hsc_ref.testing import assert_close, compare_arrays
 
 
 def test_correcting_a_huge_diagonal_is_finite_and_exact():
@@ -94,3 +95,16 @@ def test_bad_cutoffs_and_tolerances_are_refused():
 def test_a_step_that_overflows_raises_and_names_lr():
     with pytest.raises(FloatingPointError, match="lr = 1e\\+308"):
         spectral_step(decompose(np.diag([1.0])), np.array([1e300]), "newton", lr=1e308)
+
+
+def test_compare_arrays_keeps_imaginary_parts_and_exact_integers():
+    # a game Jacobian's eigenvalues are complex: the imaginary part must count
+    with pytest.raises(AssertionError, match="1e\\+06"):
+        assert_close([1.0], [1 + 1e6j], rtol=0, atol=1e-12, reason="exact")
+    assert assert_close([1 + 1e-13j], [1 + 0j], rtol=0, atol=1e-12, reason="1e-12").ok
+    # 2**62 and 2**62 + 1 are equal in float64 but not as integers
+    c = compare_arrays(np.array([2**62]), np.array([2**62 + 1]), rtol=0, atol=0)
+    assert not c.ok and c.max_abs_err == 1.0 and "4611686018427387905" in c.message
+    # a complex result where a real one is expected is a bug of its own
+    c = compare_arrays(np.array([1.0 + 0j]), np.array([1.0]), rtol=0, atol=1)
+    assert not c.ok and "complex128 is not real" in c.message

@@ -291,8 +291,12 @@ def test_value_grad_hessian_bundles_the_separate_calls():
 
 
 def test_batched_route_rejects_function_without_one_value_per_copy():
-    with pytest.raises(ValueError, match=r"one value per parameter copy.*shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"one value per parameter copy.*returned shape \(\)"):
         hessian(lambda x: anp.sum(x**2), np.ones(3), batched=True)
+    # the right shape by accident: a (2, 2) stack summed over axis 0 also has 2 values, and
+    # used to give a wrong matrix (max error 1.06) without a word
+    with pytest.raises(ValueError, match=r"one value per parameter copy.*relative\) off"):
+        hessian(lambda x: anp.sum(anp.sin(x), axis=0) ** 2, np.array([0.3, 1.1]), batched=True)
 
 
 def test_a_dead_unit_gives_exact_zeros_in_the_gradient_and_hessian_on_both_routes():

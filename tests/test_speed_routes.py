@@ -86,7 +86,8 @@ def test_a_failing_worker_thread_raises_its_own_exception(failing_thread):
 
     def fails_in_a_worker(X):
         calling = threading.current_thread() is threading.main_thread()
-        if calling == (failing_thread == "calling"):
+        in_a_block = anp.shape(X) == (5, theta.shape[0])  # not the polymorphism probe
+        if in_a_block and calling == (failing_thread == "calling"):
             raise KeyError("worker failure")
         return loss(X)
 
