@@ -33,6 +33,7 @@ import numpy as np
 import scipy.linalg
 
 from hsc_ref import _backend, _validation
+from hsc_ref._typing import Array, ArrayLike
 from hsc_ref.spectral import (
     Inertia,
     Spectrum,
@@ -86,13 +87,13 @@ class Correction(NamedTuple):
 def _pinv_of(values_fn: Callable[[Spectrum], Any]) -> Callable[[Spectrum], Any]:
     """Inverse map of the corrected eigenvalues under the spectrum's own cutoff."""
 
-    def inverse(spectrum: Spectrum) -> Any:
+    def inverse(spectrum: Spectrum) -> Array:
         return pinv_values(_finite_values(values_fn, spectrum), spectrum.cutoff)
 
     return inverse
 
 
-def _finite_values(values_fn: Callable[[Spectrum], Any], spectrum: Spectrum) -> Any:
+def _finite_values(values_fn: Callable[[Spectrum], Any], spectrum: Spectrum) -> Array:
     """Corrected eigenvalues, refused if the added constant made one overflow."""
     with np.errstate(over="ignore"):
         values = values_fn(spectrum)
@@ -105,7 +106,7 @@ def _finite_values(values_fn: Callable[[Spectrum], Any], spectrum: Spectrum) -> 
     return values
 
 
-def hsc_inverse_values(lam: Any) -> Any:
+def hsc_inverse_values(lam: ArrayLike) -> Array:
     """Return ``phi(lam) = lam / (1 + lam^2)``, the eigenvalues of ``pinv(H + pinv(H))``.
 
     Computed as ``1 / (lam + 1/lam)`` where ``|lam| > 1`` so that ``lam^2`` cannot overflow.
@@ -126,7 +127,7 @@ def hsc_inverse_values(lam: Any) -> Any:
     return phi.astype(lam.dtype, copy=False)
 
 
-def _hsc_values(spectrum: Spectrum) -> Any:
+def _hsc_values(spectrum: Spectrum) -> Array:
     return spectrum.eigenvalues + spectrum.pinv_eigenvalues()
 
 
@@ -147,7 +148,7 @@ def hsc() -> Correction:
     return Correction("hsc", _hsc_values, lambda s: hsc_inverse_values(s.eigenvalues))
 
 
-def _newton_values(spectrum: Spectrum) -> Any:
+def _newton_values(spectrum: Spectrum) -> Array:
     return spectrum.eigenvalues
 
 
@@ -165,7 +166,7 @@ def newton() -> Correction:
     return Correction("newton", _newton_values, lambda s: s.pinv_eigenvalues())
 
 
-def _abs_values(spectrum: Spectrum) -> Any:
+def _abs_values(spectrum: Spectrum) -> Array:
     return _backend.namespace(spectrum.eigenvalues).abs(spectrum.eigenvalues)
 
 
@@ -196,13 +197,13 @@ def damped(mu: float) -> Correction:
     """
     mu = _validation.check_tolerance(mu, "mu")
 
-    def values(spectrum: Spectrum) -> Any:
+    def values(spectrum: Spectrum) -> Array:
         return spectrum.eigenvalues + mu
 
     return Correction(f"damped(mu={mu:g})", values, _pinv_of(values))
 
 
-def _sign_zero_positive(spectrum: Spectrum) -> Any:
+def _sign_zero_positive(spectrum: Spectrum) -> Array:
     """``sgn(lam)`` above the cutoff and ``+1`` at or below it."""
     xp = _backend.namespace(spectrum.eigenvalues)
     return xp.where(spectrum.eigenvalues < -spectrum.cutoff, -1.0, 1.0)
@@ -224,7 +225,7 @@ def clip(delta: float) -> Correction:
     """
     delta = _validation.check_positive(delta, "delta")
 
-    def values(spectrum: Spectrum) -> Any:
+    def values(spectrum: Spectrum) -> Array:
         xp = _backend.namespace(spectrum.eigenvalues)
         magnitude = xp.maximum(xp.abs(spectrum.eigenvalues), delta)
         return (_sign_zero_positive(spectrum) * magnitude).astype(spectrum.dtype, copy=False)
@@ -245,7 +246,7 @@ def fill(mu: float) -> Correction:
     """
     mu = _validation.check_positive(mu, "mu")
 
-    def values(spectrum: Spectrum) -> Any:
+    def values(spectrum: Spectrum) -> Array:
         xp = _backend.namespace(spectrum.eigenvalues)
         return xp.where(spectrum.kept, _hsc_values(spectrum), mu).astype(spectrum.dtype)
 
@@ -312,9 +313,9 @@ class CorrectionResult:
     """
 
     method: str
-    matrix: Any
+    matrix: Array
     eigenvalues_before: Any
-    eigenvalues_after: Any
+    eigenvalues_after: Array
     rank_before: int
     rank_after: int
     null_dim_before: int
@@ -328,7 +329,7 @@ class CorrectionResult:
 
 
 def correct(
-    H: Any,
+    H: ArrayLike,
     method: str | Correction = "hsc",
     *,
     atol: float = 0.0,
@@ -487,7 +488,9 @@ def summarize(
     )
 
 
-def _as_spectrum(H: Any, atol: float, rtol: float | None, symmetry_rtol: float | None) -> Spectrum:
+def _as_spectrum(
+    H: ArrayLike, atol: float, rtol: float | None, symmetry_rtol: float | None
+) -> Spectrum:
     """Pass a Spectrum through (refusing conflicting tolerances) or decompose ``H``."""
     if isinstance(H, Spectrum):
         if atol != 0.0 or rtol is not None or symmetry_rtol is not None:
@@ -496,7 +499,7 @@ def _as_spectrum(H: Any, atol: float, rtol: float | None, symmetry_rtol: float |
     return decompose(H, atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol)
 
 
-def literal_hsc(H: Any, *, atol: float = 0.0, rtol: float | None = None) -> np.ndarray:
+def literal_hsc(H: ArrayLike, *, atol: float = 0.0, rtol: float | None = None) -> np.ndarray:
     """The literal dense route ``H + scipy.linalg.pinvh(H, atol=atol, rtol=rtol)`` (NumPy).
 
     This is what a direct implementation of the article computes. Symmetry is checked as in
@@ -517,7 +520,9 @@ def literal_hsc(H: Any, *, atol: float = 0.0, rtol: float | None = None) -> np.n
     return H + scipy.linalg.pinvh(H, atol=atol, rtol=rtol)
 
 
-def literal_hsc_nonsymmetric(J: Any, *, atol: float = 0.0, rtol: float | None = None) -> np.ndarray:
+def literal_hsc_nonsymmetric(
+    J: ArrayLike, *, atol: float = 0.0, rtol: float | None = None
+) -> np.ndarray:
     """``J + scipy.linalg.pinv(J)`` for a square, possibly non-symmetric matrix (NumPy).
 
     Uses the SVD-based pseudo-inverse with SciPy's policy on singular values

@@ -19,6 +19,7 @@ import autograd
 import numpy as np
 
 from hsc_ref import _validation
+from hsc_ref._typing import ArrayLike
 from hsc_ref.corrections import SUMMARY_FIELDS, summarize
 from hsc_ref.derivatives import hessian
 from hsc_ref.rules import StepRule, spectrum_in
@@ -249,7 +250,7 @@ class MinimizeResult(NamedTuple):
 
 def minimize(
     fun: Callable[[np.ndarray], Any],
-    x0: Any,
+    x0: ArrayLike,
     rule: StepRule,
     steps: int,
     *,

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from hsc_ref import _backend, _validation
+from hsc_ref._typing import Array, ArrayLike
 
 __all__ = [
     "Inertia",
@@ -42,7 +43,7 @@ def default_rtol(n: int, dtype: Any) -> float:
     return n * float(np.finfo(dtype).eps)
 
 
-def cutoff_for(values: Any, atol: float, rtol: float) -> float:
+def cutoff_for(values: ArrayLike, atol: float, rtol: float) -> float:
     """Return ``atol + rtol * max|values|``, the threshold below which a value counts as zero.
 
     Examples
@@ -57,7 +58,7 @@ def cutoff_for(values: Any, atol: float, rtol: float) -> float:
     return float(atol + rtol * float(xp.abs(values).max()))
 
 
-def pinv_values(values: Any, cutoff: float) -> Any:
+def pinv_values(values: ArrayLike, cutoff: float) -> Array:
     """Invert the entries with ``|value| > cutoff`` and set the others to zero.
 
     Raises
@@ -118,7 +119,7 @@ class Spectrum:
         ``atol + rtol * max|lam|``; eigenvalues with ``|lam| <= cutoff`` count as zero.
     """
 
-    eigenvalues: Any
+    eigenvalues: Array
     eigenvectors: Any
     atol: float
     rtol: float
@@ -135,7 +136,7 @@ class Spectrum:
         return self.eigenvalues.dtype
 
     @property
-    def kept(self) -> Any:
+    def kept(self) -> Array:
         """Boolean mask of the eigenvalues above the cutoff."""
         return _backend.namespace(self.eigenvalues).abs(self.eigenvalues) > self.cutoff
 
@@ -154,11 +155,11 @@ class Spectrum:
         """Counts of eigenvalues above ``cutoff``, below ``-cutoff``, and in between."""
         return inertia_of(self.eigenvalues, self.cutoff)
 
-    def pinv_eigenvalues(self) -> Any:
+    def pinv_eigenvalues(self) -> Array:
         """Eigenvalues of the pseudo-inverse: ``1/lam`` where kept, else 0."""
         return pinv_values(self.eigenvalues, self.cutoff)
 
-    def dense(self, values: Any = None) -> Any:
+    def dense(self, values: ArrayLike = None) -> Array:
         """Return ``Q diag(values) Q^T`` (``values`` defaults to the eigenvalues).
 
         The result is symmetric to the last bit: it is formed as ``(Q D) Q^T`` and then
@@ -177,11 +178,11 @@ class Spectrum:
             )
         return m
 
-    def pinv(self) -> Any:
+    def pinv(self) -> Array:
         """Dense Moore-Penrose pseudo-inverse under this spectrum's cutoff."""
         return self.dense(self.pinv_eigenvalues())
 
-    def apply(self, values: Any, v: Any) -> Any:
+    def apply(self, values: ArrayLike, v: ArrayLike) -> Array:
         """Return ``Q diag(values) Q^T v`` for a vector or an ``(n, k)`` block ``v``."""
         values = self._check_values(values)
         v = _validation.check_vector_for(v, self.n, self.dtype, "v")
@@ -190,12 +191,12 @@ class Spectrum:
         scaled = coeffs * (values if v.ndim == 1 else values[:, None])
         return q @ scaled
 
-    def solve(self, b: Any) -> Any:
+    def solve(self, b: ArrayLike) -> Array:
         """Least-norm least-squares solution ``H^+ b`` under this spectrum's cutoff."""
         b = _validation.check_vector_for(b, self.n, self.dtype, "b")
         return self.apply(self.pinv_eigenvalues(), b)
 
-    def as_linear_operator(self, values: Any = None) -> LinearOperator:
+    def as_linear_operator(self, values: ArrayLike = None) -> LinearOperator:
         """A :class:`scipy.sparse.linalg.LinearOperator` for ``Q diag(values) Q^T`` (NumPy only)."""
         values = self.eigenvalues if values is None else self._check_values(values)
         q = _backend.to_numpy(self.eigenvectors)
@@ -211,7 +212,7 @@ class Spectrum:
             (self.n, self.n), matvec=matvec, rmatvec=matvec, matmat=matmat, dtype=q.dtype
         )
 
-    def _check_values(self, values: Any) -> Any:
+    def _check_values(self, values: ArrayLike) -> Array:
         if getattr(values, "shape", None) != (self.n,):
             raise ValueError(
                 f"values must have shape ({self.n},), got {getattr(values, 'shape', type(values))}"
@@ -219,7 +220,7 @@ class Spectrum:
         return _validation.as_real_array(values, "values")  # finite, real
 
 
-def inertia_of(values: Any, cutoff: float) -> Inertia:
+def inertia_of(values: ArrayLike, cutoff: float) -> Inertia:
     """Counts of ``values > cutoff``, ``values < -cutoff`` and the rest."""
     positive = int((values > cutoff).sum())
     negative = int((values < -cutoff).sum())
@@ -227,7 +228,7 @@ def inertia_of(values: Any, cutoff: float) -> Inertia:
 
 
 def decompose(
-    H: Any,
+    H: ArrayLike,
     *,
     atol: float = 0.0,
     rtol: float | None = None,
@@ -301,7 +302,7 @@ def decompose(
     return decompose_symmetric(sym, atol=atol, rtol=rtol)
 
 
-def decompose_symmetric(sym: Any, *, atol: float, rtol: float | None) -> Spectrum:
+def decompose_symmetric(sym: ArrayLike, *, atol: float, rtol: float | None) -> Spectrum:
     """One ``eigh`` of a matrix already validated and exactly symmetric (no checks repeated).
 
     For callers that validated ``H`` at their own boundary with the same rules as
@@ -326,7 +327,7 @@ def decompose_symmetric(sym: Any, *, atol: float, rtol: float | None) -> Spectru
     return Spectrum(_read_only(lam), _read_only(q), atol, rtol, cutoff_for(lam, atol, rtol))
 
 
-def _read_only(a: Any) -> Any:
+def _read_only(a: ArrayLike) -> Array:
     """Mark a NumPy array read-only (a Spectrum is immutable); CuPy arrays have no such flag."""
     if isinstance(a, np.ndarray):
         a.flags.writeable = False

@@ -40,6 +40,7 @@ from autograd.differential_operators import make_hvp
 from scipy.sparse.linalg import LinearOperator
 
 from hsc_ref import _backend, _validation
+from hsc_ref._typing import Array, ArrayLike
 from hsc_ref.corrections import Correction, get_correction
 from hsc_ref.spectral import Spectrum, decompose_symmetric, default_rtol
 
@@ -63,12 +64,12 @@ def _check_lr(lr: float) -> float:
 
 def spectral_step(
     spectrum: Spectrum,
-    g: Any,
+    g: ArrayLike,
     method: str | Correction = "hsc",
     *,
     lr: float = 1.0,
     **params: float,
-) -> Any:
+) -> Array:
     """Newton-type step ``-lr * Q diag(c^+) Q^T g`` for a spectral correction ``c``.
 
     Parameters
@@ -115,8 +116,8 @@ def spectral_step(
 
 
 def hsc_step(
-    H: Any,
-    g: Any,
+    H: ArrayLike,
+    g: ArrayLike,
     *,
     lr: float = 1.0,
     route: str = "spectral",
@@ -124,7 +125,7 @@ def hsc_step(
     rtol: float | None = None,
     symmetry_rtol: float | None = None,
     cholesky_rtol: float | None = None,
-) -> Any:
+) -> Array:
     """The HSC step ``-lr * pinv(H + pinv(H)) g`` by one of four routes.
 
     Parameters
@@ -189,7 +190,7 @@ def hsc_step(
     return spectral_step(decompose_symmetric(H, atol=atol, rtol=rtol), g, "hsc", lr=lr)
 
 
-def cholesky_error_bound(H: Any) -> float:
+def cholesky_error_bound(H: ArrayLike) -> float:
     """Relative error bound ``n * eps * (1 + ||H||_inf^2)`` of the Cholesky route.
 
     ``||H||_inf`` is the largest absolute row sum, an upper bound of ``||H||_2`` that costs
@@ -221,7 +222,7 @@ def cholesky_error_bound(H: Any) -> float:
     return _bound(_validation.as_square_matrix(H, "H"))
 
 
-def _bound(H: Any) -> float:
+def _bound(H: ArrayLike) -> float:
     """:func:`cholesky_error_bound` of a validated matrix."""
     xp = _backend.namespace(H)
     row_sum = float(xp.abs(H).sum(axis=1).max())
@@ -234,7 +235,7 @@ def _cholesky_rtol(cholesky_rtol: float | None, dtype: Any) -> float:
     return _validation.check_tolerance(cholesky_rtol, "cholesky_rtol")
 
 
-def auto_route(H: Any, *, cholesky_rtol: float | None = None) -> str:
+def auto_route(H: ArrayLike, *, cholesky_rtol: float | None = None) -> str:
     """The route ``hsc_step(route="auto")`` takes before trying: ``"cholesky"`` or ``"spectral"``.
 
     ``"cholesky"`` when :func:`cholesky_error_bound` is at most ``cholesky_rtol`` (default
@@ -251,7 +252,7 @@ def auto_route(H: Any, *, cholesky_rtol: float | None = None) -> str:
     return "cholesky" if _bound(H) <= _cholesky_rtol(cholesky_rtol, H.dtype) else "spectral"
 
 
-def _cholesky_step(H: Any, g: Any, lr: float) -> Any:
+def _cholesky_step(H: ArrayLike, g: ArrayLike, lr: float) -> Array:
     """Solve ``(I + H^2) s = -lr H g`` by Cholesky (``I + H^2`` is SPD, eigenvalues >= 1).
 
     NumPy: one BLAS/LAPACK (SciPy's) from ``syrk`` to ``potrs``, so that no call crosses to
@@ -283,7 +284,7 @@ def _cholesky_step(H: Any, g: Any, lr: float) -> Any:
     return step if g.ndim == 2 else step[:, 0]
 
 
-def _cholesky_step_cupy(xp: Any, H: Any, g: Any, lr: float) -> Any:
+def _cholesky_step_cupy(xp: Any, H: ArrayLike, g: ArrayLike, lr: float) -> Array:
     """The Cholesky route on the GPU (cuSOLVER ``potrf``, triangular solves); checked finite."""
     from cupyx.scipy.linalg import solve_triangular  # noqa: PLC0415  (optional extra)
 
@@ -297,7 +298,9 @@ def _cholesky_step_cupy(xp: Any, H: Any, g: Any, lr: float) -> Any:
     return step
 
 
-def _literal_step(H: Any, g: Any, lr: float, atol: float, rtol: float | None) -> np.ndarray:
+def _literal_step(
+    H: ArrayLike, g: ArrayLike, lr: float, atol: float, rtol: float | None
+) -> np.ndarray:
     """``-lr * pinvh(H + pinvh(H)) @ g`` with the same explicit tolerances in both."""
     H = _backend.to_numpy(H)
     g = _backend.to_numpy(g)
@@ -332,7 +335,7 @@ class MatrixFreeStep(NamedTuple):
 
 def matrix_free_hsc_step(
     fun: Callable[[Any], Any],
-    x: Any,
+    x: ArrayLike,
     *,
     lr: float = 1.0,
     free: Any = None,
