@@ -1,8 +1,9 @@
 """The literal route ``pinv(H + pinv(H)) g`` and its two failure modes, with numbers.
 
 Naive code computes the HSC step with two pseudo-inverses. With SciPy's default cutoff policy
-(``rtol = n * eps``) it fails in two ways (DESIGN section 3), reproduced here on random
-``H = Q diag(lam) Q^T`` against the exact step ``-Q phi(lam) Q^T g``, ``phi = lam / (1 + lam^2)``:
+(``rtol = n * eps``) it fails in two ways (docs/design.md, "Numerics and the cutoff policy"),
+reproduced here on random ``H = Q diag(lam) Q^T`` against the exact step
+``-Q phi(lam) Q^T g``, ``phi = lam / (1 + lam^2)``:
 
 1. *A tiny eigenvalue survives the first cutoff.* ``H^+`` then has norm ``1/lam_min`` and the
    dense sum ``H + H^+`` is rounded at that scale: the step's relative error grows like

@@ -1,8 +1,9 @@
 """Exact derivatives with autograd over a documented flat parameter layout.
 
-Flat layout (DESIGN section 5): a model's parameters are a list of layers ``[(W, b), ...]``
-with ``W`` of shape ``(fan_in, fan_out)`` and ``y = x @ W + b``. The flat vector concatenates,
-layer by layer, ``W.ravel()`` (C order) then ``b``. General nests of lists, tuples and dicts
+Flat layout (``docs/design.md``, "The flat parameter layout"; :mod:`hsc_ref.layout`): a
+model's parameters are a list of layers ``[(W, b), ...]`` with ``W`` of shape
+``(fan_in, fan_out)`` and ``y = x @ W + b``. The flat vector concatenates, layer by layer,
+``W.ravel()`` (C order) then ``b``. General nests of lists, tuples and dicts
 (keys in sorted order) of arrays flatten the same way, depth first.
 
 Hessians are symmetrized, ``(H + H^T) / 2``: reverse-over-reverse differentiation gives a

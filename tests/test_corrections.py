@@ -1,4 +1,4 @@
-"""Properties of :mod:`hsc_ref.corrections`: DESIGN section 2 facts 1-5 and 7, and comparators.
+"""Properties of :mod:`hsc_ref.corrections`: docs/design.md's facts 1-5 and 7, and comparators.
 
 Notation in the tolerance comments: ``L = ||H||_2 = max|lam|``, ``m`` = the smallest nonzero
 ``|lam|``, ``E`` = rounding of ``H`` plus the backward error of ``eigh``, ``||E|| <= c n eps L``.
@@ -34,7 +34,7 @@ from hsc_ref.corrections import (
     literal_hsc,
     literal_hsc_nonsymmetric,
 )
-from hsc_ref.spectral import inertia_of, decompose
+from hsc_ref.spectral import decompose, inertia_of
 
 
 def _hc_tol(case: SymmetricCase) -> float:

@@ -1,4 +1,6 @@
-"""CuPy arrays through the linear algebra (DESIGN section 9), compared with the NumPy path.
+"""CuPy arrays through the linear algebra, compared with the NumPy path.
+
+See docs/design.md, "Arrays on the GPU".
 
 Skipped where CuPy or a CUDA device is missing (this includes every CPU-only machine). Each
 comparison's tolerance is ``rounding_tol`` of ``strategies`` in the dtype at hand: cuSOLVER

@@ -56,7 +56,7 @@ def test_run_loop_stops_at_the_first_unfinished_step_and_keeps_the_state():
 def test_run_loop_refuses_a_bad_step_count():
     with pytest.raises(ValueError, match="steps must be a non-negative integer, got -1"):
         run_loop(lambda t, s: (s, {}), 0, -1)
-    with pytest.raises(ValueError, match="steps must be a non-negative integer, got 2.0"):
+    with pytest.raises(ValueError, match=r"steps must be a non-negative integer, got 2\.0"):
         run_loop(lambda t, s: (s, {}), 0, 2.0)
 
 

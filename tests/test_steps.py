@@ -1,4 +1,4 @@
-"""Properties of the HSC step and the Newton-type comparators (DESIGN section 2 facts 5-6, 3).
+"""Properties of the HSC step and the Newton-type comparators (docs/design.md facts 5-6; numerics).
 
 The step ``s = -lr * Q phi(Lam) Q^T g`` with ``phi(lam) = lam / (1 + lam^2)`` is well conditioned:
 ``H -> phi(H)`` is 1-Lipschitz, so a perturbation ``E`` of ``H`` (rounding of ``H`` plus the

@@ -1,4 +1,6 @@
-"""Pinned toy data for GANs (DESIGN section 7): the ring, the grid and DiracGAN's point mass.
+"""Pinned toy data for GANs: the ring, the grid and DiracGAN's point mass.
+
+The setup is pinned in ``docs/design.md``, "GAN setup and metrics".
 
 =========  ==========================================================  =======
 name       modes                                                       std

@@ -1,4 +1,4 @@
-"""Mode-coverage metrics of VEEGAN / PacGAN, pinned in DESIGN section 7.
+"""Mode-coverage metrics of VEEGAN / PacGAN, pinned in ``docs/design.md``.
 
 For generated samples and a mixture with mode centres ``c_k`` and std ``sigma``:
 

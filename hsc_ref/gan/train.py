@@ -11,10 +11,11 @@ generator, then
 
 Methods (``lr`` defaults in :data:`DEFAULT_LR`):
 
-``"article"``  the article's loop as written (``docs/design.md``, GANs): Adam(lr 2e-4, betas
-               (0.5, 0.999)) for both players, BCE, generator gradient clipped to norm 1.0
-               with ``torch.nn.utils.clip_grad_norm_`` semantics, and the generator's ``H``,
-               ``H^+`` and ``Hc = H + H^+`` computed every step but not used by the update:
+``"article"``  the article's loop as written (``docs/design.md``, "GAN setup and metrics"):
+               Adam(lr 2e-4, betas (0.5, 0.999)) for both players, BCE, generator gradient
+               clipped to norm 1.0 with ``torch.nn.utils.clip_grad_norm_`` semantics, and the
+               generator's ``H``, ``H^+`` and ``Hc = H + H^+`` computed every step but not used
+               by the update:
                ``chain(article_curvature(), article_optimizer())`` for the generator.
 ``"hsc"``      the HSC step ``-lr pinv(H + pinv(H)) g`` per player with its exact Hessian.
 ``"newton"``   pseudo-inverse Newton; ``"saddle_free"`` (alias ``"abs"``); ``"damped"``

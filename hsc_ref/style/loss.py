@@ -1,4 +1,4 @@
-"""Gram-matrix style transfer losses on a fixed, seeded feature extractor (DESIGN section 8).
+"""Gram-matrix style transfer losses on a fixed, seeded feature extractor (``docs/design.md``).
 
 Everything here is written with ``autograd.numpy`` and is *batch-polymorphic*: an image has
 shape ``(H, W, C)`` with values in ``[0, 1]``, and every function also accepts leading axes of

@@ -187,7 +187,7 @@ def test_history_records_every_field_and_spectra_as_scheduled():
     assert np.isfinite(hsc.history["rank_d"]).all()
     for key in ("loss_g", "loss_d", "grad_norm_g", "step_norm_d", "wall_time"):
         assert np.isfinite(hsc.history[key]).all()
-    # docs/design.md, facts: Hc keeps the rank of H
+    # docs/design.md, "Properties of the correction": Hc keeps the rank of H
     np.testing.assert_array_equal(hsc.history["rank_corrected_g"], hsc.history["rank_g"])
     # the HSC step is bounded by lr ||g|| / 2
     h = hsc.history

@@ -13,7 +13,7 @@ def test_style_experiment_quick_writes_its_figures_and_reports_spectra(tmp_path,
     assert {"losses_6.png", "spectrum_6.png", "transfer_6.png", "transfer_8.png"} <= names
     assert {"stylizer_losses.png", "stylizer_outputs.png"} <= names
     start = summary["spectra"]["start (content image)"]
-    # The correction keeps rank and inertia (DESIGN section 2.2).
+    # The correction keeps rank and inertia (docs/design.md, properties, fact 2).
     assert start["rank_H"] == start["rank_Hc"] and start["inertia_H"] == start["inertia_Hc"]
     assert start["min_abs_c_kept"] >= 2.0
     lbfgs = summary["runs"][6]["lbfgs"]["losses"]
