@@ -1,4 +1,6 @@
-"""GAN games: the players, their losses and every exact matrix of the game (DESIGN section 7).
+"""GAN games: the players, their losses and every exact matrix of the game.
+
+The setup is pinned in ``docs/design.md``, "GAN setup and metrics".
 
 A :class:`Game` is a generator ``G(theta, z)`` and a discriminator ``D(phi, x)`` that returns
 **logits**, both functional models whose parameters may carry a leading axis of copies.
