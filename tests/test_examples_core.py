@@ -65,14 +65,6 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
 
 
-@pytest.mark.parametrize("index", range(len(_blocks("python"))))
-def test_usage_python_blocks_run(index, capsys):
-    code = _blocks("python")[index]
-    if re.search(r"^import torch", code, flags=re.MULTILINE):
-        pytest.importorskip("torch")
-    exec(compile(code, f"docs/usage.md python block {index}", "exec"), {})
-
-
 def test_usage_correct_commands_run(tmp_path, monkeypatch, capsys):
     from hsc_ref.cli import main
 

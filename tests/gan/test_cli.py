@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -98,14 +97,6 @@ def test_gan_experiment_example_prints_the_table(tmp_path, capsys):
     assert len(rows) == 2 * len(module.METHODS)
     assert "| ring | hsc |" in text and "| ring | article |" in text
     assert "rank(Hc) != rank(H)" in text
-
-
-def test_python_blocks_of_docs_gan_md_run():
-    text = (Path(__file__).resolve().parents[2] / "docs" / "gan.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    assert blocks
-    for block in blocks:
-        exec(compile(block, "docs/gan.md", "exec"), {})
 
 
 def test_missing_matplotlib_writes_the_data_and_names_the_skipped_plots_in_one_line(
