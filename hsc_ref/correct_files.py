@@ -8,6 +8,7 @@ Both files are refused before any work if either exists, unless asked to replace
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from hsc_ref import _io, _outputs
-from hsc_ref.corrections import CorrectionResult, correct
+from hsc_ref.corrections import ALIASES, CORRECTIONS, CorrectionResult, correct
 from hsc_ref.steps import hsc_step
 
-__all__ = ["OUTPUT_FILES", "correction_summary", "correct_to_folder"]
+__all__ = ["OUTPUT_FILES", "correction_summary", "check_params", "correct_to_folder"]
 
 OUTPUT_FILES = ("correction.npz", "summary.json")
 """The files :func:`correct_to_folder` writes."""
@@ -75,6 +76,33 @@ def _arrays(result: CorrectionResult) -> dict[str, Any]:
     }
 
 
+def check_params(method: str, params: dict[str, float]) -> None:
+    """Refuse parameters a correction does not take, or a missing one, naming ``--param``.
+
+    Examples
+    --------
+    >>> check_params("damped", {"mu": 0.1})      # fine: returns None
+    >>> try:
+    ...     check_params("damped", {})
+    ... except ValueError as exc:
+    ...     print(exc)
+    correction 'damped' needs the parameter mu (--param mu=VALUE)
+    """
+    factory = CORRECTIONS.get(ALIASES.get(method, method))
+    if factory is None:
+        return  # correct() names the corrections there are
+    taken = inspect.signature(factory).parameters
+    unknown = sorted(set(params) - set(taken))
+    if unknown:
+        takes = ", ".join(taken) or "no parameters"
+        raise ValueError(f"correction {method!r} takes {takes}, got the parameter {unknown[0]}")
+    missing = [name for name, p in taken.items() if p.default is p.empty and name not in params]
+    if missing:
+        raise ValueError(
+            f"correction {method!r} needs the parameter {missing[0]} (--param {missing[0]}=VALUE)"
+        )
+
+
 def correct_to_folder(
     matrix: str | os.PathLike,
     out: str | os.PathLike,
@@ -86,6 +114,7 @@ def correct_to_folder(
     grad: str | os.PathLike | None = None,
     lr: float = 1.0,
     overwrite: bool = False,
+    symmetry_rtol: float | None = None,
 ) -> dict[str, Any]:
     """Correct ``H`` read from ``matrix`` and write :data:`OUTPUT_FILES` to ``out``.
 
@@ -108,6 +137,8 @@ def correct_to_folder(
         Step size.
     overwrite : bool
         Replace existing outputs.
+    symmetry_rtol : float, optional
+        Relative symmetry tolerance of ``H`` (:func:`~hsc_ref.spectral.decompose`).
 
     Returns
     -------
@@ -125,13 +156,16 @@ def correct_to_folder(
     (2, 1)
     """
     out = _outputs.refuse_existing(out, OUTPUT_FILES, overwrite=overwrite)
+    check_params(method, params or {})
     H = _io.load_array(matrix, "H")
-    result = correct(H, method, atol=atol, rtol=rtol, **(params or {}))
+    result = correct(H, method, atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol, **(params or {}))
     arrays = _arrays(result)
     summary = correction_summary(result, str(matrix))
     if grad is not None:
         g = _io.load_array(grad, "g")
-        step = hsc_step(H, g, lr=lr, route="spectral", atol=atol, rtol=rtol)
+        step = hsc_step(
+            H, g, lr=lr, route="spectral", atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol
+        )
         arrays.update(step=step, lr=np.float64(lr))
         summary.update(
             lr=lr,

@@ -184,7 +184,7 @@ def test_correct_bad_input_returns_2_with_one_clear_line(tmp_path, capsys, name,
         (["--method", "damped", "--param", "mu=x"], r"--param must be NAME=NUMBER"),
         (["--method", "damped", "--param", "mu=1", "--param", "mu=2"], r"given once"),
         (["--method", "damped", "--param", "mu=-1"], r"mu must be a finite non-negative"),
-        (["--method", "damped", "--param", "nu=1"], r"bad parameters for correction 'damped'"),
+        (["--method", "damped", "--param", "nu=1"], r"'damped' takes mu, got the parameter nu"),
     ],
     ids=[
         "method",
