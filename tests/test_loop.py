@@ -66,7 +66,9 @@ def test_hsc_gan_run_makes_one_eigh_per_player_per_step(eigh_calls):
 
 
 def test_article_gan_run_decomposes_each_players_hessian_once_per_step(eigh_calls):
-    config = TrainConfig(method="article", steps=4, hidden=(4,), batch=8, n_eval=10)
+    config = TrainConfig(  # spectrum_every=1: the default 0 diagnoses no player
+        method="article", steps=4, hidden=(4,), batch=8, n_eval=10, spectrum_every=1
+    )
     result = train(config)
     # the generator's H, pinv(H) and Hc are the article's own (one eigh); the discriminator's
     # spectrum is a diagnostic every spectrum_every = 1 steps

@@ -52,7 +52,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loss", default="bce", help=f"generator loss: {', '.join(LOSSES)}")
     p.add_argument("--schedule", default="alternating", help=f"one of {', '.join(SCHEDULES)}")
     p.add_argument(
-        "--spectrum-every", type=int, default=1, help="diagnostic spectra period (default 1)"
+        "--spectrum-every",
+        type=int,
+        default=0,
+        help="spectra of methods that use no Hessian every N steps (default 0: never)",
     )
     p.add_argument("--n-eval", type=int, default=2500, help="samples for the metrics (2500)")
     p.add_argument("--out", required=True, help="output folder")

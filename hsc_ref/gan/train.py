@@ -26,8 +26,11 @@ Per step the history records both losses, gradient norms (before clipping), step
 time of the update (what the method itself needs: for Adam only gradients, for the article's
 loop also ``H``, ``H^+``, ``Hc``), and per-player Hessian spectrum summaries
 (:class:`~hsc_ref.corrections.SpectrumSummary` fields): every step from the decomposition the
-step itself made for methods that use the Hessian (one ``eigh`` per player per step), and every
-``spectrum_every`` steps, outside the timed region, for the others.
+step itself made for methods that use the Hessian (one ``eigh`` per player per step), and for
+the others every ``spectrum_every`` steps, outside the timed region, or never with the default
+``spectrum_every=0``: an Adam, SGD or SR1 run (and the article's discriminator) computes no
+Hessian it does not use. The article's generator computes ``H``, ``H^+`` and ``Hc`` every
+step, since that is the article's loop, so its spectrum is always recorded.
 A step with a non-finite loss, gradient or step ends the run (``diverged_at``);
 the parameters stay at their last finite values.
 
@@ -130,7 +133,8 @@ class TrainConfig:
     mu : float
         Damping of ``"damped"``.
     spectrum_every : int
-        Period of the spectrum diagnostics for methods that do not need the Hessian.
+        Period of the spectrum diagnostics for rules that do not need the Hessian; 0 (the
+        default) computes none. Rules that use ``H`` record theirs every step.
     n_eval : int
         Generated samples for the metrics (the protocol's 2500).
     """
@@ -147,7 +151,7 @@ class TrainConfig:
     schedule: str = "alternating"
     lr: float | None = None
     mu: float = 1.0
-    spectrum_every: int = 1
+    spectrum_every: int = 0
     n_eval: int = N_EVAL
 
     def __post_init__(self) -> None:
@@ -158,9 +162,10 @@ class TrainConfig:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        for name in ("steps", "batch", "spectrum_every", "n_eval", "noise_dim"):
+        for name in ("steps", "batch", "n_eval", "noise_dim"):
             _validation.check_count(getattr(self, name), name, minimum=1)
         _validation.check_count(self.seed, "seed")
+        _validation.check_count(self.spectrum_every, "spectrum_every")  # 0: never
         if self.lr is not None:
             _validation.check_positive(self.lr, "lr")
         _validation.check_positive(self.mu, "mu")
@@ -310,7 +315,7 @@ def _game_step(
         x_real = sample(fg.game.data, config.batch, stream)
         z = stream.standard_normal((config.batch, fg.game.noise_dim))
         losses = player_losses(fg, x_real, z)
-        diagnose = t % config.spectrum_every == 0
+        diagnose = config.spectrum_every > 0 and t % config.spectrum_every == 0
         d_loss = lambda p: losses.discriminator(theta, p)  # noqa: E731
         out_d = rule_step(
             disc_rule, d_state, d_loss, phi, diagnose=diagnose, hessian_of=_batched(d_loss)

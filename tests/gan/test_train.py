@@ -1,6 +1,8 @@
 """GAN trainers: the article's loop against a hand-written PyTorch loop, hand-computed HSC steps
 on DiracGAN, every rule reducing a convex player loss, history bookkeeping and bad input."""
 
+import sys
+
 import numpy as np
 import pytest
 import scipy.special
@@ -194,6 +196,27 @@ def test_history_records_every_field_and_spectra_as_scheduled():
     assert np.all(h["step_norm_g"] <= 0.5 * h["grad_norm_g"] * (1 + 1e-12))
 
 
+@pytest.mark.parametrize(
+    ("method", "hessians_per_step"), [("adam", 0), ("sgd", 0), ("sr1", 0), ("article", 1)]
+)
+def test_by_default_no_hessian_is_computed_that_the_update_does_not_use(
+    method, hessians_per_step, monkeypatch
+):
+    # spectrum_every=0 (the default): only the article's generator computes H (its loop does)
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return hessian(*args, **kwargs)
+
+    monkeypatch.setattr(sys.modules[TrainConfig.__module__], "hessian", counting)
+    result = train(TrainConfig(method=method, steps=3, **TINY))
+    assert len(calls) == 3 * hessians_per_step
+    assert result.metrics["spectra_recorded_g"] == 3 * hessians_per_step
+    assert result.metrics["spectra_recorded_d"] == 0
+    assert result.metrics["indefinite_fraction_d"] is None  # nothing measured, nothing claimed
+
+
 def test_alternating_and_simultaneous_share_the_discriminator_step_only():
     alt = train(TrainConfig(method="sgd", steps=1, schedule="alternating", **TINY))
     sim = train(TrainConfig(method="sgd", steps=1, schedule="simultaneous", **TINY))
@@ -239,6 +262,7 @@ def test_dirac_run_reports_distance_to_equilibrium():
         ({"loss": "hinge"}, "loss must be one of"),
         ({"activation": "gelu"}, "activation must be one of"),
         ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"spectrum_every": -1}, "spectrum_every must be a non-negative integer"),
     ],
 )
 def test_bad_config_is_rejected_with_the_rule(kwargs, match):
