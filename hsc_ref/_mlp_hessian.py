@@ -60,7 +60,35 @@ OutputLoss = Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]
 derivatives with respect to the network output ``out`` (same shape as ``out``)."""
 
 CHUNK_BYTES = 32 * 2**20
-"""Most bytes of one block of the products ``Q`` (split along the seeds ``j``)."""
+"""Most bytes of one block of rows of a Hessian block's product."""
+
+ONE_THREAD_WORK = 2**18
+"""Multiply-adds up to which OpenBLAS computes a product on one thread (65536 times its
+``GEMM_MULTITHREAD_THRESHOLD`` of 4)."""
+
+SPLIT_WORK = 2**24
+"""Products with more multiply-adds than :data:`ONE_THREAD_WORK`, up to this many, are split
+into one-thread pieces by :func:`matmul`. A second BLAS thread pays only on larger products:
+on the shared 2-core machine, beside other busy processes, a 105 x 64 x 169 product took
+12 ms with two OpenBLAS threads (the second waits for a time slice) and 47 us with one."""
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b``; mid-sized products in row pieces that OpenBLAS runs on one thread.
+
+    ``a`` is ``(..., m, k)`` and ``b`` is ``(k, n)`` or ``(..., k, n)``. The pieces are one
+    stacked product (NumPy calls BLAS once per piece); the result is the same product to
+    rounding.
+    """
+    (m, k), n = a.shape[-2:], b.shape[-1]
+    rows = ONE_THREAD_WORK // max(1, k * n)
+    if m * k * n <= ONE_THREAD_WORK or m * k * n > SPLIT_WORK or rows < 1:
+        return a @ b
+    pieces, lead = -(-m // rows), a.shape[:-2]
+    padded = np.zeros((*lead, pieces * rows, k), dtype=np.result_type(a, b))
+    padded[..., :m, :] = a
+    out = np.matmul(padded.reshape(*lead, pieces, rows, k), b[..., None, :, :])
+    return out.reshape(*lead, pieces * rows, n)[..., :m, :]
 
 
 def _tanh(a: np.ndarray) -> Derivatives:
@@ -121,7 +149,7 @@ def forward(layers: Sequence[tuple[np.ndarray, np.ndarray]], activations: Sequen
     inputs, d1s, d2s = [], [], []
     for (W, b), name in zip(layers, activations, strict=True):
         inputs.append(h)
-        h, d1, d2 = ACTIVATION_DERIVATIVES[name](h @ W + b)
+        h, d1, d2 = ACTIVATION_DERIVATIVES[name](matmul(h, W) + b)
         d1s.append(d1)
         d2s.append(d2)
     return Forward(inputs, h, d1s, d2s)
@@ -153,7 +181,7 @@ def backward(layers, fwd: Forward, dl: np.ndarray, d2l: np.ndarray, first: int) 
         curvature[m] = D
         if m > first:
             W = layers[m][0]
-            g = delta[m] @ W.T
+            g = matmul(delta[m], W.T)
             E = np.matmul(W @ D, W.T)
     return Backward(delta, curvature)
 
@@ -206,7 +234,7 @@ def _fill_diagonal(view: np.ndarray, blk: _Block) -> None:
     for rows in _row_chunks(a, 8 * a * w * w):
         pairs = [(i, k) for i in range(rows.start, rows.stop) for k in range(i, a)]
         i_idx, k_idx = np.array(pairs).T
-        T = (h[:, i_idx] * h[:, k_idx]).T @ D2
+        T = matmul((h[:, i_idx] * h[:, k_idx]).T, D2)
         start = 0
         for i in range(rows.start, rows.stop):
             Tk = T[start : start + a - i].reshape(a - i, w, w)  # [k, j, l]
@@ -226,9 +254,9 @@ def _fill_off_diagonal(view: np.ndarray, blk: _Block) -> None:
         hp = blk.h_p[:, rows]
         ci = hp.shape[1]
         X = (hp[:, :, None] * blk.h_q[:, None, :]).reshape(batch, ci * a_q)
-        view[rows] = (X.T @ R2).reshape(ci, a_q, w_p, w_q).transpose(0, 2, 1, 3)
+        view[rows] = matmul(X.T, R2).reshape(ci, a_q, w_p, w_q).transpose(0, 2, 1, 3)
         Y = (hp[:, :, None] * blk.delta[:, None, :]).reshape(batch, ci * w_q)
-        T2 = (S2T @ Y).reshape(w_p, a_q - 1, ci, w_q)
+        T2 = matmul(S2T, Y).reshape(w_p, a_q - 1, ci, w_q)
         view[rows, :, :-1, :] += T2.transpose(2, 0, 1, 3)
 
 
@@ -324,6 +352,6 @@ def value_grad_hessian(
     value, dl, d2l = loss(fwd.output)
     bwd = backward(layers, fwd, dl, d2l, first)
     grad = np.concatenate(
-        [(_augmented(fwd.inputs[m]).T @ bwd.delta[m]).ravel() for m in range(first, stop)]
+        [matmul(_augmented(fwd.inputs[m]).T, bwd.delta[m]).ravel() for m in range(first, stop)]
     )
     return ValueGradHessian(float(value), grad, hessian_blocks(layers, fwd, bwd, first, stop))

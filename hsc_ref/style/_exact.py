@@ -23,7 +23,8 @@ and the convolution (batched matrix products over the shared weights). With ``F`
 The first part (and the content term, and the ``tanh''`` term) is a ``C x C`` matrix per
 position, so it adds ``Ju_m^T K_m Ju_m`` on each window. The second is global but of rank at
 most ``C (C + 1) / 2``: ``4 c sum_{c,d} u_dc (u_dc + u_cd)^T`` with the gradients
-``u_dc = sum_m F_md dF_mc / dx`` of the Gram entries, one product ``V V^T``. The result is
+``u_dc = sum_m F_md dF_mc / dx`` of the Gram entries; all layers' terms are one product
+``V V^T``. The result is
 symmetrized, ``(H + H^T) / 2``, as autograd's route returns it.
 """
 
@@ -36,6 +37,7 @@ import scipy.sparse
 
 from hsc_ref import _backend, derivatives
 from hsc_ref._engine import _symmetrize_inplace
+from hsc_ref._mlp_hessian import matmul
 from hsc_ref.derivatives import ValueGradHessian
 from hsc_ref.style.loss import TransferObjective, convention_factor
 
@@ -270,8 +272,8 @@ def _add_local(H: np.ndarray, pix: np.ndarray, Ju: np.ndarray, JF: np.ndarray, l
     curvature = (layer.grad * layer.d2).reshape(M, 1, C)
     flat = H.reshape(-1)
     for chunk in _position_chunks(M, R):
-        L = (JF[chunk] @ layer.local) @ np.swapaxes(JF[chunk], 1, 2)
-        L += (Ju[chunk] * curvature[chunk]) @ np.swapaxes(Ju[chunk], 1, 2)
+        L = matmul(JF[chunk] @ layer.local, np.swapaxes(JF[chunk], 1, 2))
+        L += matmul(Ju[chunk] * curvature[chunk], np.swapaxes(Ju[chunk], 1, 2))
         index = pix[chunk, :, None] * H.shape[0] + pix[chunk, None, :]
         np.add.at(flat, index.ravel(), L.ravel())
 
@@ -281,20 +283,21 @@ def _position_chunks(positions: int, slots: int) -> list[slice]:
     return [slice(m, min(m + step, positions)) for m in range(0, positions, step)]
 
 
-def _add_gram(H: np.ndarray, pix: np.ndarray, JF: np.ndarray, layer: _Layer) -> None:
-    """The Gram term ``4 c sum_{c,d} u_dc (u_dc + u_cd)^T``, ``u_dc = d(F^T F)_dc / dx``.
+def _gram_factor(pix: np.ndarray, JF: np.ndarray, layer: _Layer, n: int) -> np.ndarray:
+    """``V`` with ``V V^T`` the Gram term ``4 c sum_{c,d} u_dc (u_dc + u_cd)^T``.
 
-    ``u_dc = sum_m F_md dF_mc / dx`` (per channel ``c``, a sparse ``n x M`` matrix of the
-    windows' ``dF_mc / dx`` times ``F``); with ``s_cd = u_dc + u_cd`` the term is
-    ``4 c (sum_{c<d} s_cd s_cd^T + 1/2 sum_c s_cc s_cc^T)``: one product ``V V^T``.
+    ``u_dc = d(F^T F)_dc / dx = sum_m F_md dF_mc / dx`` (per channel ``c``, a sparse
+    ``n x M`` matrix of the windows' ``dF_mc / dx`` times ``F``). With ``s_cd = u_dc + u_cd``
+    the term is ``4 c (sum_{c<d} s_cd s_cd^T + 1/2 sum_c s_cc s_cc^T)`` (``4 c >= 0``), so
+    ``V = sqrt(4 c) [s_cd for c < d, s_cc / sqrt(2)]``, ``n x C (C + 1) / 2``.
     """
     M, R, C = pix.shape[0], pix.shape[1], layer.W.shape[1]
     F, JF = layer.features.reshape(M, C), JF.reshape(M, R, C)
     positions = np.repeat(np.arange(M), R)
-    U = np.empty((H.shape[0], C, C))  # [pixel, d, c]
+    U = np.empty((n, C, C))  # [pixel, d, c]
     for c in range(C):
         window = scipy.sparse.csr_matrix(
-            (JF[:, :, c].ravel(), (pix.ravel(), positions)), shape=(H.shape[0], M)
+            (JF[:, :, c].ravel(), (pix.ravel(), positions)), shape=(n, M)
         )
         U[:, :, c] = window @ F
     upper_c, upper_d = np.triu_indices(C, 1)
@@ -302,7 +305,7 @@ def _add_gram(H: np.ndarray, pix: np.ndarray, JF: np.ndarray, layer: _Layer) -> 
         [U[:, upper_d, upper_c] + U[:, upper_c, upper_d], np.sqrt(2.0) * np.einsum("pcc->pc", U)],
         axis=1,
     )
-    H += layer.gram_weight * (V @ np.ascontiguousarray(V.T))  # a plain product: faster than syrk
+    return np.sqrt(layer.gram_weight) * V
 
 
 def _add_total_variation(H: np.ndarray, shape: tuple[int, int, int], weight: float) -> None:
@@ -370,24 +373,46 @@ def transfer_value_grad_hessian(
     _check_sizes(objective, max_bytes)
     value, layers, grad = _primal(objective, x.reshape(objective.shape))
     n, (_, width, channels) = objective.n, objective.shape
-    H = np.zeros((n, n))
-    for layer, (win, Ju, JF) in zip(layers, _jacobians(objective, layers), strict=True):
-        pix = _pixel_index(win, channels, width)
-        _add_gram(H, pix, JF, layer)
+    windows = [
+        (layer, _pixel_index(win, channels, width), Ju, JF)
+        for layer, (win, Ju, JF) in zip(layers, _jacobians(objective, layers), strict=True)
+    ]
+    V = np.concatenate([_gram_factor(pix, JF, layer, n) for layer, pix, _, JF in windows], axis=1)
+    H = np.matmul(V, np.ascontiguousarray(V.T), out=np.empty((n, n)))  # plain gemm: no syrk
+    for layer, pix, Ju, JF in windows:
         _add_local(H, pix, Ju, JF, layer)
     _add_total_variation(H, objective.shape, objective.tv_weight)
     return ValueGradHessian(value, grad.ravel(), _symmetrize_inplace(H))
 
 
-def value_grad_hessian(objective: Any, x: Any, *, route: str = "auto") -> ValueGradHessian:
-    """Value, gradient and pixel Hessian by the exact route where it applies, else autograd.
+def receptive_side(layers: int) -> int:
+    """Side in pixels of the last layer's receptive field: ``3``, then ``+ 5 * 2^(l-1)``.
 
-    ``route="auto"``: :func:`transfer_value_grad_hessian` when :func:`supports` says so,
-    else :func:`hsc_ref.derivatives.value_grad_hessian` (batched, the reference);
-    ``"exact"`` or ``"autograd"`` force one of them.
+    Examples
+    --------
+    >>> [receptive_side(k) for k in (1, 2, 3)]
+    [3, 8, 18]
+    """
+    side = 3
+    for level in range(1, layers):
+        side += 5 * 2 ** (level - 1)  # pooling adds one stride, the 3x3 convolution two
+    return side
+
+
+def value_grad_hessian(objective: Any, x: Any, *, route: str = "auto") -> ValueGradHessian:
+    """Value, gradient and pixel Hessian by the exact route where it pays, else autograd.
+
+    ``route="auto"``: :func:`transfer_value_grad_hessian` when :func:`supports` says so and
+    the last layer's receptive field fits in the image (on smaller images its windows wrap
+    onto themselves and autograd's route is faster), else
+    :func:`hsc_ref.derivatives.value_grad_hessian` (batched, the reference); ``"exact"`` or
+    ``"autograd"`` force one of them.
     """
     if route not in ("auto", "exact", "autograd"):
         raise ValueError(f"route must be one of ('auto', 'exact', 'autograd'), got {route!r}")
-    if route == "exact" or (route == "auto" and supports(objective)):
+    fits = supports(objective) and receptive_side(len(objective.extractor.layers)) <= min(
+        objective.shape[:2]
+    )
+    if route == "exact" or (route == "auto" and fits):
         return transfer_value_grad_hessian(objective, x)
     return derivatives.value_grad_hessian(objective, x, batched=True)

@@ -74,7 +74,9 @@ def test_value_gradient_and_hessian_match_autograd(problem):
 @pytest.mark.parametrize(
     "mutant",
     [
-        pytest.param(("_add_gram", lambda H, pix, JF, layer: None), id="no-gram-low-rank-term"),
+        pytest.param(
+            ("_gram_factor", lambda pix, JF, layer, n: np.zeros((n, 1))), id="no-gram-low-rank-term"
+        ),
         pytest.param(
             ("_add_total_variation", lambda H, shape, weight: None), id="no-total-variation"
         ),
@@ -108,20 +110,28 @@ def test_bad_input_is_named(objective, x, error, match):
         _exact.transfer_value_grad_hessian(objective or problem.objective, x)
 
 
-def test_sides_that_pooling_does_not_halve_go_to_autograd():
-    problem = Problem((5, 4), (2, 2), convention="gatys", weights=(1.0, 1.0, 1.0), seed=0)
-    assert not _exact.supports(problem.objective)
-    with pytest.raises(ValueError, match=r"divisible by 2\^\(layers - 1\) = 2"):
-        _exact.transfer_value_grad_hessian(problem.objective, problem.x)
+@pytest.mark.parametrize(
+    ("size", "channels"),
+    [((5, 4), (2, 2)), ((4, 4), (2, 2))],  # sides not halved; a receptive field of 8 > 4
+)
+def test_auto_goes_to_autograd_where_the_exact_route_does_not_apply_or_pay(size, channels):
+    problem = Problem(size, channels, convention="gatys", weights=(1.0, 1.0, 1.0), seed=0)
     auto = _exact.value_grad_hessian(problem.objective, problem.x)
     ref = value_grad_hessian(problem.objective, problem.x, batched=True)
     np.testing.assert_array_equal(auto.hessian, ref.hessian)
 
 
 def test_auto_takes_the_exact_route_where_it_applies():
-    problem = Problem((4, 4), (2, 2), convention="gatys", weights=(1.0, 1.0, 1.0), seed=0)
+    problem = Problem((8, 8), (2, 2), convention="gatys", weights=(1.0, 1.0, 1.0), seed=0)
     auto = _exact.value_grad_hessian(problem.objective, problem.x)
     exact = _exact.transfer_value_grad_hessian(problem.objective, problem.x)
     np.testing.assert_array_equal(auto.hessian, exact.hessian)
     with pytest.raises(ValueError, match="route must be one of"):
         _exact.value_grad_hessian(problem.objective, problem.x, route="fast")
+
+
+def test_sides_that_pooling_does_not_halve_are_refused_by_the_exact_route():
+    problem = Problem((5, 4), (2, 2), convention="gatys", weights=(1.0, 1.0, 1.0), seed=0)
+    assert not _exact.supports(problem.objective)
+    with pytest.raises(ValueError, match=r"divisible by 2\^\(layers - 1\) = 2"):
+        _exact.transfer_value_grad_hessian(problem.objective, problem.x)
