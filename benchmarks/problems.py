@@ -5,8 +5,13 @@ and a fixed discriminator ``D: 2 -> h -> h -> 1`` of the same width, batch 64. T
 taken with respect to the generator's flat parameters (layout of :mod:`hsc_ref.derivatives`),
 ``n = h^2 + 6h + 2``: h = 13, 29, 60 give n = 249, 1017, 3962.
 
+The loss is written three ways for hsc_ref: with the package's model code (``Problem.loss``,
+``hsc_ref.models.mlp``, whose tanh has a cheap second-derivative rule), as a user would write
+it with ``autograd.numpy.tanh`` (:func:`user_loss`, batch-polymorphic), and as the generator's
+loss of an MLP game (:func:`flat_game`) for the hand-derived exact route.
+
 Every framework sees the same float64 parameters, noise and discriminator, so their Hessians
-must agree to rounding (``run.py`` checks it before timing anything).
+must agree to rounding (each benchmark records the largest difference next to each time).
 """
 
 from __future__ import annotations
@@ -71,6 +76,45 @@ def _slices(h: int) -> list[tuple[int, int, tuple[int, ...]]]:
         out.append((start, start + size, shape))
         start += size
     return out
+
+
+def user_loss(problem: Problem) -> Callable[[Any], Any]:
+    """The same loss written with ``autograd.numpy.tanh``, ``(n,) -> ()`` and ``(k, n) -> (k,)``."""
+    z = problem.z
+    d = problem.d_params
+    slices = _slices(problem.h)
+
+    def loss(flat: Any) -> Any:
+        lead = flat.shape[:-1]
+        p = [anp.reshape(flat[..., a:b], (*lead, *shape)) for a, b, shape in slices]
+        x = anp.tanh(anp.matmul(z, p[0]) + p[1][..., None, :])
+        x = anp.tanh(anp.matmul(x, p[2]) + p[3][..., None, :])
+        x = anp.matmul(x, p[4]) + p[5][..., None, :]
+        x = anp.tanh(x @ d[0][0] + d[0][1])
+        x = anp.tanh(x @ d[1][0] + d[1][1])
+        logits = (x @ d[2][0] + d[2][1])[..., 0]
+        return anp.mean(anp.logaddexp(0.0, -logits), axis=-1)
+
+    return loss
+
+
+def flat_game(problem: Problem) -> Any:
+    """The problem as the generator's loss of an MLP game: ``(FlatGame, phi, x_real)``.
+
+    ``L_G(theta)`` of :func:`hsc_ref.gan.game.player_losses` with the BCE loss is the problem's
+    loss (``x_real`` enters only ``L_D``; a zero batch of the right shape is passed).
+    """
+    from hsc_ref.gan.data import mixture
+    from hsc_ref.gan.game import FlatGame, Game
+
+    h = problem.h
+    game = Game(
+        mlp([LATENT, h, h, 2], "tanh"), mlp([2, h, h, 1], "tanh"), LATENT, mixture("ring"), "bce"
+    )
+    _, unflatten_g = flatten(game.generator.init(np.random.default_rng(0)))
+    phi, unflatten_d = flatten(problem.d_params)
+    fg = FlatGame(game, problem.theta, phi, unflatten_g, unflatten_d)
+    return fg, phi, np.zeros((BATCH, 2))
 
 
 def torch_loss(problem: Problem) -> Callable[[Any], Any]:

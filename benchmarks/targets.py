@@ -1,12 +1,14 @@
-"""Issue 6's speed targets against recorded benchmark results, as a Markdown table.
+"""The speed targets, judged on one benchmark result: each reached or missed, with its ratio.
 
 Usage::
 
-    python benchmarks/targets.py --hessian A.json [B.json ...] --steps C.json
+    python benchmarks/targets.py runs/benchmarks/NAME.json
 
-Each Hessian result file gives one block of rows (its allocator setting is named in the
-rows); the step file gives the four step targets. Every figure is a median from the files,
-so the table in ``docs/benchmarks.md`` can be regenerated, not retyped.
+``run.py`` prints and writes the same table at the end of every run. A target is a ratio of
+two medians measured in the same process (methods timed in turns) and a limit: reached when
+the ratio is at most the limit, missed otherwise (the row says by how much). A target whose
+methods were not measured in the run (a section or a peer skipped) says so. Issue 6's step
+targets (:func:`step_rows`) apply to results with a ``steps`` section.
 """
 
 from __future__ import annotations
@@ -15,54 +17,116 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-HSC = "hsc_ref.hessian (batched)"
+EXACT = "hsc_ref exact (gan.game, route='exact')"
+USER = "hsc_ref.hessian, anp.tanh"
+USER_2 = "hsc_ref.hessian, anp.tanh, workers=2"
 TORCH = "torch.func.hessian"
 JAX = "jax.jit(jax.hessian)"
+GAN_ADAM = "trainer, --method adam"
+GAN_HSC = "trainer, --method hsc"
+GAN_BLOCKS = "exact route + hsc_step (building blocks)"
 JAX_STEP = "jax eigh step (jit)"
 
 
-def _medians(records: list[dict[str, Any]]) -> dict[tuple[int, str], float]:
-    return {(r["n"], r["method"]): r["median_s"] for r in records if "median_s" in r}
+class Target(NamedTuple):
+    """``time(method) / time(peer) <= limit`` in ``section`` at size ``n`` (None: no size)."""
+
+    label: str
+    section: str
+    n: int | None
+    method: str
+    peer: str
+    limit: float | None  # None: shown for information, no target
 
 
-def _verdict(ratio: float, limit: float | None) -> str:
-    return "—" if limit is None else ("yes" if ratio <= limit else "no")
+_EXACT_VS_JAX = "exact Hessian, package MLP game, vs JAX"
+TARGETS = (
+    Target(f"{_EXACT_VS_JAX}, n = 249", "hessian", 249, EXACT, JAX, 0.5),
+    Target(f"{_EXACT_VS_JAX}, n = 1017", "hessian", 1017, EXACT, JAX, 0.5),
+    Target(f"{_EXACT_VS_JAX}, n = 3962", "hessian", 3962, EXACT, JAX, 0.5),
+    Target(
+        "generic route, anp.tanh loss, workers=2, vs JAX, n = 3962",
+        "hessian",
+        3962,
+        USER_2,
+        JAX,
+        1.5,
+    ),
+    Target(
+        "generic route, anp.tanh loss, vs torch.func, n = 249", "hessian", 249, USER, TORCH, 2.0
+    ),
+    Target(
+        "hsc-ref gan: --method hsc vs --method adam, per step (ring)",
+        "gan",
+        None,
+        GAN_HSC,
+        GAN_ADAM,
+        3.0,
+    ),
+    Target(
+        "HSC step by the exact route's calls vs the adam trainer step (not the trainer)",
+        "gan",
+        None,
+        GAN_BLOCKS,
+        GAN_ADAM,
+        None,
+    ),
+)
+"""Issue 13's targets (the last row is information: the trainer is not wired to the route)."""
 
 
-def hessian_rows(result: dict[str, Any]) -> list[str]:
-    """Rows for the Hessian targets of one run (1 thread and every ``workers=`` row)."""
-    times = _medians(result["hessian"])
-    setting = f"allocator {result.get('allocator', 'default')}"
-    if result.get("name"):
-        setting += f", run {result['name']}"
+def _median(result: dict[str, Any], section: str, n: int | None, method: str) -> float | None:
+    for r in result.get(section, []):
+        if r.get("method") == method and (n is None or r.get("n") == n) and "median_s" in r:
+            return float(r["median_s"])
+    return None
+
+
+def verdict(ratio: float, limit: float | None) -> str:
+    """``yes``, ``no: Rx over the limit``, or ``—`` for a row without a target."""
+    if limit is None:
+        return "—"
+    return "yes" if ratio <= limit else f"no: {ratio / limit:.2f}x over the limit"
+
+
+def target_rows(result: dict[str, Any], targets: tuple[Target, ...] = TARGETS) -> list[str]:
+    """One Markdown row per target: times, ratio, limit and the verdict."""
     rows = []
-    for n in sorted({n for n, _ in times}):
-        ours = [
-            m for (size, m) in times if size == n and m.startswith("hsc_ref") and "anp" not in m
-        ]
-        for method in sorted(ours, key=lambda m: (m != HSC, m)):
-            label = "1 thread" if method == HSC else method.split(", ", 1)[-1]
-            t = times[(n, method)]
-            for peer, name, limit in ((TORCH, "torch.func", 1.0), (JAX, "JAX", 1.5)):
-                if (n, peer) not in times:
-                    continue
-                target = limit if (peer == TORCH or n > 3000) else None
-                goal = {1.0: "no slower than", 1.5: "within 1.5x of"}[limit]
-                what = f"{goal} {name}" if target else f"vs {name} (no target at this n)"
-                ratio = t / times[(n, peer)]
-                rows.append(
-                    f"| n = {n}, {what}; hsc_ref {label}, {setting} | "
-                    f"{t:.3g} s vs {times[(n, peer)]:.3g} s: ratio {ratio:.2f} | "
-                    f"{_verdict(ratio, target)} |"
-                )
+    for t in targets:
+        ours, peer = (_median(result, t.section, t.n, m) for m in (t.method, t.peer))
+        limit = "—" if t.limit is None else f"<= {t.limit:g}"
+        if ours is None or peer is None:
+            rows.append(f"| {t.label} | not measured in this run | — | {limit} | not measured |")
+            continue
+        ratio = ours / peer
+        rows.append(
+            f"| {t.label} | {_seconds(ours)} vs {_seconds(peer)} | {ratio:.3g} | {limit} | "
+            f"{verdict(ratio, t.limit)} |"
+        )
     return rows
 
 
+def _seconds(t: float) -> str:
+    return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
+
+
+def table(result: dict[str, Any]) -> str:
+    """The targets table of one result (issue 13's, then issue 6's step targets if measured)."""
+    lines = ["| target | measured (median) | ratio | limit | reached? |", "|---|---|---|---|---|"]
+    lines += target_rows(result)
+    if result.get("steps"):
+        lines += ["", "| step target (issue 6) | measured here | reached? |", "|---|---|---|"]
+        lines += step_rows(result)
+    return "\n".join(lines)
+
+
 def step_rows(result: dict[str, Any]) -> list[str]:
-    """Rows for the four step targets."""
-    times = _medians(result["steps"])
+    """Rows for issue 6's four step targets (``steps`` section at n = 1000 and 4000)."""
+    times = {(r["n"], r["method"]): r["median_s"] for r in result["steps"] if "median_s" in r}
+    if not {(1000, "hsc_ref auto"), (4000, "hsc_ref auto")} <= set(times):
+        return ["| step targets | not measured at n = 1000 and 4000 in this run | — |"]
     rows = []
     for n, factor in ((1000, 10), (4000, 50)):
         auto, literal = times[(n, "hsc_ref auto")], times[(n, "literal: scipy pinvh twice")]
@@ -91,15 +155,9 @@ def step_rows(result: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--hessian", type=Path, nargs="*", default=[], help="Hessian result JSONs")
-    p.add_argument("--steps", type=Path, help="step result JSON")
+    p.add_argument("result", type=Path, help="a result JSON written by run.py")
     args = p.parse_args(argv)
-    lines = ["| target | measured here | reached? |", "|---|---|---|"]
-    for path in args.hessian:
-        lines += hessian_rows(json.loads(path.read_text(encoding="utf-8")))
-    if args.steps:
-        lines += step_rows(json.loads(args.steps.read_text(encoding="utf-8")))
-    print("\n".join(lines))
+    print(table(json.loads(args.result.read_text(encoding="utf-8"))))
     return 0
 
 

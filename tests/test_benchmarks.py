@@ -32,23 +32,33 @@ def test_quick_benchmark_runs_and_its_methods_agree(tmp_path):
         "--sections",
         "hessian",
         "steps",
-        "--out-dir",
+        "--out",
         str(tmp_path),
         "--name",
         "smoke",
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "smoke.json").read_text())
-    assert "## Exact Hessian" in (tmp_path / "smoke.md").read_text()
+    page = (tmp_path / "smoke.md").read_text()
+    assert "## Targets" in page and "## Exact Hessian" in page
     assert result["machine"]["blas_pools"]
     hessians = [r for r in result["hessian"] if "median_s" in r]
-    assert {r["method"] for r in hessians} >= {"hsc_ref.hessian (batched)", "autograd.hessian"}
-    assert all(r["rel_diff_vs_hsc_ref"] <= 1e-12 for r in hessians)
+    targets = _targets_module()
+    assert {r["method"] for r in hessians} >= {targets.EXACT, targets.USER}  # not vacuous
+    assert all(r["rel_diff_vs_autograd"] <= 1e-12 for r in hessians)
     steps = [r for r in result["steps"] if "median_s" in r]
     assert {"hsc_ref cholesky", "hsc_ref auto"} <= {r["method"] for r in steps}  # not vacuous
     for r in steps:
         bound = 10 * r["n"] * 2.3e-16 * (1 + 10.0**2)  # ROUNDING_FACTOR * Cholesky bound
         assert r["rel_err_vs_spectral"] <= bound, r["method"]
+
+
+def test_default_output_is_outside_the_tracked_tree():
+    proc = run_single_threaded(sys.executable, str(ROOT / "benchmarks" / "run.py"), "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert str(ROOT / "runs" / "benchmarks") in " ".join(proc.stdout.split())
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert "runs/" in ignored or "/runs/" in ignored
 
 
 def _targets_module():
@@ -67,28 +77,33 @@ def _record(n, method, median_s):
 def test_targets_table_judges_each_ratio_against_its_limit():
     targets = _targets_module()
     result = {
-        "allocator": "keep",
         "hessian": [
-            _record(249, targets.HSC, 0.02),
-            _record(249, targets.TORCH, 0.02),  # ratio 1: "no slower" holds
-            _record(249, targets.JAX, 0.01),  # no JAX target at this n
-            _record(3962, targets.HSC, 2.0),
-            _record(3962, "hsc_ref batched, workers=2", 1.5),
-            _record(3962, targets.TORCH, 1.9),  # 2.0 / 1.9 > 1: missed
-            _record(3962, targets.JAX, 1.0),  # 1.5 / 1.0 = 1.5: within 1.5x
-            {"n": 3962, "method": targets.JAX + " extra", "note": "skipped"},
+            _record(249, targets.EXACT, 0.005),
+            _record(249, targets.JAX, 0.01),  # 0.5: reached at the limit
+            _record(1017, targets.EXACT, 0.06),
+            _record(1017, targets.JAX, 0.1),  # 0.6 > 0.5: missed by 1.2x
+            _record(249, targets.USER, 0.05),
+            _record(249, targets.TORCH, 0.02),  # 2.5 > 2: missed by 1.25x
+            {"n": 3962, "method": targets.JAX, "note": "skipped"},  # no time: not measured
+        ],
+        "gan": [
+            {"method": targets.GAN_ADAM, "median_s": 0.004},
+            {"method": targets.GAN_HSC, "median_s": 0.012},  # 3.0: reached at the limit
+            {"method": targets.GAN_BLOCKS, "median_s": 0.008},  # information only
         ],
     }
-    rows = targets.hessian_rows(result)
+    rows = targets.target_rows(result)
     verdicts = {row.split(" | ")[0].lstrip("| "): row.rsplit("|", 2)[-2].strip() for row in rows}
     assert verdicts == {
-        "n = 249, no slower than torch.func; hsc_ref 1 thread, allocator keep": "yes",
-        "n = 249, vs JAX (no target at this n); hsc_ref 1 thread, allocator keep": "—",
-        "n = 3962, no slower than torch.func; hsc_ref 1 thread, allocator keep": "no",
-        "n = 3962, within 1.5x of JAX; hsc_ref 1 thread, allocator keep": "no",
-        "n = 3962, no slower than torch.func; hsc_ref workers=2, allocator keep": "yes",
-        "n = 3962, within 1.5x of JAX; hsc_ref workers=2, allocator keep": "yes",
+        "exact Hessian, package MLP game, vs JAX, n = 249": "yes",
+        "exact Hessian, package MLP game, vs JAX, n = 1017": "no: 1.20x over the limit",
+        "exact Hessian, package MLP game, vs JAX, n = 3962": "not measured",
+        "generic route, anp.tanh loss, workers=2, vs JAX, n = 3962": "not measured",
+        "generic route, anp.tanh loss, vs torch.func, n = 249": "no: 1.25x over the limit",
+        "hsc-ref gan: --method hsc vs --method adam, per step (ring)": "yes",
+        "HSC step by the exact route's calls vs the adam trainer step (not the trainer)": "—",
     }
+    assert "| 5 ms vs 10 ms | 0.5 | <= 0.5 | yes |" in rows[0]
 
 
 def test_targets_table_judges_the_four_step_targets():
