@@ -7,9 +7,20 @@ depends on a cutoff near rounding is reported "not comparable"), and with the cl
 pitfalls, each of which the checker catches with a message naming the cause:
 
 - ``rcond``: float32 with ``torch.pinverse``'s default ``rcond=1e-15`` (inverts rounding noise);
+- ``pinv_default``: ``torch.linalg.pinv(H)`` with its default ``rtol = n eps`` (keeps
+  eigenvalues the golden cutoff ``100 n eps`` drops);
 - ``layout``: the flat parameters loaded into ``nn.Linear`` without transposing ``W``;
 - ``torch_order``: the gradient and Hessian reported in PyTorch's parameter order;
-- ``gram``: the PyTorch tutorial's Gram normalization ``G / (C M)`` and ``mse_loss``.
+- ``gram``: the PyTorch tutorial's Gram normalization ``G / (C M)`` and ``mse_loss``;
+- ``softplus``: ``F.softplus``, linear above its threshold 20 (off by ``e^-t`` there);
+- ``bce_loss``: ``nn.BCELoss`` on sigmoid probabilities (logs clamped at -100) instead of
+  BCE with logits;
+- ``logaddexp``: ``torch.logaddexp(t, 0)``, exact in value and gradient, but its second
+  derivative is NaN at ``t = -800`` (measured with torch 2.13).
+
+Every softplus here is ``F.softplus(t, threshold=40)``: above 40 it returns ``t``, off by
+``e^-40 = 4e-18``, below float64 rounding; the default threshold 20 is off by up to
+``e^-20 = 2e-9`` (the golden set has logits from -9 to 800).
 
 Run: ``python examples/validate_pytorch.py [--golden DIR] [--out DIR]`` (needs torch).
 """
@@ -26,7 +37,22 @@ import numpy as np
 from hsc_ref import golden
 from hsc_ref.layout import flatten, layers_to_torch_linear
 
-PITFALLS = ("rcond", "layout", "torch_order", "gram")
+PITFALLS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # name: (precision, the case kinds it reaches: only those are computed and checked)
+    "rcond": ("float32", ("matrix",)),
+    "pinv_default": ("float64", ("matrix",)),
+    "layout": ("float64", ("mlp", "gan")),
+    "torch_order": ("float64", ("mlp", "gan")),
+    "gram": ("float64", ("style",)),
+    "softplus": ("float64", ("gan", "dirac")),
+    "bce_loss": ("float64", ("gan", "dirac")),
+    "logaddexp": ("float64", ("gan", "dirac")),
+}
+
+
+def pitfall_cases(gold: golden.GoldenSet, pitfall: str) -> list[str]:
+    """The cases a pitfall can reach (the others would pass: they are not checked)."""
+    return [name for name, case in gold.cases.items() if case.kind in PITFALLS[pitfall][1]]
 
 
 def _phi(lam: Any) -> Any:
@@ -49,6 +75,8 @@ def spectral_outputs(h: Any, g: Any, lr: float, pitfall: str | None = None) -> d
     def pinv(a: Any) -> Any:
         if pitfall == "rcond":
             return torch.pinverse(a)  # default rcond=1e-15: below float32 rounding
+        if pitfall == "pinv_default":
+            return torch.linalg.pinv(a, hermitian=True)  # default rtol = n eps: 100x too small
         return torch.linalg.pinv(a, rtol=rtol, hermitian=True)
 
     lam, q = torch.linalg.eigh(h)
@@ -67,7 +95,8 @@ def spectral_outputs(h: Any, g: Any, lr: float, pitfall: str | None = None) -> d
         "step_literal": -lr * (pinv(hc) @ g),
     }
     if int(info) != 0:  # I + H^2 not numerically SPD (||H||^2 swamps the 1): no Cholesky step
-        del out["step_cholesky"]
+        del out["step_cholesky"]  # left out: the checker reports it "not provided" where it is
+        # not comparable (matrix_large_norm at float32), and "missing" (a failure) elsewhere
     return out
 
 
@@ -98,17 +127,35 @@ def mlp_forward(params: list[tuple], x: Any, activation: str) -> Any:
     return h
 
 
+def _softplus(pitfall: str | None) -> Any:
+    """``log(1 + e^t)``, exact in float64 at any logit, or as one of the pitfalls writes it."""
+    import torch
+
+    if pitfall == "softplus":
+        return torch.nn.functional.softplus  # linear above threshold 20: off by e^-t there
+    if pitfall == "logaddexp":
+        return lambda t: torch.logaddexp(t, torch.zeros_like(t))  # NaN second derivative
+    if pitfall == "bce_loss":  # softplus(t) = BCE(sigmoid(-t), 1) through nn.BCELoss
+
+        def bce(t: Any) -> Any:
+            p = torch.sigmoid(-t)
+            return torch.nn.functional.binary_cross_entropy(p, torch.ones_like(p), reduction="none")
+
+        return bce
+    return lambda t: torch.nn.functional.softplus(t, beta=1.0, threshold=40.0)
+
+
 def game_losses(case: golden.GoldenCase, dtype: Any, pitfall: str | None = None) -> tuple:
     """``(L_G(theta, phi), L_D(theta, phi))`` of a GAN or DiracGAN case, BCE with logits."""
     import torch
 
-    softplus = torch.nn.functional.softplus
+    softplus = _softplus(pitfall)
     x_real = torch.tensor(case.inputs["x_real"], dtype=dtype)
     z = torch.tensor(case.inputs["z"], dtype=dtype)
     if case.kind == "dirac":
 
         def generator(theta: Any) -> Any:
-            return theta.expand(z.shape[0], 1)
+            return theta.expand(z.shape[0], 1)  # G(theta, z) = theta
 
         def discriminator(phi: Any, x: Any) -> Any:
             return phi * x
@@ -320,15 +367,14 @@ def main(argv: list[str] | None = None) -> int:
         f"reference {float(mlp_case.outputs['loss']):.12f}"
     )
     runs = [("float64", torch.float64, None), ("float32", torch.float32, None)]
-    runs += [
-        (f"pitfall_{p}", torch.float32 if p == "rcond" else torch.float64, p) for p in PITFALLS
-    ]
+    runs += [(f"pitfall_{p}", getattr(torch, PITFALLS[p][0]), p) for p in PITFALLS]
     verdicts = {}
     for label, dtype, pitfall in runs:
+        only = pitfall_cases(gold, pitfall) if pitfall else None
         path = golden.save_results(
-            out / f"{label}.npz", torch_results(gold, dtype, pitfall), overwrite=True
+            out / f"{label}.npz", torch_results(gold, dtype, pitfall, only), overwrite=True
         )
-        report = golden.check_results(gold, path)
+        report = golden.check_results(gold, path, only=only)
         verdicts[label] = report.passed
         print(f"\n=== PyTorch {label}: {path}")
         print(report.format_table(failures_only=pitfall is not None))

@@ -176,18 +176,23 @@ def cutoff_rtol(n: int, precision: str) -> float:
     return RTOL_FACTOR * n * eps_of(precision)
 
 
-def _ambiguous(values: np.ndarray, widths: Mapping[str, float], precision: str) -> bool:
+def _ambiguous(
+    values: np.ndarray, widths: Mapping[str, float], precision: str, policy: str = "float64"
+) -> bool:
     """True when a value may be kept by one implementation and dropped by another.
 
-    The kept set ``|v| > cutoff_p`` is ambiguous for ``|v|`` within ``w_p`` (the eigenvalue
-    tolerance, how far a correct implementation's eigenvalue may lie from the reference's) of
-    the cutoff, and, for float32, anywhere between the float64 and the float32 cutoffs, where
-    the two precisions keep different sets by design.
+    The reference keeps ``|v| > cutoff(policy)`` (computed in float64, so its own values are
+    off by at most ``w_float64``); an implementation at ``precision`` keeps ``|v| >
+    cutoff(precision)`` with its values off by up to ``w_precision`` (the eigenvalue
+    tolerance). Their kept sets agree for sure only outside both bands and outside the
+    interval between the two cutoffs, where the two policies keep different sets by design.
     """
     n = values.shape[0]
     scale = float(np.abs(values).max())
-    low = cutoff_rtol(n, "float64") * scale - widths["float64"]
-    high = cutoff_rtol(n, precision) * scale + widths[precision]
+    ref = cutoff_rtol(n, policy) * scale
+    own = cutoff_rtol(n, precision) * scale
+    low = min(ref - widths["float64"], own - widths[precision])
+    high = max(ref + widths["float64"], own + widths[precision])
     mags = np.abs(values)
     return scale > 0 and bool(np.any((mags >= low) & (mags <= high)))
 
@@ -198,17 +203,26 @@ def _spectral_tolerances(
     e_g: Mapping[str, float],
     lr: float,
     g_norm: float,
+    *,
+    policy: str = "float64",
 ) -> dict[str, dict[str, Tolerance]]:
     """Tolerances, per precision, of everything computed from ``H`` and ``g``.
 
     ``e_h[p]`` and ``e_g[p]`` bound the perturbations of ``H`` and ``g`` that an
-    implementation at precision ``p`` is expected to make.
+    implementation at precision ``p`` is expected to make; the reference keeps the
+    eigenvalues above the cutoff of ``policy``.
     """
     widths = {p: SAFETY * e_h[p] for p in PRECISIONS}
     tols: dict[str, dict[str, Tolerance]] = {}
     for precision in PRECISIONS:
-        ambiguous = _ambiguous(lam, widths, precision)
-        kw = {"lr": lr, "g_norm": g_norm, "precision": precision, "ambiguous": ambiguous}
+        ambiguous = _ambiguous(lam, widths, precision, policy)
+        kw = {
+            "lr": lr,
+            "g_norm": g_norm,
+            "precision": precision,
+            "ambiguous": ambiguous,
+            "policy": policy,
+        }
         one = _one_precision(lam, e_h[precision], e_g[precision], **kw)
         one["step_literal"] = _literal_tol(lam, e_h, e_g, **kw)
         for out, tol in one.items():
@@ -225,12 +239,13 @@ def _one_precision(
     g_norm: float,
     precision: str,
     ambiguous: bool,
+    policy: str,
 ) -> dict[str, Tolerance]:
     """Eigenvalues, ``H^+``, ``Hc``, rank, spectral and Cholesky steps at one precision."""
     n = lam.shape[0]
     eps = eps_of(precision)
     scale = float(np.abs(lam).max())
-    kept = np.abs(lam) > cutoff_rtol(n, "float64") * scale
+    kept = np.abs(lam) > cutoff_rtol(n, policy) * scale
     p_norm = float(1.0 / np.abs(lam[kept]).min()) if kept.any() else 0.0
     step_scale = lr * g_norm / 2  # ||s|| <= lr ||g|| / 2
     tols: dict[str, Tolerance] = {
@@ -245,8 +260,9 @@ def _one_precision(
     )
     if ambiguous:
         band = (
-            "an eigenvalue lies within the eigenvalue tolerance of the cutoff (or between the "
-            "float64 and float32 cutoffs): the kept set, hence this output, depends on rounding"
+            f"an eigenvalue lies within the eigenvalue tolerance of the cutoff, or between the "
+            f"reference's {policy} cutoff and the {precision} one: the kept set, hence this "
+            f"output, depends on rounding or differs by design"
         )
         tols["pinv"] = tols["hc"] = tols["rank"] = _not_comparable(band)
     elif p_norm > 0 and pinv_atol >= p_norm:
@@ -295,20 +311,21 @@ def _literal_tol(
     g_norm: float,
     precision: str,
     ambiguous: bool,
+    policy: str,
 ) -> Tolerance:
     """Chain of the two pseudo-inverses of ``-lr pinvh(H + pinvh(H)) g``."""
     if ambiguous:
         return _not_comparable("the first pseudo-inverse's kept set depends on rounding")
     n = lam.shape[0]
     scale = float(np.abs(lam).max())
-    kept = np.abs(lam) > cutoff_rtol(n, "float64") * scale
+    kept = np.abs(lam) > cutoff_rtol(n, policy) * scale
     mu = lam + np.where(kept, 1.0 / np.where(kept, lam, 1.0), 0.0)  # eigenvalues of Hc
     p_norm = float(1.0 / np.abs(lam[kept]).min()) if kept.any() else 0.0
     mu_norm = float(np.abs(mu).max())
     e_hc = {p: e_h[p] + 3 * e_h[p] * p_norm**2 + n * eps_of(p) * mu_norm for p in PRECISIONS}
-    if _ambiguous(mu, {p: SAFETY * e_hc[p] for p in PRECISIONS}, precision):
+    if _ambiguous(mu, {p: SAFETY * e_hc[p] for p in PRECISIONS}, precision, policy):
         return _not_comparable("the second pseudo-inverse's kept set depends on rounding")
-    mu_kept = np.abs(mu) > cutoff_rtol(n, "float64") * mu_norm
+    mu_kept = np.abs(mu) > cutoff_rtol(n, policy) * mu_norm
     q_norm = float(1.0 / np.abs(mu[mu_kept]).min()) if mu_kept.any() else 0.0
     below = float(np.abs(lam[~kept]).max()) if (~kept).any() else 0.0
     eps = eps_of(precision)
@@ -366,9 +383,15 @@ def _matrix_from_spectrum(lam: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return 0.5 * (h + h.T)
 
 
-def _spectral_outputs(h: np.ndarray, g: np.ndarray, lr: float) -> dict[str, np.ndarray]:
-    """Reference outputs computed from a symmetric ``H`` with hsc_ref's own API."""
-    rtol = cutoff_rtol(h.shape[0], "float64")
+def _spectral_outputs(
+    h: np.ndarray, g: np.ndarray, lr: float, policy: str = "float64"
+) -> dict[str, np.ndarray]:
+    """Reference outputs computed from a symmetric ``H`` with hsc_ref's own API (float64).
+
+    ``policy`` is the precision whose cutoff the pseudo-inverses apply: ``"float32"`` gives
+    the answer a correct float32 implementation must give, computed exactly.
+    """
+    rtol = cutoff_rtol(h.shape[0], policy)
     spectrum = decompose(h, rtol=rtol)
     return {
         "eigenvalues": spectrum.eigenvalues,
@@ -381,26 +404,34 @@ def _spectral_outputs(h: np.ndarray, g: np.ndarray, lr: float) -> dict[str, np.n
     }
 
 
-def _spectral_meta(lam: np.ndarray) -> dict[str, Any]:
+_MATRIX_NAMES = {"": "H", "_g": "H_G (generator)", "_d": "H_D (discriminator)"}
+
+
+def _spectral_meta(lam: np.ndarray, policy: str) -> dict[str, Any]:
+    """The golden cutoff policy of one matrix: what to pass, and what it gives here."""
     n = lam.shape[0]
     scale = float(np.abs(lam).max())
     return {
         "n": n,
+        "atol": 0.0,
         "rtol_float64": cutoff_rtol(n, "float64"),
         "rtol_float32": cutoff_rtol(n, "float32"),
         "cutoff_float64": cutoff_rtol(n, "float64") * scale,
         "cutoff_float32": cutoff_rtol(n, "float32") * scale,
         "norm_H": scale,
+        "reference_policy": policy,
     }
 
 
-def _matrix_case(name: str, seed: int, lam_fn: Callable, lr: float, description: str) -> GoldenCase:
+def _matrix_case(
+    name: str, seed: int, lam_fn: Callable, lr: float, description: str, *, policy: str
+) -> GoldenCase:
     rng = _seeded_rng(seed, name)
     lam_true = np.asarray(lam_fn(rng), dtype=np.float64)
     h = _matrix_from_spectrum(lam_true, rng)
     g = rng.standard_normal(lam_true.shape[0])
     meta = {"constructed_eigenvalues": lam_true.tolist()}
-    return matrix_case(name, h, g, lr=lr, description=description, meta=meta)
+    return matrix_case(name, h, g, lr=lr, description=description, meta=meta, policy=policy)
 
 
 def matrix_case(
@@ -411,17 +442,22 @@ def matrix_case(
     lr: float = 1.0,
     description: str = "",
     meta: dict[str, Any] | None = None,
+    policy: str = "float64",
 ) -> GoldenCase:
-    """A matrix case from a symmetric ``h`` and a gradient ``g``: outputs and tolerances."""
-    outputs = _spectral_outputs(h, g, lr)
+    """A matrix case from a symmetric ``h`` and a gradient ``g``: outputs and tolerances.
+
+    The reference applies the golden cutoff of ``policy`` (``"float32"``: the answer of a
+    correct float32 implementation, whose cutoff-dependent outputs a float64 one cannot match).
+    """
+    outputs = _spectral_outputs(h, g, lr, policy)
     lam = outputs["eigenvalues"]
     n = lam.shape[0]
     g_norm = float(np.linalg.norm(g))
     e_h = {p: n * eps_of(p) * float(np.abs(lam).max()) for p in PRECISIONS}
     e_g = {"float64": 0.0, "float32": eps_of("float32") * g_norm}  # g is read exactly at 64
-    tols = _spectral_tolerances(lam, e_h, e_g, lr, g_norm)
+    tols = _spectral_tolerances(lam, e_h, e_g, lr, g_norm, policy=policy)
     _check_consistent(name, outputs, tols)
-    meta = {**_spectral_meta(lam), "lr": lr, **(meta or {})}
+    meta = {"cutoff_policy": {"H": _spectral_meta(lam, policy)}, "lr": lr, **(meta or {})}
     inputs = {"H": h, "g": g, "lr": np.float64(lr)}
     return GoldenCase(name, "matrix", description, inputs, outputs, tols, meta)
 
@@ -456,33 +492,75 @@ def _between_cutoffs(rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([[2.0, -1.5], rng.uniform(0.5, 1.5, 7), [1e-9 * 2.0], [0.0]])
 
 
-_MATRIX_CASES: dict[str, tuple[Callable, float, str]] = {
-    "matrix_spd": (_spd, 1.0, "well-conditioned SPD matrix, eigenvalues in [0.5, 4]"),
+def _cutoff_band(precision: str) -> Callable[[np.random.Generator], np.ndarray]:
+    """n = 12, ||H|| = 4: eigenvalues at 0.5 and -2 times the cutoff of ``precision``.
+
+    Both lie well outside the ambiguity band (the cutoff +- the eigenvalue tolerance, 0.1 x
+    the cutoff), so the kept set is unambiguous, and any cutoff off by a factor 2 or more
+    (x3, /3, x10, /10, library defaults n eps, 10 n eps, rcond = 1e-15) changes it.
+    """
+
+    def spectrum(rng: np.random.Generator) -> np.ndarray:
+        c = cutoff_rtol(12, precision) * 4.0
+        return np.concatenate([[4.0, -3.0], rng.uniform(0.5, 2.0, 7), [0.5 * c, -2.0 * c, 0.0]])
+
+    return spectrum
+
+
+_MATRIX_CASES: dict[str, tuple[Callable, float, str, str]] = {
+    "matrix_spd": (
+        _spd,
+        0.5,
+        "well-conditioned SPD matrix, eigenvalues in [0.5, 4]; lr = 0.5",
+        "float64",
+    ),
     "matrix_exact_zeros": (
         _exact_zeros,
         0.5,
         "three exact zero eigenvalues, positive and negative ones in 0.3..3; lr = 0.5",
+        "float64",
     ),
     "matrix_clustered_negative": (
         _clustered_negative,
-        1.0,
-        "clusters at -2 (x4), 1e-3 (x3) and 0.5 (split by 1e-12), negative eigenvalues",
+        0.25,
+        "clusters at -2 (x4), 1e-3 (x3) and 0.5 (split by 1e-12), negative eigenvalues; lr = 0.25",
+        "float64",
     ),
     "matrix_large_norm": (
         _large_norm,
-        1.0,
-        "||H|| = 1e6 with eigenvalues -3e5, two exact zeros and six of order 1",
+        2.0,
+        "||H|| = 1e6 with eigenvalues -3e5, two exact zeros and six of order 1; lr = 2",
+        "float64",
     ),
     "matrix_near_cutoff": (
         _near_cutoff,
-        1.0,
-        "an eigenvalue at 1.05 x the float64 cutoff n eps ||H|| plus an exact zero: H^+, Hc, "
-        "rank are not comparable; the step is",
+        0.5,
+        "an eigenvalue at 1.05 x the float64 cutoff 100 n eps ||H||, inside the eigenvalue "
+        "tolerance of it, plus an exact zero: H^+, Hc, rank and the literal step are not "
+        "comparable (rounding decides them); the spectral and Cholesky steps are",
+        "float64",
     ),
     "matrix_between_cutoffs": (
         _between_cutoffs,
-        1.0,
-        "an eigenvalue 1e-9 ||H|| (kept in float64, dropped in float32) and an exact zero",
+        0.75,
+        "an eigenvalue 1e-9 ||H|| (kept by the float64 cutoff, dropped by the float32 one) "
+        "and an exact zero; lr = 0.75",
+        "float64",
+    ),
+    "matrix_cutoff_band": (
+        _cutoff_band("float64"),
+        0.5,
+        "eigenvalues at 0.5 and -2 times the float64 cutoff 100 n eps ||H|| (n = 12) and an "
+        "exact zero: a cutoff off by a factor 2 or more changes H^+, Hc and the rank; lr = 0.5",
+        "float64",
+    ),
+    "matrix_cutoff_band_float32": (
+        _cutoff_band("float32"),
+        0.5,
+        "eigenvalues at 0.5 and -2 times the float32 cutoff 100 n eps32 ||H|| (n = 12) and an "
+        "exact zero; the reference applies the float32 cutoff, so H^+, Hc and the rank are "
+        "comparable at float32 only (a float64 implementation keeps both); lr = 0.5",
+        "float32",
     ),
 }
 
@@ -518,6 +596,8 @@ def _model_tolerances(
     m: int,
     lr: float,
     suffix: str = "",
+    *,
+    policy: str = "float64",
 ) -> dict[str, dict[str, Tolerance]]:
     """Tolerances of loss, gradient, Hessian and everything computed from the Hessian.
 
@@ -541,7 +621,7 @@ def _model_tolerances(
         in_round = rounding[f"hessian{suffix}"] if f32 else 0.0
         e_h[precision] = m * eps * h_norm + in_round + n * eps * float(np.abs(lam).max())
         e_g[precision] = m * eps * g_norm + (rounding[f"grad{suffix}"] if f32 else 0.0)
-    for out, tol in _spectral_tolerances(lam, e_h, e_g, lr, g_norm).items():
+    for out, tol in _spectral_tolerances(lam, e_h, e_g, lr, g_norm, policy=policy).items():
         tols[f"{out}{suffix}"] = tol
     return tols
 
@@ -555,6 +635,7 @@ def _model_case(
     evaluate: Callable[..., dict[str, np.ndarray]],
     players: Mapping[str, int],
     meta: dict[str, Any],
+    policy: str = "float64",
 ) -> GoldenCase:
     """Evaluate a model case, derive every tolerance and check the step routes.
 
@@ -567,7 +648,7 @@ def _model_case(
     lr = float(inputs["lr"])
     tols: dict[str, dict[str, Tolerance]] = {}
     for suffix, m in players.items():
-        tols |= _model_tolerances(outputs, rounding, m, lr, suffix)
+        tols |= _model_tolerances(outputs, rounding, m, lr, suffix, policy=policy)
     m_max = max(players.values())
     for out, value in outputs.items():
         if out not in tols:
@@ -577,8 +658,11 @@ def _model_case(
             }
     for suffix in players:
         _check_consistent(name, outputs, tols, suffix)
-    first = next(iter(players))
-    meta = {**_spectral_meta(outputs[f"eigenvalues{first}"]), **meta}
+    policies = {
+        _MATRIX_NAMES[suffix]: _spectral_meta(outputs[f"eigenvalues{suffix}"], policy)
+        for suffix in players
+    }
+    meta = {"cutoff_policy": policies, "lr": lr, **meta}
     return GoldenCase(name, kind, description, inputs, outputs, tols, meta)
 
 
@@ -605,7 +689,7 @@ def _mlp_problem(
         out = {"loss": np.float64(vgh.value), "grad": vgh.grad, "hessian": vgh.hessian}
         return {**out, **_spectral_outputs(vgh.hessian, vgh.grad, float(lr))}
 
-    inputs = {"theta": theta, "x": x, "y": y, "lr": np.float64(1.0)}
+    inputs = {"theta": theta, "x": x, "y": y, "lr": np.float64(0.5)}
     return inputs, evaluate
 
 
@@ -653,7 +737,9 @@ _MLP_CASES: dict[str, tuple[tuple[int, ...], str, bool, str]] = {
 # --------------------------------------------------------------------------- GAN cases
 
 
-def _game_outputs(fg: Any, theta: Any, phi: Any, x_real: Any, z: Any, *, lr: float) -> dict:
+def _game_outputs(
+    fg: Any, theta: Any, phi: Any, x_real: Any, z: Any, *, lr: float, policy: str
+) -> dict:
     """Both players' losses, gradients, Hessians, spectral outputs, and the game Jacobian."""
     from hsc_ref import gan  # noqa: PLC0415  (keep importing hsc_ref.golden light)
 
@@ -666,87 +752,204 @@ def _game_outputs(fg: Any, theta: Any, phi: Any, x_real: Any, z: Any, *, lr: flo
     for suffix, fun, point in players:
         vgh = value_grad_hessian(fun, point, batched=True)
         base = {"loss": np.float64(vgh.value), "grad": vgh.grad, "hessian": vgh.hessian}
-        base |= _spectral_outputs(vgh.hessian, vgh.grad, lr)
+        base |= _spectral_outputs(vgh.hessian, vgh.grad, lr, policy)
         out |= {f"{k}{suffix}": v for k, v in base.items()}
     out["jacobian"] = gan.game_matrices(fg, theta, phi, x_real, z).jacobian
     return out
 
 
-def _gan_case(name: str, seed: int, *, dirac: tuple[float, float] | None, description: str):
-    """GAN players on ring data (``dirac=None``) or DiracGAN at ``(theta, psi) = dirac``."""
+_SATURATION_SCALE = 100.0  # discriminator output layer x100: logits of tens
+_SATURATION_SHIFT = 50.0  # fake logits from about 21 to 81, real ones from -9 to 108
+
+
+def _saturate(phi: np.ndarray, n_hidden: int) -> np.ndarray:
+    """A confident discriminator: its output layer scaled and shifted (logits |t| >> 1).
+
+    Fake samples get logits between about 21 (where PyTorch's ``F.softplus`` threshold 20
+    is off by ``e^-t``) and 81 (where ``1 - sigmoid(t)`` rounds to 0, so BCE through sigmoid
+    probabilities takes ``log(0)``); every softplus must be ``logaddexp(0, t)``.
+    """
+    phi = phi.copy()
+    out = slice(phi.shape[0] - n_hidden - 1, phi.shape[0])
+    phi[out] *= _SATURATION_SCALE
+    phi[-1] += _SATURATION_SHIFT
+    return phi
+
+
+def _tune_discriminator_eigenvalue(
+    hessian_d: Callable[[np.ndarray], np.ndarray], phi: np.ndarray, index: int, target: float
+) -> np.ndarray:
+    """Set one discriminator bias so that ``min |lam(H_D)| / max |lam(H_D)| = target``.
+
+    A large bias ``beta`` saturates its tanh unit; the unit's parameters then span
+    eigenvalues of size ``e^(-2 beta)``: four Newton steps on ``log`` of the smallest one
+    (slope -2) place it, deterministically.
+    """
+    phi = phi.copy()
+    phi[index] = 0.5 * np.log(1.0 / target) / 2.0  # a first guess on the e^(-2 beta) line
+    for _ in range(6):
+        lam = np.abs(np.linalg.eigvalsh(hessian_d(phi)))
+        phi[index] += 0.5 * np.log(lam.min() / lam.max() / target)
+    return phi
+
+
+def _gan_setup(seed: int, setup: str, policy: str) -> tuple[Any, dict, dict]:
+    """A GAN on ring data: seeded players and batch, then the setup's change of ``phi``."""
     from hsc_ref import gan  # noqa: PLC0415
     from hsc_ref.gan import data as gan_data  # noqa: PLC0415
 
-    rng = _seeded_rng(seed, name)
-    if dirac is None:
-        game = gan.mlp_game("ring", hidden=(4,), noise_dim=2, activation="tanh", loss="bce")
-        fg = gan.init_game(game, rng)
-        batch = 16
-        x_real = gan_data.sample(game.data, batch, rng)
-        z = rng.standard_normal((batch, game.noise_dim))
-        theta, phi = fg.theta, fg.phi
+    rng = _seeded_rng(seed, "gan_ring_players")  # every setup starts from the same players
+    game = gan.mlp_game("ring", hidden=(4,), noise_dim=2, activation="tanh", loss="bce")
+    fg = gan.init_game(game, rng)
+    batch = 16
+    x_real = gan_data.sample(game.data, batch, rng)
+    z = rng.standard_normal((batch, game.noise_dim))
+    theta, phi = fg.theta, fg.phi
+    extra: dict[str, Any] = {}
+    if setup == "saturated":
+        phi = _saturate(phi, 4)
+    elif setup == "player_cutoffs":
+        losses = gan.player_losses(fg, x_real, z)
+
+        def hessian_d(p: np.ndarray) -> np.ndarray:
+            return value_grad_hessian(lambda q: losses.discriminator(theta, q), p).hessian
+
+        n_d = phi.shape[0]
+        target = 1.6 * cutoff_rtol(n_d, policy)
+        phi = _tune_discriminator_eigenvalue(hessian_d, phi, 8, target)
+        extra["tuned"] = (
+            f"the discriminator's first hidden bias (phi[8] = {phi[8]:.6g}) saturates its unit "
+            f"so that H_D's smallest eigenvalue is 1.6 x its own {policy} cutoff "
+            f"{RTOL_FACTOR:g} * {n_d} * eps, below the cutoff computed from the whole game's "
+            f"n = {theta.shape[0] + n_d}"
+        )
+    inputs = {"theta": theta, "phi": phi, "x_real": x_real, "z": z, "lr": np.float64(0.5)}
+    meta = {
+        "batch": batch,
+        "data": "ring: 8 Gaussians at radius 2, std 0.02 (x_real is given)",
+        "layers_g": [[game.noise_dim, 4], [4, 2]],
+        "layers_d": [[2, 4], [4, 1]],
+        "activation": "tanh",
+        "output_activation": "identity (generator samples, discriminator logits)",
+        **extra,
+    }
+    return fg, inputs, meta
+
+
+def _dirac_setup(name: str, seed: int, point: tuple[float, float]) -> tuple[Any, dict, dict]:
+    from hsc_ref import gan  # noqa: PLC0415
+
+    game = gan.dirac_game("bce")
+    fg = gan.init_game(game, _seeded_rng(seed, name))
+    batch = 4
+    inputs = {
+        "theta": np.array([point[0]]),
+        "phi": np.array([point[1]]),
+        "x_real": np.zeros((batch, 1)),
+        "z": np.zeros((batch, 1)),
+        "lr": np.float64(0.5),
+    }
+    meta = {"batch": batch, "model": "DiracGAN: G(theta, z) = theta, D(psi, x) = psi x, data at 0"}
+    return fg, inputs, meta
+
+
+def _logit_range(fg: Any, inputs: Mapping[str, np.ndarray]) -> float:
+    """The largest ``|t|`` among the discriminator's real and fake logits."""
+    game = fg.game
+    fake = game.generator.apply(fg.unflatten_g(inputs["theta"]), inputs["z"])
+    d_params = fg.unflatten_d(inputs["phi"])
+    logits = [game.discriminator.apply(d_params, x) for x in (inputs["x_real"], fake)]
+    return float(max(np.abs(t).max() for t in logits))
+
+
+def _gan_case(
+    name: str, seed: int, *, setup: str, point: Any, policy: str, description: str
+) -> GoldenCase:
+    """GAN players on ring data (``setup``) or DiracGAN at ``point``."""
+    if setup == "dirac":
+        fg, inputs, meta = _dirac_setup(name, seed, point)
     else:
-        game = gan.dirac_game("bce")
-        fg = gan.init_game(game, rng)
-        batch = 4
-        x_real, z = np.zeros((batch, 1)), np.zeros((batch, 1))
-        theta, phi = np.array([dirac[0]]), np.array([dirac[1]])
+        fg, inputs, meta = _gan_setup(seed, setup, policy)
 
     def evaluate(theta, phi, x_real, z, lr):
-        return _game_outputs(fg, theta, phi, x_real, z, lr=float(lr))
+        return _game_outputs(fg, theta, phi, x_real, z, lr=float(lr), policy=policy)
 
-    inputs = {"theta": theta, "phi": phi, "x_real": x_real, "z": z, "lr": np.float64(1.0)}
-    n_g, n_d = theta.shape[0], phi.shape[0]
+    n_g, n_d, batch = inputs["theta"].shape[0], inputs["phi"].shape[0], meta["batch"]
     spectral = ["grad", "hessian", "step", "step_cholesky", "step_literal"]
-    meta: dict[str, Any] = {
-        "batch": batch,
+    meta |= {
         "losses": (
             "logits r = D(x_real), f = D(G(z)); L_D = mean softplus(-r) + mean softplus(f); "
-            "L_G = mean softplus(-f) (non-saturating BCE); softplus(t) = log(1 + e^t)"
+            "L_G = mean softplus(-f) (non-saturating BCE); softplus(t) = log(1 + e^t) = "
+            "logaddexp(0, t) (never log(1 + exp(t)) or log(sigmoid), which overflow or round)"
         ),
+        "max_abs_logit": _logit_range(fg, inputs),
         "jacobian": (
             "Jacobian of (grad_theta L_G, grad_phi L_D) over (theta, phi): "
             "[[H_G, d2 L_G/dtheta dphi], [d2 L_D/dphi dtheta, H_D]], not symmetric"
         ),
         "flat_outputs": [f"{k}{s}" for s in ("_g", "_d") for k in spectral],
     }
-    if dirac is None:
-        sizes_g = [game.noise_dim, 4, 2]
-        sizes_d = [2, 4, 1]
-        meta |= {
-            "data": "ring: 8 Gaussians at radius 2, std 0.02 (x_real is given)",
-            "layers_g": [[a, b] for a, b in itertools.pairwise(sizes_g)],
-            "layers_d": [[a, b] for a, b in itertools.pairwise(sizes_d)],
-            "activation": "tanh",
-            "output_activation": "identity (generator samples, discriminator logits)",
-        }
-    else:
-        meta |= {"model": "DiracGAN: G(theta, z) = theta, D(psi, x) = psi x, data at 0"}
     return _model_case(
         name,
-        kind="gan" if dirac is None else "dirac",
+        kind="dirac" if setup == "dirac" else "gan",
         description=description,
         inputs=inputs,
         evaluate=evaluate,
         players={"_g": n_g + batch, "_d": n_d + batch},
         meta=meta,
+        policy=policy,
     )
 
 
-_GAN_CASES: dict[str, tuple[tuple[float, float] | None, str]] = {
+_GAN_CASES: dict[str, tuple[str, Any, str, str]] = {
     "gan_ring_players": (
+        "ring",
         None,
+        "float64",
         "GAN players on ring data: 2-4-2 tanh generator, 2-4-1 tanh discriminator, BCE, "
-        "batch 16; per-player Hessians and the game Jacobian",
+        "batch 16, lr = 0.5; per-player Hessians and the game Jacobian",
+    ),
+    "gan_saturated": (
+        "saturated",
+        None,
+        "float64",
+        "the ring GAN with a confident discriminator (output layer x100, shifted by 50): fake "
+        "logits from 21 to 81, real ones from -9 to 108; naive softplus, sigmoid-probability "
+        "BCE and PyTorch's F.softplus threshold all show",
+    ),
+    "gan_player_cutoffs": (
+        "player_cutoffs",
+        None,
+        "float64",
+        "the ring GAN with one discriminator unit saturated so that H_D's smallest eigenvalue "
+        "is 1.6 x the player's own float64 cutoff (n = 17), below the whole game's (n = 39)",
+    ),
+    "gan_player_cutoffs_float32": (
+        "player_cutoffs",
+        None,
+        "float32",
+        "as gan_player_cutoffs for the float32 cutoff: the reference applies it, so the "
+        "discriminator's H^+, Hc and rank are comparable at float32 only",
     ),
     "dirac_equilibrium": (
+        "dirac",
         (0.0, 0.0),
+        "float64",
         "DiracGAN at its equilibrium (0, 0): both per-player Hessians vanish, so Hc = 0",
     ),
     "dirac_near_equilibrium": (
+        "dirac",
         (0.01, 0.02),
+        "float64",
         "DiracGAN at (0.01, 0.02): per-player Hessians of order 1e-4, Hc of order 1e4, "
         "the step of order 1e-6",
+    ),
+    "dirac_saturated": (
+        "dirac",
+        (20.0, 40.0),
+        "float64",
+        "DiracGAN at (20, 40): the fake logit is 800, where log(1 + exp(t)) overflows and "
+        "1 - sigmoid(t) is 0; the Hessians underflow to exact zeros",
     ),
 }
 
@@ -783,7 +986,7 @@ def _style_case(name: str, seed: int, *, description: str) -> GoldenCase:
             out[f"layer_loss_{i}"] = np.float64(style.layer_style_loss(f, a))
         return out | _spectral_outputs(vgh.hessian, vgh.grad, float(lr))
 
-    inputs = {"image": image, "style_image": style_image, "lr": np.float64(1.0)}
+    inputs = {"image": image, "style_image": style_image, "lr": np.float64(0.5)}
     for i, (W, b) in enumerate(fx.layers):
         inputs |= {f"W{i}": W, f"b{i}": b}
     n = image.size
@@ -838,16 +1041,18 @@ def build_case(name: str, seed: int = 0) -> GoldenCase:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if name in _MATRIX_CASES:
-        lam_fn, lr, description = _MATRIX_CASES[name]
-        return _matrix_case(name, int(seed), lam_fn, lr, description)
+        lam_fn, lr, description, policy = _MATRIX_CASES[name]
+        return _matrix_case(name, int(seed), lam_fn, lr, description, policy=policy)
     if name in _MLP_CASES:
         sizes, activation, dead, description = _MLP_CASES[name]
         return _mlp_case(
             name, int(seed), sizes, activation, dead_unit=dead, description=description
         )
     if name in _GAN_CASES:
-        dirac, description = _GAN_CASES[name]
-        return _gan_case(name, int(seed), dirac=dirac, description=description)
+        setup, point, policy, description = _GAN_CASES[name]
+        return _gan_case(
+            name, int(seed), setup=setup, point=point, policy=policy, description=description
+        )
     if name in _STYLE_CASES:
         return _style_case(name, int(seed), description=_STYLE_CASES[name])
     raise ValueError(f"case must be one of {list(CASE_NAMES)}, got {name!r}")

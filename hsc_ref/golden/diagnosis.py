@@ -215,10 +215,11 @@ def _float32_hint(case: GoldenCase, output: str, err: float, precision: str) -> 
         return ""
     tol64 = case.tolerances[output]["float64"]
     tol32 = case.tolerances[output]["float32"]
-    if not tol32.comparable or err > tol32.atol + tol32.rtol * _scale(case.outputs[output]):
+    scale = _scale(case.outputs[output])
+    if not tol32.comparable or err > tol32.atol + tol32.rtol * scale:
         return ""
-    if err <= tol64.atol + tol64.rtol * _scale(case.outputs[output]):
-        return ""
+    if err <= tol64.atol + tol64.rtol * scale or err < 0.1 * eps_of("float32") * scale:
+        return ""  # passes, or far below what float32 rounding leaves
     return (
         f"differences at float32 rounding: the error {err:.3g} is within this output's float32 "
         f"tolerance ({tol32.atol:.3g}) but not its float64 one ({tol64.atol:.3g}): the "
@@ -412,25 +413,29 @@ def _variant_hint(case: GoldenCase, output: str, a: np.ndarray, precision: str) 
     if base != "loss" or a.shape != ():
         return ""
     tol = case.tolerances[output][precision]
-    value = float(a)
+    value, reference = float(a), float(case.outputs[output])
+
+    def close(x: float, y: float) -> bool:
+        return abs(x - y) <= tol.atol + tol.rtol * abs(y)
+
     for description, variant in loss_variants(case).get(suffix, {}).items():
-        if math.isfinite(variant) and abs(value - variant) <= max(tol.atol, 1e-12 * abs(variant)):
+        if math.isfinite(variant) and not close(variant, reference) and close(value, variant):
             return f"the loss equals the reference model's loss with {description}"
     return ""
 
 
 def _nonfinite_hint(case: GoldenCase) -> str:
     logits = case.meta.get("max_abs_logit")
-    saturated = (
-        f" (this case has discriminator logits up to |t| = {logits:g})"
-        if logits is not None
-        else ""
-    )
+    if logits is None:
+        return "non-finite values: an overflow, a division by zero or a failed solve"
+    saturated = f" (this case has discriminator logits up to |t| = {logits:g})"
     return (
         f"non-finite values: an overflow or a log of 0{saturated}: softplus written as "
         f"log(1 + exp(t)) overflows for t > 709 (88 in float32), and BCE through sigmoid "
-        f"probabilities takes log(0) once sigmoid rounds to 1 (t > 37; 17 in float32); write "
-        f"softplus(t) = logaddexp(0, t) and BCE with logits"
+        f"probabilities takes log(0) once sigmoid rounds to 1 (t > 37; 17 in float32), and "
+        f"torch.logaddexp's second derivative is NaN at t = -800 (torch 2.13); write softplus "
+        f"so that value and derivatives are exact (logaddexp(0, t) in NumPy, "
+        f"F.softplus(t, threshold=40) in PyTorch) and BCE with logits"
     )
 
 
@@ -438,31 +443,28 @@ def _nonfinite_hint(case: GoldenCase) -> str:
 
 
 def _implied_kept(
-    output: str, a: np.ndarray, lam: np.ndarray, q: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Eigen-directions an implementation kept, and the magnitudes it inverted there.
+    output: str, a: np.ndarray, h: np.ndarray, lam: np.ndarray
+) -> tuple[int, float] | None:
+    """How many eigenvalues an implementation kept, and the smallest magnitude it inverted.
 
-    For ``pinv`` (``hc``) the coefficient ``c_i = q_i^T A q_i`` (minus ``lam_i``) along the
-    reference eigenvector ``q_i`` is ``1 / lam_i`` when kept and 0 when dropped; a kept
-    direction inverted the magnitude ``1 / |c_i|``, which for rounding noise is not the
-    reference's ``|lam_i|``. A direction counts as kept when ``|c_i| >= 1 / (2 max|lam|)``,
-    more than any dropped direction's error.
+    A pseudo-inverse's nonzero eigenvalues are ``1 / mu`` for the kept eigenvalues ``mu`` of
+    the implementation's own ``H``, so the eigenvalues of ``pinv`` (of ``hc - H``) give both
+    without eigenvectors, which mix within clusters of tiny eigenvalues. An eigenvalue counts
+    as inverted when ``|1/mu| >= 1 / (2 max|lam|)``, more than any dropped one's error.
     """
     base = _split(output)[0]
-    mags = np.abs(lam)
+    mags = np.sort(np.abs(lam))[::-1]
     if base == "rank":
         if a.shape != () or not float(a).is_integer() or not 0 <= int(a) <= lam.shape[0]:
             return None
-        kept = np.zeros(lam.shape, bool)
-        kept[np.argsort(-mags, kind="stable")[: int(a)]] = True
-        return kept, mags
-    if a.shape != (lam.shape[0], lam.shape[0]) or base not in ("pinv", "hc"):
+        k = int(a)
+        return k, float(mags[k - 1]) if k else math.inf
+    if a.shape != h.shape or base not in ("pinv", "hc"):
         return None
-    coeffs = np.einsum("ij,ik,kj->j", q, a, q) - (lam if base == "hc" else 0.0)
-    kept = np.abs(coeffs) >= 0.5 / float(mags.max())
-    with np.errstate(divide="ignore"):
-        inverted = np.where(kept, 1.0 / np.abs(coeffs), mags)
-    return kept, inverted
+    part = 0.5 * (a + a.T) - (h if base == "hc" else 0.0)
+    inv = np.abs(np.linalg.eigvalsh(part))
+    inverted = inv[inv >= 0.5 / float(mags[0])]
+    return int(inverted.size), float(1.0 / inverted.max()) if inverted.size else math.inf
 
 
 def _library_cutoffs(case: GoldenCase, output: str, n: int, norm: float, precision: str):
@@ -504,28 +506,24 @@ def _cutoff_hint(case: GoldenCase, output: str, a: np.ndarray, precision: str) -
     h = _reference_h(case, suffix)
     if base not in ("pinv", "hc", "rank") or h is None:
         return ""
-    lam, q = np.linalg.eigh(h)
+    lam = np.linalg.eigvalsh(h)
     n, norm = lam.shape[0], float(np.abs(lam).max())
-    implied = _implied_kept(output, np.asarray(a, dtype=np.float64), lam, q) if norm else None
+    implied = _implied_kept(output, np.asarray(a, dtype=np.float64), h, lam) if norm else None
     if implied is None:
         return ""
-    kept, mags = implied
+    kept, smallest = implied
     cutoff = RTOL_FACTOR * n * eps_of(precision) * norm
-    golden_kept = np.abs(lam) > cutoff
-    if np.array_equal(kept, golden_kept):
+    mags = np.sort(np.abs(lam))[::-1]
+    golden = int((mags > cutoff).sum())
+    if kept == golden:
         return ""
-    low = float(mags[~kept].max()) if (~kept).any() else 0.0
-    high = float(mags[kept].min()) if kept.any() else math.inf
-    changed = np.flatnonzero(kept != golden_kept)
-    listed = ", ".join(
-        f"{mags[i]:.3g} ({mags[i] / cutoff:.2g} x the cutoff) {'kept' if kept[i] else 'dropped'}"
-        for i in changed[:4]
-    )
-    if low >= high:
-        return (
-            f"eigenvalues {listed}: no single cutoff keeps this set; the golden cutoff is "
-            f"{cutoff:.3g} (rtol = {RTOL_FACTOR:g} * n * eps, n = {n})"
-        )
+    changed = mags[min(kept, golden) : max(kept, golden)]
+    verb = "kept" if kept > golden else "dropped"
+    listed = ", ".join(f"{m:.3g} ({m / cutoff:.2g} x the cutoff)" for m in changed[:4])
+    if kept > golden and not 0.5 <= smallest / max(float(changed[-1]), 1e-300) <= 2:
+        listed += f" (the smallest inverted as {smallest:.3g}: its own rounding noise)"
+    low = min(float(mags[kept]) if kept < n else 0.0, smallest)
+    high = smallest
     in_range = [
         name
         for name, value in _library_cutoffs(case, output, n, norm, precision)
@@ -533,9 +531,10 @@ def _cutoff_hint(case: GoldenCase, output: str, a: np.ndarray, precision: str) -
     ]
     matches = f"; that range holds {' and '.join(in_range)}" if in_range else ""
     return (
-        f"eigenvalues kept or dropped near the cutoff: {listed}; the implementation's cutoff "
-        f"lies in [{low:.3g}, {high:.3g}) = [{low / cutoff:.3g}, {high / cutoff:.3g}) x the "
-        f"golden cutoff {cutoff:.3g}{matches}. Pass the golden policy explicitly: "
+        f"eigenvalues kept or dropped near the cutoff: {kept} kept where the golden cutoff "
+        f"keeps {golden}, so |lam| = {listed} {verb}; the implementation's cutoff lies in "
+        f"[{low:.3g}, {high:.3g}) = [{low / cutoff:.3g}, {high / cutoff:.3g}) x the golden "
+        f"cutoff {cutoff:.3g}{matches}. Pass the golden policy explicitly: "
         f"{cutoff_keywords(RTOL_FACTOR * n * eps_of(precision))}"
     )
 
@@ -602,12 +601,9 @@ def diagnose(case: GoldenCase, output: str, actual: Any, precision: str) -> str:
     if not np.isfinite(a).all():
         return _nonfinite_hint(case)
     err = float(np.abs(a - d).max()) if a.size else 0.0
-    hint = _float32_hint(case, output, err, precision)
-    if hint:
-        return hint
-    variant = _variant_hint(case, output, a, precision)
-    if variant:
-        return variant
+    first = _variant_hint(case, output, a, precision) or _float32_hint(case, output, err, precision)
+    if first:
+        return first
     hints: Sequence[str] = [
         _permutation_hint(case, output, a, d),
         _structure_hint(output, a, d, precision),
@@ -616,10 +612,22 @@ def diagnose(case: GoldenCase, output: str, actual: Any, precision: str) -> str:
         _step_hint(case, output, a, precision),
     ]
     found = [h for h in hints if h]
-    if not found and _split(output)[0] == "loss":
-        found.append(
-            "the loss itself differs, so the function evaluated is not the reference one: "
-            "check how the flat parameters are loaded (W = weight.T), the inputs and the "
-            "conventions in the case's meta"
-        )
+    if not found and _split(output)[0] in ("loss", "grad", "hessian"):
+        found.append(_unrecognized_model_hint(case, output))
     return "; ".join(found)
+
+
+def _unrecognized_model_hint(case: GoldenCase, output: str) -> str:
+    """A model output differs in no recognized way: where to look."""
+    logits = case.meta.get("max_abs_logit")
+    if logits is not None and logits >= 20:
+        return (
+            f"no known pattern; this case has discriminator logits up to |t| = {logits:.3g}, "
+            f"where softplus written as log(1 + exp(t)), BCE through sigmoid probabilities or "
+            f"PyTorch's F.softplus (linear above 20) lose digits: write softplus(t) = "
+            f"logaddexp(0, t) and BCE with logits"
+        )
+    return (
+        "no known pattern: the function evaluated is not the reference one; check the inputs, "
+        "the flat layout and the conventions in the case's meta"
+    )

@@ -39,7 +39,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def report(run: Path, label: str) -> golden.CheckReport:
-    return golden.check_results(run / "golden", run / f"{label}.npz")
+    gold = golden.read_golden(run / "golden")
+    pitfall = label.removeprefix("pitfall_")
+    only = load_example().pitfall_cases(gold, pitfall) if label.startswith("pitfall_") else None
+    return golden.check_results(gold, run / f"{label}.npz", only=only)
 
 
 def failing(rep: golden.CheckReport) -> dict[str, str]:
@@ -135,3 +138,26 @@ def test_module_built_with_layers_to_torch_linear_gives_the_reference_loss(run: 
     expected = float(case.outputs["loss"])
     atol = case.tolerances["loss"]["float64"].atol
     assert abs(load_example().module_loss(case) - expected) <= atol
+
+
+def test_torch_linalg_pinv_default_is_caught_with_its_cutoff_range(run: Path) -> None:
+    causes = roots(report(run, "pitfall_pinv_default"))
+    cause = causes["matrix_cutoff_band/pinv"]
+    assert "torch.linalg.pinv default rtol = n * eps" in cause and "0.5 x the cutoff" in cause
+
+
+def test_torch_softplus_threshold_is_caught_at_saturated_logits(run: Path) -> None:
+    causes = roots(report(run, "pitfall_softplus"))
+    assert "F.softplus" in causes["gan_saturated/loss_d"]
+    assert all(k.startswith("gan_saturated/") for k in causes)  # only there do logits pass 20
+
+
+def test_torch_bce_loss_is_caught(run: Path) -> None:
+    causes = roots(report(run, "pitfall_bce_loss"))
+    assert "nn.BCELoss" in causes["gan_saturated/loss_g"]
+    assert "nn.BCELoss" in causes["dirac_saturated/loss_d"]
+
+
+def test_torch_logaddexp_nan_second_derivative_is_caught(run: Path) -> None:
+    causes = roots(report(run, "pitfall_logaddexp"))
+    assert "torch.logaddexp's second derivative is NaN" in causes["dirac_saturated/hessian_g"]

@@ -1,0 +1,285 @@
+"""Realistic bugs planted one at a time into the independent implementation.
+
+Each mutant is one change of :class:`reference_impl.Config`, the words the checker's
+diagnosis must contain for it (in the cause of a root failure), the outputs its root
+failures may be (``None``: any), and, when float32 cannot see it, why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CUTOFF_ROOTS = frozenset({"pinv", "hc", "rank", "step_literal"})
+LOSS_ROOTS = frozenset({"loss"})
+MODEL_ROOTS = frozenset({"loss", "grad", "hessian"})  # a loss that passes at float32 may not
+STEP_ROOTS = frozenset({"step", "step_cholesky", "step_literal"})
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One planted bug."""
+
+    name: str
+    description: str
+    changes: dict[str, Any]
+    diagnosis: str
+    roots: frozenset[str] | None = None
+    float32_blind: str = ""  # why float32 cannot see it ("" when it must fail there too)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_RANGE = "kept or dropped near the cutoff"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # ----------------------------------------------------------------- the cutoff
+    Mutant(
+        "cutoff_x10", "cutoff rtol 10 x the policy", {"cutoff_scale": 10.0}, _RANGE, CUTOFF_ROOTS
+    ),
+    Mutant("cutoff_div10", "cutoff rtol / 10", {"cutoff_scale": 0.1}, _RANGE, CUTOFF_ROOTS),
+    Mutant("cutoff_x3", "cutoff rtol 3 x the policy", {"cutoff_scale": 3.0}, _RANGE, CUTOFF_ROOTS),
+    Mutant("cutoff_div3", "cutoff rtol / 3", {"cutoff_scale": 1 / 3}, _RANGE, CUTOFF_ROOTS),
+    Mutant(
+        "numpy_pinv_default",
+        "numpy.linalg.pinv(H) with its default rcond = 1e-15 (and SVD)",
+        {"cutoff_rule": "numpy_pinv"},
+        "default rcond = 1e-15",
+        CUTOFF_ROOTS,
+    ),
+    Mutant(
+        "scipy_pinvh_default",
+        "scipy.linalg.pinvh(H) with its default rtol = n eps",
+        {"cutoff_rule": "scipy_pinvh"},
+        "SciPy's pinv/pinvh and torch.linalg.pinv default rtol = n * eps",
+        CUTOFF_ROOTS,
+    ),
+    Mutant(
+        "scipy_pinv_default",
+        "scipy.linalg.pinv(H) (SVD) with its default rtol = max(m, n) eps",
+        {"cutoff_rule": "scipy_pinv"},
+        "SciPy's pinv/pinvh and torch.linalg.pinv default rtol = n * eps",
+        CUTOFF_ROOTS,
+    ),
+    Mutant(
+        "torch_linalg_pinv_default",
+        "torch.linalg.pinv(H) default, rtol = max(m, n) eps (formula replicated in NumPy)",
+        {"cutoff_rule": "torch_linalg_pinv"},
+        "SciPy's pinv/pinvh and torch.linalg.pinv default rtol = n * eps",
+        CUTOFF_ROOTS,
+    ),
+    Mutant(
+        "torch_pinverse_default",
+        "torch.pinverse(H) default, rcond = 1e-15 (replicated)",
+        {"cutoff_rule": "torch_pinverse"},
+        "default rcond = 1e-15",
+        CUTOFF_ROOTS,
+    ),
+    Mutant(
+        "jax_pinv_default",
+        "jax.numpy.linalg.pinv(H) default, rtol = 10 max(m, n) eps (replicated)",
+        {"cutoff_rule": "jax_pinv"},
+        "JAX's pinv default rtol = 10 * n * eps",
+        CUTOFF_ROOTS,
+    ),
+    Mutant(
+        "numpy_matrix_rank_default",
+        "rank from numpy.linalg.matrix_rank(H), tol = S.max() max(M, N) eps",
+        {"rank_rule": "numpy_matrix_rank"},
+        "matrix_rank's default tol",
+        frozenset({"rank"}),
+    ),
+    Mutant(
+        "torch_matrix_rank_default",
+        "rank from torch.linalg.matrix_rank(H) default, rtol = max(m, n) eps (replicated)",
+        {"rank_rule": "torch_matrix_rank"},
+        "matrix_rank's default tol",
+        frozenset({"rank"}),
+    ),
+    Mutant(
+        "jax_matrix_rank_default",
+        "rank from jax.numpy.linalg.matrix_rank(H) default, S.max() max(M, N) eps (replicated)",
+        {"rank_rule": "jax_matrix_rank"},
+        "matrix_rank's default tol",
+        frozenset({"rank"}),
+    ),
+    Mutant(
+        "cutoff_absolute",
+        "an absolute cutoff atol = 100 n eps, rtol = 0 (ignores ||H||)",
+        {"cutoff_rule": "absolute"},
+        "an absolute cutoff",
+        CUTOFF_ROOTS,
+    ),
+    Mutant(
+        "cutoff_eps_of_other_precision",
+        "the cutoff's eps of the other precision (float32's at float64, float64's at float32)",
+        {"cutoff_rule": "other_eps"},
+        "cutoff (eps of",
+        CUTOFF_ROOTS,
+    ),
+    Mutant(
+        "gan_cutoff_from_game_n",
+        "each GAN player's cutoff from the whole game's n = n_G + n_D, not its own n",
+        {"cutoff_rule": "game_n"},
+        "the whole game's n = 39",
+        CUTOFF_ROOTS,
+    ),
+    # ----------------------------------------------------------------- losses
+    Mutant(
+        "naive_softplus",
+        "softplus(t) = log(1 + exp(t))",
+        {"softplus": "naive"},
+        "log(1 + exp(t))",
+        MODEL_ROOTS,
+    ),
+    Mutant(
+        "sigmoid_probability_bce",
+        "BCE through sigmoid probabilities: -log(sigmoid(t)), -log(1 - sigmoid(t))",
+        {"softplus": "sigmoid_bce"},
+        "BCE through sigmoid",
+        MODEL_ROOTS,
+    ),
+    Mutant(
+        "torch_bce_loss_clamped",
+        "nn.BCELoss on sigmoid outputs (its logs clamped at -100) instead of BCE with logits",
+        {"softplus": "bce_clamped"},
+        "nn.BCELoss",
+        MODEL_ROOTS,
+    ),
+    Mutant(
+        "torch_softplus_threshold",
+        "PyTorch's F.softplus (linear above threshold 20) instead of logaddexp(0, t)",
+        {"softplus": "torch_threshold"},
+        "F.softplus",
+        LOSS_ROOTS,
+        float32_blind=(
+            "its error e^-t < e^-20 = 2e-9 per logit is below float32 rounding (eps 1.2e-7)"
+        ),
+    ),
+    Mutant(
+        "minimax_generator_loss",
+        "the minimax generator loss -mean softplus(f) instead of the non-saturating one",
+        {"generator_loss": "minimax"},
+        "minimax generator loss",
+        LOSS_ROOTS,
+    ),
+    Mutant(
+        "discriminator_loss_concatenated",
+        "L_D as one mean over the concatenated real and fake batch (half the pinned sum)",
+        {"d_loss_concatenated": True},
+        "concatenated real and fake batch",
+        LOSS_ROOTS,
+    ),
+    Mutant(
+        "sum_over_batch",
+        "losses summed over the batch instead of averaged",
+        {"reduction": "sum"},
+        "the batch size B = 16",
+        LOSS_ROOTS,
+    ),
+    Mutant(
+        "mlp_mean_over_batch_only",
+        "squared error averaged over the batch only, summed over outputs",
+        {"mlp_mean_over": "batch"},
+        "the number of outputs",
+        LOSS_ROOTS,
+    ),
+    Mutant(
+        "transposed_weight_layout",
+        "flat parameters loaded into nn.Linear without W = weight.T",
+        {"weight_layout": "transposed"},
+        "without W = weight.T",
+        LOSS_ROOTS,
+    ),
+    Mutant(
+        "torch_parameter_order",
+        "gradient, Hessian and steps reported in PyTorch's parameters_to_vector order",
+        {"report_order": "torch"},
+        "PyTorch's parameter order",
+        frozenset({"grad"}),
+    ),
+    Mutant(
+        "gram_pytorch_tutorial",
+        "the PyTorch tutorial's (and jcjohnson's) Gram G / (C M) and mse_loss",
+        {"gram": "pytorch_tutorial"},
+        "PyTorch tutorial's and jcjohnson's Gram",
+        frozenset({"gram", "style_gram"}),
+    ),
+    Mutant(
+        "gram_tensorflow_tutorial",
+        "the TensorFlow tutorial's Gram G / M and a mean of squares",
+        {"gram": "tensorflow_tutorial"},
+        "TensorFlow tutorial's Gram",
+        frozenset({"gram", "style_gram"}),
+    ),
+    Mutant(
+        "gram_keras_example",
+        "the Keras example's style loss sum (G - A)^2 / (4 * 9 * size^2)",
+        {"gram": "keras_example"},
+        "keras_example style-loss convention",
+        frozenset({"layer_loss"}),
+    ),
+    Mutant(
+        "style_layers_summed",
+        "the style loss summed over layers instead of averaged",
+        {"style_layers": "sum"},
+        "the number of layers",
+        LOSS_ROOTS,
+    ),
+    # ----------------------------------------------------------------- the step
+    Mutant(
+        "lr_twice", "the learning rate applied twice", {"lr_power": 2}, "applied twice", STEP_ROOTS
+    ),
+    Mutant("lr_left_out", "the learning rate left out", {"lr_power": 0}, "left out", STEP_ROOTS),
+    Mutant("step_sign_flipped", "s = +lr pinv(Hc) g", {"step_sign": 1.0}, "sign flip", STEP_ROOTS),
+    Mutant(
+        "gradient_clipped",
+        "the gradient clipped to norm 1 before the step (the article's loop clips)",
+        {"clip_gradient": 1.0},
+        "clipped to norm 1",
+        STEP_ROOTS,
+    ),
+    Mutant(
+        "newton_step",
+        "the Newton step -lr pinv(H) g instead of -lr pinv(H + pinv(H)) g",
+        {"step_method": "newton"},
+        "the Newton step",
+        STEP_ROOTS,
+    ),
+    Mutant(
+        "hc_applied_not_inverted",
+        "the step -lr Hc g: Hc where its pseudo-inverse belongs",
+        {"step_method": "hc_times_g"},
+        "Hc applied",
+        STEP_ROOTS,
+    ),
+    # ----------------------------------------------------------------- precision, reporting
+    Mutant(
+        "float32_computation_saved_as_float64",
+        "everything computed in float32, saved as float64",
+        {"float32_inside": True},
+        "float32",
+        None,
+        float32_blind="it is a float32 implementation: at float32 it is correct",
+    ),
+    Mutant(
+        "symmetrized_game_jacobian",
+        "the game Jacobian symmetrized like a Hessian",
+        {"symmetrize_jacobian": True},
+        "symmetric part",
+        frozenset({"jacobian"}),
+    ),
+    Mutant(
+        "singular_values_as_eigenvalues",
+        "singular values (|lam|, sorted) reported as eigenvalues",
+        {"eigenvalues": "singular_values"},
+        "singular values reported as eigenvalues",
+        frozenset({"eigenvalues"}),
+    ),
+    Mutant(
+        "eigenvalues_descending",
+        "eigenvalues reported in descending order",
+        {"eigenvalues": "descending"},
+        "descending order",
+        frozenset({"eigenvalues"}),
+    ),
+)
