@@ -17,9 +17,10 @@ from hsc_ref.golden.cases import (
     Tolerance,
     build_case,
     build_cases,
+    cutoff_keywords,
 )
 from hsc_ref.golden.check import CheckReport, CheckRow, check_results, declared_precision
-from hsc_ref.golden.diagnosis import cutoff_keywords, diagnose
+from hsc_ref.golden.diagnosis import diagnose
 from hsc_ref.golden.files import (
     MANIFEST_NAME,
     SCHEMA_VERSION,

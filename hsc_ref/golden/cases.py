@@ -40,6 +40,8 @@ __all__ = [
     "PRECISIONS",
     "Tolerance",
     "GoldenCase",
+    "cutoff_rtol",
+    "cutoff_keywords",
     "CASE_NAMES",
     "build_case",
     "build_cases",
@@ -72,10 +74,14 @@ CONVENTIONS = {
     "losses": "means over the batch (and over outputs for the squared error)",
     "cutoff_policy": (
         "scipy.linalg.pinvh's rule, keep |lam| > atol + rtol * max|lam|, with atol = 0 and "
-        "rtol = 100 * n * eps(dtype of the implementation), n the order of the matrix (100 x "
-        "SciPy's default, which sits at the rounding noise of zero eigenvalues); pass it "
-        "explicitly (torch.pinverse defaults to rcond = 1e-15 whatever the dtype); the same "
-        "rule applies to both pseudo-inverses of the literal step"
+        "rtol = 100 * n * eps(dtype of the implementation), n the order of the matrix (each "
+        "GAN player's own), in every pseudo-inverse, rank and Hc, and in both pseudo-inverses "
+        "of the literal step. It is 100 x SciPy's default n * eps, which sits at the rounding "
+        "noise of zero eigenvalues, and also 100 x the default of hsc_ref's own correct() and "
+        "hsc_step(): pass it explicitly. Library defaults differ: NumPy's pinv and "
+        "torch.pinverse use rcond = 1e-15 whatever the dtype, SciPy and torch.linalg.pinv "
+        "n * eps, JAX's pinv 10 * n * eps. Each case's meta.cutoff_policy gives n, rtol and "
+        "the cutoff per precision, and the exact calls"
     ),
     "gram": (
         "G = F F^T, unnormalized, F = a layer's features as C x M (M = h w positions); style "
@@ -86,14 +92,20 @@ CONVENTIONS = {
     "hc": "Hc = H + pinv(H) under the cutoff policy",
     "step": (
         "HSC step s = -lr * pinv(Hc) g = -lr * Q diag(lam / (1 + lam^2)) Q^T g; 'step' is the "
-        "spectral route, 'step_cholesky' solves (I + H^2) s = -lr H g, 'step_literal' is "
-        "-lr * pinvh(H + pinvh(H)) @ g with the cutoff policy in both pseudo-inverses"
+        "spectral route, 'step_cholesky' solves (I + H^2) s = -lr H g (the same step in exact "
+        "arithmetic), 'step_literal' is -lr * pinvh(H + pinvh(H)) @ g with the cutoff policy "
+        "in both pseudo-inverses: it maps every eigenvalue at or below the cutoff to 0 where "
+        "the other two routes give lam / (1 + lam^2), so it differs from them whenever a "
+        "nonzero eigenvalue is dropped"
     ),
     "eigenvalues": "ascending",
     "rank": "number of eigenvalues above the cutoff, an integer",
     "results_file": (
-        "one .npz (no object arrays) with keys '<case>/<output>'; float32 arrays select the "
-        "float32 tolerances of their case"
+        "one .npz (no object arrays) with keys '<case>/<output>', every floating array at the "
+        "one precision the implementation computes in (the checker applies that precision's "
+        "tolerances to the whole set; an array below it fails). An output you cannot compute "
+        "(a float32 Cholesky that fails) is left out: reported 'not provided' where it is not "
+        "comparable at your precision, 'missing' (a failure) elsewhere"
     ),
 }
 
@@ -163,6 +175,27 @@ def eps_of(precision: str) -> float:
     return float(np.finfo(np.dtype(precision)).eps)
 
 
+def cutoff_keywords(rtol: float) -> dict[str, str]:
+    """The calls that apply the golden cutoff ``atol = 0``, ``rtol`` in each library.
+
+    Examples
+    --------
+    >>> cutoff_keywords(1e-13)["scipy"]
+    'scipy.linalg.pinvh(H, atol=0.0, rtol=1e-13)'
+    """
+    r = repr(float(rtol))
+    return {
+        "hsc_ref": (
+            f"hsc_ref.corrections.correct(H, 'hsc', atol=0.0, rtol={r}); "
+            f"hsc_ref.steps.hsc_step(H, g, lr=lr, route='literal', atol=0.0, rtol={r})"
+        ),
+        "scipy": f"scipy.linalg.pinvh(H, atol=0.0, rtol={r})",
+        "numpy": f"numpy.linalg.pinv(H, rtol={r}, hermitian=True)",
+        "torch": f"torch.linalg.pinv(H, atol=0.0, rtol={r}, hermitian=True)",
+        "jax": f"jax.numpy.linalg.pinv(H, rtol={r}, hermitian=True)",
+    }
+
+
 def _tol(atol: float, reason: str, comparable: bool = True, rtol: float = 0.0) -> Tolerance:
     return Tolerance(float(rtol), float(atol), bool(comparable), reason)
 
@@ -172,7 +205,13 @@ def _not_comparable(reason: str) -> Tolerance:
 
 
 def cutoff_rtol(n: int, precision: str) -> float:
-    """The golden cutoff policy's ``rtol = RTOL_FACTOR * n * eps(precision)`` (``atol = 0``)."""
+    """The golden cutoff policy's ``rtol = RTOL_FACTOR * n * eps(precision)`` (``atol = 0``).
+
+    Examples
+    --------
+    >>> cutoff_rtol(10, "float32")
+    0.00011920928955078125
+    """
     return RTOL_FACTOR * n * eps_of(precision)
 
 
@@ -420,6 +459,8 @@ def _spectral_meta(lam: np.ndarray, policy: str) -> dict[str, Any]:
         "cutoff_float32": cutoff_rtol(n, "float32") * scale,
         "norm_H": scale,
         "reference_policy": policy,
+        "calls_float64": cutoff_keywords(cutoff_rtol(n, "float64")),
+        "calls_float32": cutoff_keywords(cutoff_rtol(n, "float32")),
     }
 
 

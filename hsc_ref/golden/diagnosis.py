@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from hsc_ref.golden._variants import loss_variants
-from hsc_ref.golden.cases import PRECISIONS, RTOL_FACTOR, GoldenCase, eps_of
+from hsc_ref.golden.cases import PRECISIONS, RTOL_FACTOR, GoldenCase, cutoff_keywords, eps_of
 from hsc_ref.layout import torch_parameter_order
 
-__all__ = ["STAGES", "stage_of", "depends_on", "diagnose", "cutoff_keywords", "cutoff_policy_lines"]
+__all__ = ["STAGES", "stage_of", "depends_on", "diagnose", "cutoff_policy_lines"]
 
 STAGES: dict[str, int] = {
     "gram": 0,
@@ -116,27 +116,6 @@ def _fmt_rtol(rtol: float) -> str:
     return repr(float(rtol))
 
 
-def cutoff_keywords(rtol: float) -> str:
-    """The calls that apply the golden cutoff ``atol = 0``, ``rtol`` in each library.
-
-    Examples
-    --------
-    >>> print(cutoff_keywords(1e-13).split("; ")[2])
-    scipy.linalg.pinvh(H, atol=0.0, rtol=1e-13)
-    """
-    r = _fmt_rtol(rtol)
-    return "; ".join(
-        [
-            f"hsc_ref.corrections.correct(H, 'hsc', atol=0.0, rtol={r})",
-            f"hsc_ref.steps.hsc_step(H, g, lr=lr, route='literal', atol=0.0, rtol={r})",
-            f"scipy.linalg.pinvh(H, atol=0.0, rtol={r})",
-            f"numpy.linalg.pinv(H, rtol={r}, hermitian=True)",
-            f"torch.linalg.pinv(H, atol=0.0, rtol={r}, hermitian=True)",
-            f"jax.numpy.linalg.pinv(H, rtol={r}, hermitian=True)",
-        ]
-    )
-
-
 def _players(case: GoldenCase) -> list[str]:
     return [s for s in ("", "_g", "_d") if f"eigenvalues{s}" in case.outputs]
 
@@ -173,7 +152,8 @@ def cutoff_policy_lines(cases: Iterable[GoldenCase], precision: str) -> list[str
         rtol = RTOL_FACTOR * n * eps
         lines.append(f"- n = {n} ({', '.join(labels)}): rtol = {_fmt_rtol(rtol)}")
     n0 = min(by_n)
-    lines.append(f"  e.g. for n = {n0}: {cutoff_keywords(RTOL_FACTOR * n0 * eps)}")
+    calls = cutoff_keywords(RTOL_FACTOR * n0 * eps)
+    lines.append(f"  e.g. for n = {n0}: {'; '.join(calls.values())}")
     return lines
 
 
@@ -535,7 +515,7 @@ def _cutoff_hint(case: GoldenCase, output: str, a: np.ndarray, precision: str) -
         f"keeps {golden}, so |lam| = {listed} {verb}; the implementation's cutoff lies in "
         f"[{low:.3g}, {high:.3g}) = [{low / cutoff:.3g}, {high / cutoff:.3g}) x the golden "
         f"cutoff {cutoff:.3g}{matches}. Pass the golden policy explicitly: "
-        f"{cutoff_keywords(RTOL_FACTOR * n * eps_of(precision))}"
+        f"{'; '.join(cutoff_keywords(RTOL_FACTOR * n * eps_of(precision)).values())}"
     )
 
 
