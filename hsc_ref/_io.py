@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from hsc_ref import _limits
+
 __all__: list[str] = []
 
 
@@ -101,6 +103,8 @@ def atomic_save_npz(
 @contextlib.contextmanager
 def _open_npz(path: Path, what: str, error: type[ValueError]) -> Iterator[Any]:
     """The open archive of a pickle-free ``.npz``; every way it can be bad raises ``error``."""
+    if path.is_dir():
+        raise error(f"{what} {path} is a folder, not an .npz file")
     if not path.is_file():
         raise error(f"{what} {path} does not exist")
     with open(path, "rb") as handle:
@@ -157,25 +161,119 @@ def load_npz(
             absent = sorted(set(wanted) - set(archive.files))
             if absent:
                 raise _AbsentKeysError(absent)
+            _check_entries(archive, wanted, f"{what} {path}")
             return {key: archive[key] for key in wanted}
     except _AbsentKeysError as exc:
         raise error(f"{what} {path} lacks the arrays {exc.args[0]}") from None
+    except _BadEntryError as exc:
+        raise error(exc.args[0]) from None
+
+
+class _BadEntryError(LookupError):
+    """An entry's header lies or is unreadable (kept apart from numpy's ValueErrors)."""
+
+
+def _check_entries(archive: Any, keys: list[str], what: str) -> None:
+    """Read the header of every entry to load: refuse a lying or oversized one before loading."""
+    members = set(archive.zip.namelist())
+    total = 0
+    for key in keys:
+        info = archive.zip.getinfo(f"{key}.npy" if f"{key}.npy" in members else key)
+        entry = f"{what} entry {key!r}"
+        try:
+            with archive.zip.open(info) as member:
+                shape, dtype = npy_header(member, entry)
+                data_bytes = info.file_size - member.tell()
+        except ValueError as exc:
+            raise _BadEntryError(str(exc)) from None
+        nbytes = _limits.array_bytes(shape, dtype.itemsize)
+        if data_bytes != nbytes:
+            raise _BadEntryError(
+                f"{entry} is corrupt: its header says shape {shape} of {dtype} ({nbytes} "
+                f"bytes) but the entry holds {data_bytes} bytes of data"
+            )
+        total += nbytes
+    _limits.require_memory(total, f"{what} (arrays {keys})", hint="hsc_ref loads whole arrays")
 
 
 def load_array(path: str | os.PathLike, name: str) -> np.ndarray:
-    """Load one array from a ``.npy`` file without pickles, with a clear error on failure."""
+    """Load one array from a ``.npy`` file without pickles, with a clear error on failure.
+
+    The header is read first: a file that is not a ``.npy`` (text, an ``.npz``), a pickled
+    array, a header that claims more data than the file holds, or an array that would not fit
+    in the available memory is refused before any data is read.
+    """
     path = Path(path)
+    what = f"{name} file {path}"
     if not path.exists():
-        raise FileNotFoundError(f"{name} file {path} does not exist")
+        raise FileNotFoundError(f"{what} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{what} is a folder, not a .npy file")
     if not path.is_file():
-        raise ValueError(f"{name} file {path} must be a regular .npy file, got a non-file")
+        raise ValueError(f"{what} must be a regular .npy file, got a non-file")
+    with open(path, "rb") as handle:
+        shape, dtype = npy_header(handle, what)
+        _check_npy_size(shape, dtype, path.stat().st_size - handle.tell(), what)
     try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, EOFError, OSError) as exc:  # pickles, empty or truncated files
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:  # e.g. a file changed while being read
+        raise ValueError(f"{what} could not be read as a pickle-free .npy: {exc}") from exc
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def npy_header(handle: Any, what: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of a ``.npy`` stream, leaving it at the data.
+
+    Raises ``ValueError`` naming ``what`` for an empty stream, an ``.npz`` archive, anything
+    without NumPy's magic bytes (a text file), an unreadable header or a pickled array.
+    """
+    magic = handle.read(len(_NPY_MAGIC))
+    if not magic:
+        raise ValueError(f"{what} is empty")
+    if magic.startswith(b"PK"):
+        raise ValueError(f"{what} must be a single-array .npy, got an .npz archive")
+    if magic != _NPY_MAGIC:
         raise ValueError(
-            f"{name} file {path} could not be read as a pickle-free .npy: {exc}"
-        ) from exc
-    if isinstance(array, np.lib.npyio.NpzFile):
-        array.close()
-        raise ValueError(f"{name} file {path} must be a single-array .npy, got an .npz archive")
-    return array
+            f"{what} is not a .npy file: it does not start with NumPy's magic bytes, got "
+            f"{magic!r} (a text file?); write arrays with numpy.save"
+        )
+    try:
+        major, _minor = np.lib.format.read_magic(_Prefixed(magic, handle))
+        read = np.lib.format.read_array_header_1_0
+        if major != 1:
+            read = np.lib.format.read_array_header_2_0
+        shape, _fortran, dtype = read(handle)
+    except Exception as exc:  # the header of untrusted input fails in many ways (tokenize...)
+        raise ValueError(f"{what} has an unreadable .npy header: {exc}") from exc
+    if dtype.hasobject:
+        raise ValueError(
+            f"{what} holds a pickled (object-dtype) array; only plain numeric arrays are "
+            f"accepted, pickles are never loaded"
+        )
+    return shape, dtype
+
+
+class _Prefixed:
+    """A stream whose first bytes were already read (``read_magic`` reads them again)."""
+
+    def __init__(self, prefix: bytes, handle: Any) -> None:
+        self._prefix, self._handle = prefix, handle
+
+    def read(self, size: int) -> bytes:
+        head, self._prefix = self._prefix[:size], self._prefix[size:]
+        return head + (self._handle.read(size - len(head)) if size > len(head) else b"")
+
+
+def _check_npy_size(shape: tuple[int, ...], dtype: np.dtype, data_bytes: int, what: str) -> None:
+    """Refuse a header that claims more than the file holds, or more than memory can take."""
+    nbytes = _limits.array_bytes(shape, dtype.itemsize)
+    if data_bytes < nbytes:
+        raise ValueError(
+            f"{what} is truncated or corrupt: its header says shape {shape} of {dtype} "
+            f"({nbytes} bytes) but {data_bytes} bytes of data follow it"
+        )
+    _limits.require_memory(
+        nbytes, f"{what} (shape {shape}, {dtype})", hint="hsc_ref loads whole arrays"
+    )

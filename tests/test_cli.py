@@ -141,6 +141,14 @@ def _empty_file(path: Path) -> None:
     path.write_bytes(b"")
 
 
+def _text_file(path: Path) -> None:
+    path.write_text("1 0\n0 1\n")
+
+
+def _folder(path: Path) -> None:
+    path.mkdir()
+
+
 def _with_nan(path: Path) -> None:
     H = _symmetric()
     H[0, 0] = np.nan
@@ -150,14 +158,16 @@ def _with_nan(path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "make", "message"),
     [
-        ("H.npy", _pickled, r"could not be read as a pickle-free \.npy"),
+        ("H.npy", _pickled, r"holds a pickled \(object-dtype\) array"),
         ("missing.npy", None, r"H file .*missing\.npy does not exist"),
         ("H.npy", _nonsymmetric, r"H must be symmetric: max\|H - H\.T\|"),
         ("H.npz", _npz, r"must be a single-array \.npy, got an \.npz archive"),
-        ("H.npy", _empty_file, r"could not be read as a pickle-free \.npy"),
+        ("H.npy", _empty_file, r"H file .*H\.npy is empty"),
+        ("H.npy", _text_file, r"is not a \.npy file: it does not start with NumPy's magic"),
+        ("H.npy", _folder, r"H file .*H\.npy is a folder, not a \.npy file"),
         ("H.npy", _with_nan, r"H must be finite"),
     ],
-    ids=["pickle", "missing", "non-symmetric", "npz", "empty", "nan"],
+    ids=["pickle", "missing", "non-symmetric", "npz", "empty", "text", "folder", "nan"],
 )
 def test_correct_bad_input_returns_2_with_one_clear_line(tmp_path, capsys, name, make, message):
     path = tmp_path / name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import zipfile
 
 import numpy as np
 import pytest
@@ -75,35 +76,94 @@ def test_load_array_round_trip_keeps_dtype(tmp_path):
     np.testing.assert_array_equal(loaded, H)
 
 
+def _lying_header(path) -> None:
+    """192 bytes whose header claims a 100000 x 100000 float64 array (74.5 GiB)."""
+    path.write_bytes(_npy_bytes(np.zeros((0, 0))).replace(b"(0, 0)", b"(100000, 100000)"))
+
+
 @pytest.mark.parametrize(
     ("make", "error", "match"),
     [
         (
             lambda p: np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True),
             ValueError,
-            r"H file .* could not be read as a pickle-free \.npy: Object arrays cannot be loaded",
+            r"H file .* holds a pickled \(object-dtype\) array; .* pickles are never loaded",
         ),
         (lambda p: None, FileNotFoundError, r"H file .*H\.npy does not exist"),
-        (lambda p: p.mkdir(), ValueError, r"H file .*H\.npy must be a regular \.npy file"),
-        (lambda p: p.write_bytes(b""), ValueError, r"could not be read as a pickle-free \.npy"),
+        (lambda p: p.mkdir(), ValueError, r"H file .*H\.npy is a folder, not a \.npy file"),
+        (lambda p: p.write_bytes(b""), ValueError, r"H file .*H\.npy is empty"),
         (
             lambda p: p.write_bytes(_npy_bytes(np.ones((10, 10)))[:200]),
             ValueError,
-            r"could not be read as a pickle-free \.npy",
+            r"is truncated or corrupt: its header says shape \(10, 10\) of float64 \(800 "
+            r"bytes\) but 72 bytes of data follow it",
         ),
+        (_lying_header, ValueError, r"shape \(100000, 100000\) of float64 \(80000000000 bytes"),
         (
             lambda p: p.write_bytes(_npz_bytes()),
             ValueError,
             r"must be a single-array \.npy, got an \.npz archive",
         ),
+        (
+            lambda p: p.write_text("1 2\n3 4\n"),
+            ValueError,
+            r"is not a \.npy file: it does not start with NumPy's magic bytes, got b'1 2\\n3 ' "
+            r"\(a text file\?\)",
+        ),
+        (
+            lambda p: p.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': nonsense"),
+            ValueError,
+            r"has an unreadable \.npy header",
+        ),
     ],
-    ids=["pickle", "missing", "directory", "empty", "truncated", "npz"],
+    ids=["pickle", "missing", "directory", "empty", "truncated", "lying", "npz", "text", "header"],
 )
 def test_load_array_refuses_bad_files_with_clear_messages(tmp_path, make, error, match):
     path = tmp_path / "H.npy"
     make(path)
     with pytest.raises(error, match=match):
         _io.load_array(path, "H")
+
+
+def test_a_header_beyond_the_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    np.save(tmp_path / "H.npy", np.zeros((64, 64)))
+    monkeypatch.setattr(_io._limits._backend, "available_memory", lambda: 1000)
+    with pytest.raises(MemoryError, match=r"H file .* \(shape \(64, 64\), float64\) needs about"):
+        _io.load_array(tmp_path / "H.npy", "H")
+
+
+def _zip_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_npz_entries_are_checked_before_loading_and_only_asked_keys_are(tmp_path):
+    claim = _npy_bytes(np.zeros((0,))).replace(b"(0,)", b"(10000000000,)")
+    path = tmp_path / "r.npz"
+    path.write_bytes(_zip_of({"big.npy": claim, "small.npy": _npy_bytes(np.arange(3.0))}))
+    assert list(_io.load_npz(path, "results file", keys=["small"])) == ["small"]  # big untouched
+    with pytest.raises(ValueError, match=r"entry 'big' is corrupt: its header says shape "
+                                         r"\(10000000000,\) of float64"):  # fmt: skip
+        _io.load_npz(path, "results file")
+
+
+def test_npz_entry_with_a_pickle_or_text_is_named(tmp_path):
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    path = tmp_path / "r.npz"
+    path.write_bytes(_zip_of({"obj.npy": pickled.getvalue(), "txt.npy": b"hello world"}))
+    with pytest.raises(ValueError, match=r"entry 'obj' holds a pickled"):
+        _io.load_npz(path, "results file", keys=["obj"])
+    with pytest.raises(ValueError, match=r"entry 'txt' is not a \.npy file"):
+        _io.load_npz(path, "results file", keys=["txt"])
+
+
+def test_an_npz_path_that_is_a_folder_is_called_a_folder(tmp_path):
+    with pytest.raises(ValueError, match=r"results file .* is a folder, not an \.npz file"):
+        _io.load_npz(tmp_path, "results file")
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

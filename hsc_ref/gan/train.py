@@ -40,15 +40,16 @@ batches and the evaluation noise, so the same config gives bit-identical results
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from hsc_ref import _validation
+from hsc_ref import _limits, _validation
 from hsc_ref.corrections import SUMMARY_FIELDS
-from hsc_ref.derivatives import hessian
+from hsc_ref.derivatives import BATCHED_CHUNK_SIZE, hessian
 from hsc_ref.gan.data import DATASETS, sample
 from hsc_ref.gan.game import FlatGame, dirac_game, init_game, mlp_game, player_losses
 from hsc_ref.gan.metrics import N_EVAL, mode_metrics
@@ -72,6 +73,8 @@ __all__ = [
     "TrainResult",
     "METHOD_ALIASES",
     "make_rule",
+    "memory_parts",
+    "check_memory",
     "train",
 ]
 
@@ -278,6 +281,7 @@ def train(config: TrainConfig, *, progress: Callable[[int], None] | None = None)
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    check_memory(config)
     init_seq, stream_seq, eval_seq = np.random.SeedSequence(int(config.seed)).spawn(3)
     fg = init_game(config.game(), np.random.default_rng(init_seq))
     lr = config.step_size
@@ -294,6 +298,74 @@ def train(config: TrainConfig, *, progress: Callable[[int], None] | None = None)
         config, fg, theta, phi, samples=samples, history=res.history, diverged_at=res.stopped_at
     )
     return TrainResult(config, theta, phi, res.history, samples, metrics)
+
+
+_BYTES_PER_ACTIVATION = 8 * 8
+"""Bytes per float of a forward pass kept by autograd's tape under reverse-over-reverse
+differentiation: float64 values, about eight arrays alive per activation (an upper bound)."""
+
+
+def memory_parts(config: TrainConfig) -> list[tuple[str, int]]:
+    """What a run allocates, by the option that sets its size: ``[(what, bytes), ...]``.
+
+    Each ``what`` starts with the config field (``hidden``, ``batch``, ``steps``,
+    ``n_eval``). The parts: every player's exact Hessian and its ``eigh`` (the diagnostics
+    decompose both players at step 0, whatever the method), a step's batch through the
+    batched Hessian route's parameter copies, the per-step history, the evaluation samples.
+
+    Examples
+    --------
+    >>> [what.split(" =")[0] for what, _ in memory_parts(TrainConfig())]
+    ['hidden', 'batch', 'steps', 'n_eval']
+    """
+    game = config.game()
+    d = game.data.centers.shape[1]
+    widths = [] if config.data == "dirac" else list(config.hidden)
+    sizes_g, sizes_d = [game.noise_dim, *widths, d], [d, *widths, 1]
+    n = max(sum(a * b + b for a, b in itertools.pairwise(s)) for s in (sizes_g, sizes_d))
+    copies = min(BATCHED_CHUNK_SIZE, n)
+    activations = sum(sizes_g) + sum(sizes_d)
+    modes = game.data.centers.shape[0]
+    return [
+        (
+            f"hidden = {tuple(config.hidden)} (the exact {n} x {n} Hessian and its eigh)",
+            6 * 8 * n * n,
+        ),
+        (
+            f"batch = {config.batch} (each batch through {copies} parameter copies)",
+            copies * config.batch * activations * _BYTES_PER_ACTIVATION,
+        ),
+        (
+            f"steps = {config.steps} (the per-step history)",
+            8 * config.steps * len(_history_names()),
+        ),
+        (
+            f"n_eval = {config.n_eval} (the evaluation samples)",
+            2 * 8 * config.n_eval * (sum(sizes_g) + modes),
+        ),
+    ]
+
+
+def check_memory(config: TrainConfig) -> None:
+    """Refuse a run whose sizes cannot fit in the available memory, before any work.
+
+    Raises ``MemoryError`` naming the option that sets the size of the first part that does
+    not fit (:func:`memory_parts`), or the whole run when only their sum does not.
+
+    Examples
+    --------
+    >>> check_memory(TrainConfig())            # fits: returns None
+    >>> try:
+    ...     check_memory(TrainConfig(n_eval=10**13))
+    ... except MemoryError as exc:
+    ...     print(str(exc)[:48])
+    n_eval = 10000000000000 (the evaluation samples)
+    """
+    parts = memory_parts(config)
+    for what, nbytes in parts:
+        _limits.require_memory(nbytes, what, hint="make it smaller")
+    total = sum(nbytes for _, nbytes in parts)
+    _limits.require_memory(total, "the run (all its parts)", hint="make the sizes smaller")
 
 
 def _batched(fun: Callable) -> Callable[[np.ndarray], np.ndarray]:

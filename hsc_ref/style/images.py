@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -159,10 +160,15 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> np.ndarray:
             f"reading image files needs Pillow: {_extras.install_hint('Pillow')}"
         ) from exc
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"image file {path} is a folder, not an image")
     if not path.is_file():
         raise FileNotFoundError(f"image file {path} does not exist")
     try:
-        with Image.open(path) as handle:
+        with warnings.catch_warnings():  # Pillow's own pixel limit, read from the header
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            handle = Image.open(path)
+        with handle:
             rgb = handle.convert("RGB")
         side = min(rgb.size)
         left, top = (rgb.size[0] - side) // 2, (rgb.size[1] - side) // 2
@@ -170,6 +176,8 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> np.ndarray:
         if size is not None:
             rgb = rgb.resize((_check_size(size),) * 2, Image.Resampling.LANCZOS)
         array = np.asarray(rgb, dtype=np.float64) / 255.0
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ValueError(f"image file {path} is too large to decode: {exc}") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"image file {path} could not be read as an image: {exc}") from exc
     return array

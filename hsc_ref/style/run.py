@@ -17,16 +17,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsc_ref import _extras, _io, _outputs
+from hsc_ref import _extras, _io, _limits, _outputs, _validation
+from hsc_ref.corrections import ALIASES, CORRECTIONS
 from hsc_ref.style.images import resolve_image, save_png, side_by_side
 from hsc_ref.style.loss import TransferObjective, feature_extractor, transfer_objective
-from hsc_ref.style.optimize import ImageOptResult, optimize_image
+from hsc_ref.style.optimize import MAX_DENSE_UNKNOWNS, ImageOptResult, optimize_image
 from hsc_ref.style.plots import plot_losses
 
 __all__ = [
     "DATA_FILES",
     "IMAGE_FILES",
     "PLOT_FILES",
+    "BYTES_PER_UNKNOWN",
+    "check_sizes",
     "run_style",
     "style_metrics",
     "StyleRun",
@@ -237,6 +240,46 @@ def _write_pictures(
     return written, skipped
 
 
+BYTES_PER_UNKNOWN = 1024
+"""Memory of a style run per pixel unknown, an upper bound: peak resident memory grew by 560
+to 700 bytes per unknown from size 128 to 512 (``hsc-ref style --method lbfgs --steps 1``;
+images, features, autograd's tape and L-BFGS-B's memory)."""
+
+
+def check_sizes(
+    size: int, method: str = "hsc", *, seed: int = 0, feature_seed: int = 0, **_: Any
+) -> None:
+    """Refuse, before any work, sizes a style run cannot handle (and negative seeds).
+
+    ``size`` is checked against the dense pixel Hessian's limit for the Newton-type methods
+    (:data:`~hsc_ref.style.optimize.MAX_DENSE_UNKNOWNS`) and against the available memory
+    at :data:`BYTES_PER_UNKNOWN` for every method (``MemoryError``).
+
+    Examples
+    --------
+    >>> check_sizes(16, "hsc")                 # fine: returns None
+    >>> try:
+    ...     check_sizes(17, "hsc")
+    ... except ValueError as exc:
+    ...     print(str(exc)[:59])
+    size = 17 gives 867 unknowns; a dense pixel Hessian (method
+    """
+    size = _validation.check_count(size, "size", minimum=4)
+    _validation.check_count(seed, "seed")
+    _validation.check_count(feature_seed, "feature_seed")
+    n = 3 * size * size
+    dense = ALIASES.get(method, method) in CORRECTIONS
+    if dense and n > MAX_DENSE_UNKNOWNS:
+        raise ValueError(
+            f"size = {size} gives {n} unknowns; a dense pixel Hessian (method {method!r}) "
+            f"takes at most {MAX_DENSE_UNKNOWNS} unknowns (size 16): use method 'hsc_cg' "
+            f"(matrix-free), 'lbfgs' or 'adam' for larger images"
+        )
+    _limits.require_memory(
+        n * BYTES_PER_UNKNOWN, f"size = {size} ({n} unknowns)", hint="choose a smaller size"
+    )
+
+
 def run_to_folder(
     out: str | os.PathLike,
     *,
@@ -286,6 +329,7 @@ def run_to_folder(
     """
     names = DATA_FILES + IMAGE_FILES + (PLOT_FILES if plots else ())
     out = _outputs.refuse_existing(out, names, overwrite=overwrite)
+    check_sizes(size, seed=seed, **options)
     images = [resolve_image(content, size, seed=seed), resolve_image(style, size, seed=seed + 1)]
     objective, result = run_style(*images, **options)
     sources = {"content": content, "style": style, "size": size, "seed": seed}
