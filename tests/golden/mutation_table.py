@@ -2,7 +2,9 @@
 
 Usage (from the repository root)::
 
-    python tests/golden/mutation_table.py
+    python tests/golden/mutation_table.py                    # the table
+    python tests/golden/mutation_table.py --report cutoff_x3 float64   # one mutant's report
+    python tests/golden/mutation_table.py --usage            # the clean run's tolerance use
 
 writes a fresh golden set to a temporary folder, checks the clean independent
 implementation and each mutant at float64 and at float32, and prints the Markdown table
@@ -115,11 +117,36 @@ def mutation_table(verdicts: dict[str, dict[str, Verdict]]) -> str:
     return markdown([table_row(m, verdicts[m.name]) for m in MUTANTS])
 
 
-def main() -> int:
+def tolerance_usage(gold: golden.GoldenSet) -> dict[str, float]:
+    """The largest ``max|actual - desired| / atol`` of the clean implementation, per precision."""
+    usage = {}
+    for precision in PRECISIONS:
+        report = check(gold, None, precision)
+        ratios = [
+            r.max_abs_err / r.atol
+            for r in report.rows
+            if r.status == "pass" and r.atol > 0 and r.max_abs_err is not None
+        ]
+        usage[precision] = max(ratios)
+    return usage
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the mutation table; ``--report MUTANT PRECISION`` prints that check's report,
+    ``--usage`` how much of its tolerances the clean implementation uses."""
+    args = sys.argv[1:] if argv is None else argv
     folder = tempfile.mkdtemp(prefix="hsc_ref_mutation_")
     golden.write_golden(folder)
-    verdicts = all_verdicts(golden.read_golden(folder))
-    print(mutation_table(verdicts))
+    gold = golden.read_golden(folder)
+    if args[:1] == ["--report"]:
+        mutant = next(m for m in MUTANTS if m.name == args[1])
+        with one_blas_thread():
+            print(check(gold, mutant, args[2]).format_table(failures_only=True))
+    elif args[:1] == ["--usage"]:
+        for precision, ratio in tolerance_usage(gold).items():
+            print(f"{precision}: at most {100 * ratio:.2g}% of a tolerance")
+    else:
+        print(mutation_table(all_verdicts(gold)))
     return 0
 
 

@@ -171,9 +171,8 @@ def _mlp_stage(case: Any, config: Config) -> dict[str, np.ndarray]:
 
     def loss(theta: Any) -> Any:
         residual = mlp_apply(theta, layers, inp["x"], act, config.weight_layout) - inp["y"]
-        if config.mlp_mean_over == "batch":
-            return _mean(anp.sum(residual**2, axis=-1, keepdims=True), config)
-        return _mean(residual**2, config)
+        over_outputs = anp.sum if config.mlp_mean_over == "batch" else anp.mean
+        return _mean(over_outputs(residual**2, axis=-1), config, axes=(-1,))
 
     value, grad, hess = _hessian(loss, inp["theta"])
     return {"loss": value, "grad": grad, "hessian": hess}
