@@ -3,8 +3,9 @@
 The rules (``docs/design.md``, "Rules of the architecture", 1 and 2):
 
 - the core, every module at the root of ``hsc_ref`` (private ones included), never imports
-  ``hsc_ref.gan``, ``hsc_ref.style``, ``hsc_ref.golden`` or a ``cli`` module; only the
-  top-level command line, ``hsc_ref.cli`` and ``hsc_ref.__main__``, composes the subcommands;
+  ``hsc_ref.gan``, ``hsc_ref.style``, ``hsc_ref.golden``, ``hsc_ref.sweep`` or a ``cli``
+  module; only the top-level command line, ``hsc_ref.cli`` and ``hsc_ref.__main__``, composes
+  the subcommands;
 - ``hsc_ref.gan`` and ``hsc_ref.style`` never import each other;
 - no module imports a ``cli`` module except ``hsc_ref.cli`` and ``hsc_ref.__main__`` (so
   ``hsc_ref.golden`` may import the core and the gan and style libraries, never their CLIs);
@@ -29,13 +30,13 @@ import pytest
 
 PACKAGE = "hsc_ref"
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
-APPLICATIONS = ("hsc_ref.gan", "hsc_ref.style", "hsc_ref.golden")
+APPLICATIONS = ("hsc_ref.gan", "hsc_ref.style", "hsc_ref.golden", "hsc_ref.sweep")
 COMPOSERS = frozenset({"hsc_ref.cli", "hsc_ref.__main__"})
 """The top-level command line: the only modules allowed to import the subcommands' CLIs."""
 
 CORE_RULE = (
     "the core (modules at the root of hsc_ref) never imports hsc_ref.gan, hsc_ref.style, "
-    "hsc_ref.golden or a cli module"
+    "hsc_ref.golden, hsc_ref.sweep or a cli module"
 )
 APPS_RULE = "hsc_ref.gan and hsc_ref.style never import each other"
 CLI_RULE = "only hsc_ref.cli and hsc_ref.__main__ import a cli module"

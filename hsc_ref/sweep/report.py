@@ -1,0 +1,520 @@
+"""A sweep's report, rebuilt from its stored runs: CSV tables, a Markdown summary and plots.
+
+Files written in the sweep folder (``hsc-ref sweep --report DIR`` rewrites them):
+
+``runs.csv``      one row per planned run that is stored: phase, kind, setting, method,
+                  step size, seed, every scalar metric, wall time, worker;
+``summary.csv``   per phase, setting, method and step size: for each headline metric
+                  (:data:`HEADLINE`) the median over seeds, a distribution-free confidence
+                  interval for the median (:func:`median_ci`) with its exact coverage, and
+                  the number of runs with a value; the count of diverged runs;
+``protocol.csv``  tune-confirm mode: per setting and method, what was tuned (the step size),
+                  over which grid, on which seeds, by which criterion, the choice, and the
+                  confirmation runs' medians and intervals;
+``summary.md``    the same tables in Markdown, with the protocol stated in words;
+``plots/``        per setting and headline metric, the median against the step size with its
+                  interval, one line per method (matplotlib, extra ``plot``; skipped with one
+                  line without it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.stats
+
+from hsc_ref import _extras, _io
+from hsc_ref.sweep.protocol import Plan, Selection, plan
+from hsc_ref.sweep.spec import SweepSpec, parse_spec
+
+__all__ = [
+    "RUNS_DIR",
+    "RUN_FILE",
+    "SPEC_FILE",
+    "REPORT_FILES",
+    "HEADLINE",
+    "CONFIDENCE",
+    "MedianCI",
+    "median_ci",
+    "load_stored",
+    "ReportFiles",
+    "write_report",
+]
+
+RUNS_DIR = "runs"
+"""Subfolder of a sweep folder holding one folder per finished run."""
+
+RUN_FILE = "run.json"
+"""The record of a finished run: its options, command, phase, metrics and worker."""
+
+SPEC_FILE = "spec.toml"
+"""The sweep's spec, as given."""
+
+REPORT_FILES = ("runs.csv", "summary.csv", "protocol.csv", "summary.md")
+"""The report's tables (``protocol.csv`` in tune-confirm mode only)."""
+
+HEADLINE = {
+    "gan": (
+        "modes_captured",
+        "high_quality_fraction",
+        "reverse_kl",
+        "distance_to_equilibrium",
+        "wall_time_per_step",
+    ),
+    "style": ("final_loss", "time_s"),
+}
+"""Metrics summarized with medians and intervals, per kind."""
+
+CONFIDENCE = 0.95
+"""Target coverage of the intervals for the median."""
+
+
+class MedianCI(NamedTuple):
+    """The median of ``n`` values and a distribution-free interval for the true median.
+
+    Attributes
+    ----------
+    median : float
+    low, high : float
+        Order statistics ``x_(k)`` and ``x_(n+1-k)``.
+    coverage : float
+        The interval's exact coverage for a continuous distribution,
+        ``1 - 2 P(B <= k - 1)`` with ``B ~ Binomial(n, 1/2)``: at least the target where
+        ``n`` allows (``n >= 6`` for 95 %), else the largest possible (min to max).
+    n : int
+    """
+
+    median: float
+    low: float
+    high: float
+    coverage: float
+    n: int
+
+
+def median_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> MedianCI:
+    """The median and the narrowest order-statistic interval covering it with ``confidence``.
+
+    The interval ``[x_(k), x_(n+1-k)]`` contains the true median unless at most ``k - 1``
+    values fall below it or above it, so its coverage is ``1 - 2 P(B <= k - 1)``,
+    ``B ~ Binomial(n, 1/2)``, whatever the distribution (continuous; ties only widen it).
+    The largest ``k`` whose coverage reaches ``confidence`` is used; when even ``k = 1``
+    falls short the interval is the range and the coverage says so.
+
+    Parameters
+    ----------
+    values : sequence of float
+        Finite values (at least one).
+    confidence : float
+        Target coverage in (0, 1).
+
+    Returns
+    -------
+    MedianCI
+
+    Examples
+    --------
+    >>> r = median_ci(range(1, 11))              # n = 10: k = 2, coverage 1 - 2 * 11/1024
+    >>> r.median, r.low, r.high, round(r.coverage, 4)
+    (5.5, 2.0, 9.0, 0.9785)
+    """
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    if x.size == 0 or not np.all(np.isfinite(x)):
+        raise ValueError(f"values must be finite and non-empty, got {x.size} values")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    n = int(x.size)
+    k = 1
+    while k + 1 <= (n + 1) // 2 and _coverage(n, k + 1) >= confidence:
+        k += 1
+    return MedianCI(float(np.median(x)), float(x[k - 1]), float(x[n - k]), _coverage(n, k), n)
+
+
+def _coverage(n: int, k: int) -> float:
+    return float(1.0 - 2.0 * scipy.stats.binom.cdf(k - 1, n, 0.5))
+
+
+# --------------------------------------------------------------------------- stored runs
+
+
+def load_stored(folder: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """Every finished run of a sweep folder: run key to its ``run.json`` record.
+
+    A folder counts when its ``run.json`` reads as JSON and names the folder's key;
+    half-written runs (``.partial-*``) never do.
+
+    Parameters
+    ----------
+    folder : path
+        The sweep folder.
+
+    Returns
+    -------
+    dict of str to dict
+    """
+    stored = {}
+    for path in sorted((Path(folder) / RUNS_DIR).glob(f"*/{RUN_FILE}")):
+        if path.parent.name.startswith("."):
+            continue
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("key") == path.parent.name:
+            stored[record["key"]] = record
+    return stored
+
+
+def _read_folder(folder: Path) -> tuple[SweepSpec, dict[str, dict[str, Any]]]:
+    spec_file = folder / SPEC_FILE
+    if not spec_file.is_file():
+        raise FileNotFoundError(f"{folder} is not a sweep folder: {spec_file} does not exist")
+    return parse_spec(spec_file.read_text(encoding="utf-8")), load_stored(folder)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _run_rows(result: Plan, stored: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for phase, runs in result.phases:
+        for run in runs:
+            record = stored.get(run.key)
+            if record is None:
+                continue
+            row = {
+                "phase": phase,
+                "kind": run.kind,
+                "setting": run.setting,
+                "method": run.method,
+                "lr": run.lr,
+                "seed": run.seed,
+                "key": run.key,
+            }
+            row |= {k: v for k, v in record["metrics"].items() if not isinstance(v, (list, dict))}
+            row |= {"wall_s": record["wall_s"], "worker": record["worker"]}
+            rows.append(row)
+    return rows
+
+
+def _group_key(row: Mapping[str, Any]) -> tuple:
+    return (row["phase"], row["kind"], row["setting"], row["method"], row["lr"])
+
+
+def _finite(values: Sequence[Any]) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(float(v))]
+
+
+def _stats_columns(rows: Sequence[Mapping[str, Any]], kind: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for metric in HEADLINE[kind]:
+        values = _finite([r.get(metric) for r in rows])
+        if not values:
+            continue
+        ci = median_ci(values)
+        out |= {
+            f"{metric}_median": ci.median,
+            f"{metric}_ci_low": ci.low,
+            f"{metric}_ci_high": ci.high,
+            f"{metric}_ci_coverage": ci.coverage,
+            f"{metric}_n": ci.n,
+        }
+    return out
+
+
+def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(_group_key(row), []).append(row)
+    out = []
+    for (phase, kind, setting, method, lr), members in groups.items():
+        row = {
+            "phase": phase,
+            "kind": kind,
+            "setting": setting,
+            "method": method,
+            "lr": lr,
+            "runs": len(members),
+            "seeds": _join(sorted(r["seed"] for r in members)),
+            "diverged": sum(r.get("diverged_at") is not None for r in members),
+        }
+        out.append(row | _stats_columns(members, kind))
+    return out
+
+
+def _join(values: Sequence[Any]) -> str:
+    return " ".join("default" if v is None else f"{v:g}" for v in values)
+
+
+def _protocol_rows(result: Plan, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    confirm = {}
+    for row in rows:
+        if row["phase"] == "confirm":
+            confirm.setdefault((row["kind"], row["setting"], row["method"]), []).append(row)
+    out = []
+    for s in result.selections:
+        members = confirm.get((s.kind, s.setting, s.method), [])
+        out.append(_protocol_row(s, members) | _stats_columns(members, s.kind))
+    return out
+
+
+def _protocol_row(s: Selection, confirmed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    status = "chosen" if s.complete else f"waiting: {s.missing} tuning runs not stored"
+    scores = "; ".join(
+        f"{_join([lr])}: " + ", ".join(f"{v:g}" for v in score)
+        for lr, score in zip(s.grid, s.scores, strict=True)
+    )
+    return {
+        "kind": s.kind,
+        "setting": s.setting,
+        "method": s.method,
+        "tuned": "lr" if len(s.grid) > 1 else "nothing (one step size)",
+        "grid": _join(s.grid),
+        "tune_seeds": _join(s.tune_seeds),
+        "criterion": s.criterion_text(),
+        "tune_scores": scores,
+        "status": status,
+        "chosen_lr": s.chosen,
+        "confirm_runs": len(confirmed),
+        "confirm_seeds": _join(sorted(r["seed"] for r in confirmed)),
+        "diverged": sum(r.get("diverged_at") is not None for r in confirmed),
+    }
+
+
+def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(row.get(k)) for k in columns})
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _interval(row: Mapping[str, Any], metric: str) -> str:
+    if f"{metric}_median" not in row:
+        return "-"
+    return (
+        f"{row[f'{metric}_median']:.4g} [{row[f'{metric}_ci_low']:.4g}, "
+        f"{row[f'{metric}_ci_high']:.4g}]"
+    )
+
+
+def _md_table(header: Sequence[str], lines: Sequence[Sequence[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return out + ["| " + " | ".join(str(c) for c in line) + " |" for line in lines]
+
+
+def _metrics_of(rows: Sequence[Mapping[str, Any]], kind: str) -> list[str]:
+    return [m for m in HEADLINE[kind] if any(f"{m}_median" in r for r in rows)]
+
+
+def _markdown(spec: SweepSpec, summary: Sequence[dict], protocol: Sequence[dict], counts) -> str:
+    stored, planned = counts
+    lines = [
+        "# Sweep summary",
+        "",
+        f"Mode {spec.mode}; {stored} of {planned} planned runs stored. Each cell: median over "
+        f"seeds [interval for the median, coverage at least {CONFIDENCE:.0%} where the number "
+        "of seeds allows it: see summary.csv for the exact coverage].",
+    ]
+    for kind in {row["kind"] for row in summary} | {row["kind"] for row in protocol}:
+        lines += _kind_markdown(
+            kind,
+            [r for r in summary if r["kind"] == kind],
+            [r for r in protocol if r["kind"] == kind],
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _kind_markdown(kind: str, summary: Sequence[dict], protocol: Sequence[dict]) -> list[str]:
+    lines: list[str] = []
+    if protocol:
+        metrics = _metrics_of(protocol, kind)
+        lines += ["", f"## {kind}: tuned, then confirmed", ""]
+        header = [
+            "setting",
+            "method",
+            "tuned",
+            "grid",
+            "tuning seeds",
+            "criterion",
+            "chosen lr",
+            "confirmation seeds",
+            "diverged",
+            *metrics,
+        ]
+        body = [
+            [
+                r["setting"],
+                r["method"],
+                r["tuned"],
+                r["grid"],
+                r["tune_seeds"],
+                r["criterion"],
+                _join([r["chosen_lr"]]) if r["status"] == "chosen" else r["status"],
+                r["confirm_seeds"] or "-",
+                r["diverged"],
+                *(_interval(r, m) for m in metrics),
+            ]
+            for r in protocol
+        ]
+        lines += _md_table(header, body)
+    metrics = _metrics_of(summary, kind)
+    lines += ["", f"## {kind}: every step size", ""]
+    header = ["phase", "setting", "method", "lr", "runs", "diverged", *metrics]
+    body = [
+        [
+            r["phase"],
+            r["setting"],
+            r["method"],
+            _join([r["lr"]]),
+            r["runs"],
+            r["diverged"],
+            *(_interval(r, m) for m in metrics),
+        ]
+        for r in summary
+    ]
+    return lines + _md_table(header, body)
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _plot_name(kind: str, setting: str, metric: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{kind}-{setting}-{metric}") + ".png"
+
+
+def _plot_targets(summary: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    targets = []
+    for kind, setting in dict.fromkeys((r["kind"], r["setting"]) for r in summary):
+        rows = [r for r in summary if r["kind"] == kind and r["setting"] == setting]
+        targets += [(kind, setting, m) for m in _metrics_of(rows, kind)]
+    return targets
+
+
+def _plot_one(rows: Sequence[Mapping[str, Any]], kind: str, setting: str, metric: str) -> Any:
+    from hsc_ref.plotting import new_figure  # noqa: PLC0415  (optional extra)
+
+    fig, ax = new_figure(size=(6.0, 4.0))
+    for method in dict.fromkeys(r["method"] for r in rows):
+        _plot_method(ax, [r for r in rows if r["method"] == method], method, metric)
+    ax.set_xscale("log")
+    ax.set_xlabel("step size lr")
+    ax.set_ylabel(f"{metric} (median, interval)")
+    ax.set_title(f"{kind} {setting}: {metric}")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _plot_method(ax: Any, rows: Sequence[Mapping[str, Any]], method: str, metric: str) -> None:
+    rows = [r for r in rows if f"{metric}_median" in r]
+    for phase, style in (("grid", "o-"), ("tune", "o-"), ("confirm", "*")):
+        points = sorted(
+            (r for r in rows if r["phase"] == phase and r["lr"] is not None), key=lambda r: r["lr"]
+        )
+        if points:
+            x = [r["lr"] for r in points]
+            y = np.array([r[f"{metric}_median"] for r in points])
+            err = [
+                y - [r[f"{metric}_ci_low"] for r in points],
+                [r[f"{metric}_ci_high"] for r in points] - y,
+            ]
+            label = method if phase != "confirm" else f"{method} (confirmation)"
+            ax.errorbar(x, y, yerr=err, fmt=style, capsize=3, label=label, markersize=8)
+    for r in rows:
+        if r["lr"] is None:  # a method without a step size (L-BFGS-B): a band
+            ax.axhline(r[f"{metric}_median"], ls="--", lw=1, label=f"{method} ({r['phase']})")
+            ax.axhspan(r[f"{metric}_ci_low"], r[f"{metric}_ci_high"], alpha=0.15)
+
+
+def _write_plots(folder: Path, summary: Sequence[Mapping[str, Any]]) -> list[Path]:
+    from hsc_ref.plotting import save_figure  # noqa: PLC0415  (optional extra)
+
+    written = []
+    for kind, setting, metric in _plot_targets(summary):
+        rows = [r for r in summary if r["kind"] == kind and r["setting"] == setting]
+        fig = _plot_one(rows, kind, setting, metric)
+        path = folder / "plots" / _plot_name(kind, setting, metric)
+        path.parent.mkdir(exist_ok=True)
+        written.append(save_figure(fig, path, overwrite=True))
+    return written
+
+
+# --------------------------------------------------------------------------- the report
+
+
+class ReportFiles(NamedTuple):
+    """What :func:`write_report` wrote.
+
+    Attributes
+    ----------
+    paths : tuple of Path
+        Every file written, tables first.
+    stored : int
+        Planned runs found stored.
+    planned : int
+        Runs the spec plans (so far: confirmation runs are planned once tuning is complete).
+    skipped_line : str or None
+        One line naming the plots skipped for lack of matplotlib.
+    """
+
+    paths: tuple[Path, ...]
+    stored: int
+    planned: int
+    skipped_line: str | None
+
+
+def write_report(folder: str | os.PathLike, *, plots: bool = True) -> ReportFiles:
+    """Rebuild the report of a sweep folder from its spec and stored runs (overwriting it).
+
+    Parameters
+    ----------
+    folder : path
+        A sweep folder (``spec.toml`` and ``runs/``).
+    plots : bool
+        Also write the plots (skipped, and named in one line, without matplotlib).
+
+    Returns
+    -------
+    ReportFiles
+    """
+    folder = Path(folder)
+    spec, stored = _read_folder(folder)
+    result = plan(spec, stored)
+    rows = _run_rows(result, stored)
+    summary = _summary_rows(rows)
+    protocol = _protocol_rows(result, rows) if spec.mode == "tune-confirm" else []
+    planned = sum(len(runs) for _, runs in result.phases)
+    tables = {"runs.csv": _csv_text(rows), "summary.csv": _csv_text(summary)}
+    if protocol:
+        tables["protocol.csv"] = _csv_text(protocol)
+    tables["summary.md"] = _markdown(spec, summary, protocol, (len(rows), planned))
+    paths = [
+        _io.atomic_write_text(folder / name, text, overwrite=True) for name, text in tables.items()
+    ]
+    skipped = None
+    if plots and _extras.installed("matplotlib"):
+        paths += _write_plots(folder, summary)
+    elif plots:
+        skipped = _extras.skipped_line([_extras.Skipped(("plots/*.png",), "matplotlib")])
+    return ReportFiles(tuple(paths), len(rows), planned, skipped)
