@@ -21,12 +21,14 @@ import numpy as np
 from hsc_ref import _validation
 from hsc_ref._typing import ArrayLike
 from hsc_ref.corrections import SUMMARY_FIELDS, summarize
-from hsc_ref.derivatives import hessian
+from hsc_ref.derivatives import ValueGradHessian, hessian
 from hsc_ref.rules import StepRule, spectrum_in
 from hsc_ref.spectral import Spectrum, decompose
 
 __all__ = [
     "LoopResult",
+    "LoopProgress",
+    "CheckpointFn",
     "run_loop",
     "RuleStep",
     "rule_step",
@@ -59,6 +61,28 @@ class LoopResult(NamedTuple):
     stopped_at: int | None
 
 
+class LoopProgress(NamedTuple):
+    """Where a loop stands after whole steps: what a checkpoint saves and a resume starts from.
+
+    Attributes
+    ----------
+    steps_completed : int
+        Steps completed and applied.
+    state : object
+        The state after them.
+    history : dict of str to ndarray
+        The columns so far (length ``steps``; NaN from ``steps_completed`` on).
+    """
+
+    steps_completed: int
+    state: Any
+    history: dict[str, np.ndarray]
+
+
+CheckpointFn = Callable[[LoopProgress, str], None]
+"""``checkpoint(progress, reason)`` with ``reason`` ``"periodic"`` or ``"interrupted"``."""
+
+
 def run_loop(
     step: StepFn,
     state: Any,
@@ -66,6 +90,9 @@ def run_loop(
     *,
     names: tuple[str, ...] = (),
     callback: Callable[[int, Mapping[str, float]], None] | None = None,
+    checkpoint: CheckpointFn | None = None,
+    checkpoint_every: int = 0,
+    resume_from: LoopProgress | None = None,
 ) -> LoopResult:
     """Run ``state, record = step(t, state)`` for ``t = 0 .. steps - 1``.
 
@@ -76,13 +103,24 @@ def run_loop(
         floats, or ``None`` when the step's outcome was not finite: the loop then stops and
         keeps the previous state.
     state : object
-        The initial state.
+        The initial state (ignored with ``resume_from``).
     steps : int
         Number of steps (non-negative).
     names : tuple of str, optional
         Columns to create even if no step records them (NaN-filled).
     callback : callable, optional
         ``callback(t + 1, record)`` after each completed step (progress bars).
+    checkpoint : callable, optional
+        ``checkpoint(progress, reason)`` (:class:`LoopProgress`): every ``checkpoint_every``
+        completed steps before the last (``"periodic"``), and when Ctrl-C stops the loop
+        (``"interrupted"``, with the progress of the last whole step; the
+        ``KeyboardInterrupt`` is raised again afterwards).
+    checkpoint_every : int, default 0
+        Period of the periodic checkpoints (0: none).
+    resume_from : LoopProgress, optional
+        Continue from a checkpoint: the loop runs steps ``steps_completed .. steps - 1`` and
+        returns what an uninterrupted run returns (given a ``step`` whose outcome depends
+        only on ``t`` and the state).
 
     Returns
     -------
@@ -93,19 +131,61 @@ def run_loop(
     >>> res = run_loop(lambda t, x: (x / 2, {"x": x / 2}), 8.0, 3)
     >>> res.state, res.history["x"], res.stopped_at
     (1.0, array([4., 2., 1.]), None)
+    >>> saved = []
+    >>> _ = run_loop(lambda t, x: (x / 2, {"x": x / 2}), 8.0, 3,
+    ...              checkpoint=lambda p, why: saved.append(p), checkpoint_every=1)
+    >>> resumed = run_loop(lambda t, x: (x / 2, {"x": x / 2}), None, 3, resume_from=saved[0])
+    >>> resumed.state, resumed.history["x"]
+    (1.0, array([4., 2., 1.]))
     """
     steps = _validation.check_count(steps, "steps")
-    history = {name: np.full(steps, np.nan) for name in names}
-    for t in range(steps):
-        outcome = step(t, state)
-        if outcome is None:
-            return LoopResult(state, history, t, t)
-        state, record = outcome
-        for name, value in record.items():
-            history.setdefault(name, np.full(steps, np.nan))[t] = value
-        if callback is not None:
-            callback(t + 1, record)
-    return LoopResult(state, history, steps, None)
+    checkpoint_every = _validation.check_count(checkpoint_every, "checkpoint_every")
+    progress = _start(state, steps, names, resume_from)
+    history = progress.history
+    try:
+        for t in range(progress.steps_completed, steps):
+            outcome = step(t, progress.state)
+            if outcome is None:
+                return LoopResult(progress.state, history, t, t)
+            new_state, record = outcome
+            for name, value in record.items():
+                history.setdefault(name, np.full(steps, np.nan))[t] = value
+            progress = LoopProgress(t + 1, new_state, history)  # one store: whole steps only
+            if callback is not None:
+                callback(t + 1, record)
+            if checkpoint is not None and checkpoint_every and t + 1 < steps:
+                if (t + 1) % checkpoint_every == 0:
+                    checkpoint(progress, "periodic")
+    except KeyboardInterrupt:
+        if checkpoint is not None:
+            for column in history.values():  # a row the interrupted step began to write
+                column[progress.steps_completed :] = np.nan
+            checkpoint(progress, "interrupted")
+        raise
+    return LoopResult(progress.state, history, steps, None)
+
+
+def _start(
+    state: Any, steps: int, names: tuple[str, ...], resume_from: LoopProgress | None
+) -> LoopProgress:
+    """The progress a loop starts from: step 0 with NaN columns, or a checkpoint's copy."""
+    if resume_from is None:
+        return LoopProgress(0, state, {name: np.full(steps, np.nan) for name in names})
+    if not isinstance(resume_from, LoopProgress):
+        raise TypeError(f"resume_from must be a LoopProgress, got {type(resume_from).__name__}")
+    done = _validation.check_count(resume_from.steps_completed, "steps_completed")
+    history = {
+        name: np.array(column, dtype=np.float64) for name, column in resume_from.history.items()
+    }
+    wrong = sorted(name for name, column in history.items() if column.shape != (steps,))
+    if done > steps or wrong:
+        raise ValueError(
+            f"resume_from must come from a loop of {steps} steps, got steps_completed = {done} "
+            f"and history columns {wrong} of another length"
+        )
+    for name in names:
+        history.setdefault(name, np.full(steps, np.nan))
+    return LoopProgress(done, resume_from.state, history)
 
 
 class RuleStep(NamedTuple):
@@ -149,6 +229,7 @@ def rule_step(
     *,
     diagnose: bool = False,
     hessian_of: Callable[[np.ndarray], np.ndarray] | None = None,
+    derivatives_of: Callable[[np.ndarray], ValueGradHessian] | None = None,
 ) -> RuleStep | None:
     """Update ``rule`` once at ``x`` on the loss ``fun``; None if anything is not finite.
 
@@ -166,6 +247,10 @@ def rule_step(
         outside the timed region).
     hessian_of : callable, optional
         ``hessian_of(x) -> H``; default :func:`hsc_ref.derivatives.hessian` of ``fun``.
+    derivatives_of : callable, optional
+        ``derivatives_of(x) -> (value, grad, H)`` in one call (e.g. a hand-derived exact
+        route that shares the primal): used instead of autograd and ``hessian_of`` whenever
+        the Hessian is needed.
 
     Returns
     -------
@@ -180,11 +265,16 @@ def rule_step(
     >>> out.step, out.spectrum.rank                  # H = 2 I, phi(2) = 2/5, g = (2, 2)
     (array([-0.8, -0.8]), 2)
     """
+    if derivatives_of is not None:
+        hessian_of = lambda p: derivatives_of(p).hessian  # noqa: E731
     hessian_of = hessian_of or (lambda p: hessian(fun, p))
     start = time.perf_counter()
-    value, grad = autograd.value_and_grad(fun)(x)
+    if rule.needs_hessian and derivatives_of is not None:
+        value, grad, H = derivatives_of(x)
+    else:
+        value, grad = autograd.value_and_grad(fun)(x)
+        H = hessian_of(x) if rule.needs_hessian else None
     grad = np.asarray(grad)
-    H = hessian_of(x) if rule.needs_hessian else None
     if not _finite(value, grad, 0.0 if H is None else H):
         return None
     try:
@@ -216,6 +306,22 @@ def summary_record(spectrum: Spectrum | None, suffix: str = "") -> dict[str, flo
         return {}
     summary = summarize(spectrum)
     return {f"{name}{suffix}": float(getattr(summary, name)) for name in SUMMARY_FIELDS}
+
+
+def _resumed_minimize(progress: LoopProgress) -> tuple[tuple, list, list, LoopProgress]:
+    """Split :func:`minimize`'s checkpoint into the loop's progress and the loss record."""
+    if not isinstance(progress, LoopProgress) or len(progress.state) != 4:
+        raise TypeError(
+            "resume_from must be a LoopProgress of minimize, state (x, s, losses, times)"
+        )
+    x, state, losses, times = progress.state
+    k = progress.steps_completed
+    if len(losses) != k or len(times) != k:
+        raise ValueError(
+            f"resume_from must hold {k} losses and times, got {len(losses)}, {len(times)}"
+        )
+    carry = (np.asarray(x, dtype=np.float64), state)
+    return carry, list(losses), list(times), LoopProgress(k, carry, progress.history)
 
 
 class MinimizeResult(NamedTuple):
@@ -258,6 +364,9 @@ def minimize(
     hessian_of: Callable[[np.ndarray], np.ndarray] | None = None,
     observe: Callable[[Any], Mapping[str, float]] | None = None,
     callback: Callable[[int, float], None] | None = None,
+    checkpoint: CheckpointFn | None = None,
+    checkpoint_every: int = 0,
+    resume_from: LoopProgress | None = None,
 ) -> MinimizeResult:
     """Apply ``rule`` to ``fun`` for ``steps`` steps from ``x0`` (``x <- x + step``).
 
@@ -281,6 +390,11 @@ def minimize(
     callback : callable, optional
         ``callback(step, loss)`` after every step, with the loss at the point where that
         step was taken (progress bars).
+    checkpoint, checkpoint_every : optional
+        As in :func:`run_loop`; the progress's state is ``(x, rule_state, losses, times)``
+        with the losses and times (tuples) of the completed steps.
+    resume_from : LoopProgress, optional
+        Such a checkpoint: continue from it (``x0`` is then only checked).
 
     Returns
     -------
@@ -300,11 +414,15 @@ def minimize(
     start = [0.0]  # the clock starts with the first step, at the start point's loss
     losses: list[float] = []
     times: list[float] = []
+    carry: tuple[np.ndarray, Any] = (x, None)
+    if resume_from is not None:
+        carry, losses, times, resume_from = _resumed_minimize(resume_from)
+        start[0] = time.perf_counter() - (times[-1] if times else 0.0)
 
     def step(t: int, carry: tuple[np.ndarray, Any]):
         x, state = carry
         now = time.perf_counter()
-        start[0] = now if t == 0 else start[0]
+        start[0] = now if t == 0 and not times else start[0]
         reached = now - start[0]
         diagnose = bool(diagnose_every) and t % diagnose_every == 0
         out = rule_step(rule, state, fun, x, diagnose=diagnose, hessian_of=hessian_of)
@@ -323,7 +441,19 @@ def minimize(
             callback(t + 1, out.value)
         return (x + out.step, out.state), record
 
-    res = run_loop(step, (x, rule.init(x)), steps)
+    def saved(progress: LoopProgress, reason: str) -> None:
+        k = progress.steps_completed
+        state = (*progress.state, tuple(losses[:k]), tuple(times[:k]))
+        checkpoint(LoopProgress(k, state, progress.history), reason)
+
+    res = run_loop(
+        step,
+        carry if resume_from is not None else (x, rule.init(x)),
+        steps,
+        checkpoint=None if checkpoint is None else saved,
+        checkpoint_every=checkpoint_every,
+        resume_from=resume_from,
+    )
     x, state = res.state
     losses.append(float(fun(x)))
     times.append(time.perf_counter() - start[0] if times else 0.0)

@@ -49,11 +49,19 @@ import numpy as np
 
 from hsc_ref import _limits, _validation
 from hsc_ref.corrections import SUMMARY_FIELDS
-from hsc_ref.derivatives import BATCHED_CHUNK_SIZE, hessian
+from hsc_ref.derivatives import BATCHED_CHUNK_SIZE, ValueGradHessian
 from hsc_ref.gan.data import DATASETS, sample
-from hsc_ref.gan.game import FlatGame, dirac_game, init_game, mlp_game, player_losses
+from hsc_ref.gan.game import (
+    ROUTES,
+    FlatGame,
+    dirac_game,
+    init_game,
+    mlp_game,
+    player_losses,
+    player_value_grad_hessian,
+)
 from hsc_ref.gan.metrics import N_EVAL, mode_metrics
-from hsc_ref.loop import rule_step, run_loop, summary_record
+from hsc_ref.loop import CheckpointFn, LoopProgress, rule_step, run_loop, summary_record
 from hsc_ref.rules import (
     StepRule,
     article_curvature,
@@ -140,6 +148,10 @@ class TrainConfig:
         default) computes none. Rules that use ``H`` record theirs every step.
     n_eval : int
         Generated samples for the metrics (the protocol's 2500).
+    hessian_route : {"auto", "exact", "autograd"}
+        How the players' Hessians are computed (:data:`hsc_ref.gan.game.ROUTES`): ``"auto"``
+        takes the hand-derived exact route for MLP players, with the loss, gradient and
+        Hessian from one primal; ``"autograd"`` is the reference. Both agree to rounding.
     """
 
     data: str = "ring"
@@ -156,6 +168,7 @@ class TrainConfig:
     mu: float = 1.0
     spectrum_every: int = 0
     n_eval: int = N_EVAL
+    hessian_route: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", METHOD_ALIASES.get(self.method, self.method))
@@ -163,6 +176,8 @@ class TrainConfig:
             raise ValueError(f"data must be one of {DATASETS}, got {self.data!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.hessian_route not in ROUTES:
+            raise ValueError(f"hessian_route must be one of {ROUTES}, got {self.hessian_route!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         for name in ("steps", "batch", "n_eval", "noise_dim"):
@@ -260,7 +275,14 @@ def _history_names() -> tuple[str, ...]:
     return (*names, "wall_time", *(f"{k}_{p}" for p in _PLAYERS for k in SUMMARY_FIELDS))
 
 
-def train(config: TrainConfig, *, progress: Callable[[int], None] | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    *,
+    progress: Callable[[int], None] | None = None,
+    checkpoint: CheckpointFn | None = None,
+    checkpoint_every: int = 0,
+    resume_from: LoopProgress | None = None,
+) -> TrainResult:
     """Train one GAN as ``config`` says; see the module docstring for the loop.
 
     Parameters
@@ -268,6 +290,17 @@ def train(config: TrainConfig, *, progress: Callable[[int], None] | None = None)
     config : TrainConfig
     progress : callable, optional
         Called with the number of completed steps after each step (e.g. a tqdm update).
+    checkpoint : callable, optional
+        ``checkpoint(progress, reason)`` with a :class:`~hsc_ref.loop.LoopProgress` whose
+        state is ``(((theta, g_state), (phi, d_state)), stream_state)`` (the rules' states
+        and the training batches' generator state): every ``checkpoint_every`` steps
+        (``"periodic"``), at Ctrl-C (``"interrupted"``, then the ``KeyboardInterrupt``
+        propagates) and once the loop is done, before the evaluation (``"finished"``).
+    checkpoint_every : int, default 0
+        Period of the periodic checkpoints (0: none).
+    resume_from : LoopProgress, optional
+        Such a checkpoint of a run of the same ``config``: the result is bit-identical to
+        the uninterrupted run's (wall times aside).
 
     Returns
     -------
@@ -278,6 +311,13 @@ def train(config: TrainConfig, *, progress: Callable[[int], None] | None = None)
     >>> r = train(TrainConfig(data="dirac", method="hsc", steps=3, batch=4, n_eval=10))
     >>> r.history["loss_d"].shape, r.metrics["steps_completed"]
     ((3,), 3)
+    >>> saved = {}
+    >>> _ = train(TrainConfig(data="dirac", method="adam", steps=3, batch=4, n_eval=10),
+    ...           checkpoint=lambda p, why: saved.setdefault(why, p), checkpoint_every=1)
+    >>> again = train(TrainConfig(data="dirac", method="adam", steps=3, batch=4, n_eval=10),
+    ...               resume_from=saved["periodic"])
+    >>> bool(np.array_equal(again.theta, _.theta))
+    True
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -288,11 +328,25 @@ def train(config: TrainConfig, *, progress: Callable[[int], None] | None = None)
     gen_rule = make_rule(config.method, lr, config.mu, generator=True)
     disc_rule = make_rule(config.method, lr, config.mu)
     players = ((fg.theta.copy(), gen_rule.init(fg.theta)), (fg.phi.copy(), disc_rule.init(fg.phi)))
-    step = _game_step(config, fg, gen_rule, disc_rule, np.random.default_rng(stream_seq))
+    stream = np.random.default_rng(stream_seq)
+    if resume_from is not None:
+        stream.bit_generator.state = resume_from.state[1]
+    step = _game_step(config, fg, gen_rule, disc_rule, stream)
     callback = None if progress is None else (lambda t, _record: progress(t))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked per step
-        res = run_loop(step, players, config.steps, names=_history_names(), callback=callback)
-    (theta, _), (phi, _) = res.state
+        res = run_loop(
+            step,
+            (players, stream.bit_generator.state),
+            config.steps,
+            names=_history_names(),
+            callback=callback,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            resume_from=resume_from,
+        )
+    if checkpoint is not None:
+        checkpoint(LoopProgress(res.steps_completed, res.state, res.history), "finished")
+    ((theta, _), (phi, _)), _stream_state = res.state
     samples = _generate(fg, theta, config.n_eval, np.random.default_rng(eval_seq))
     metrics = _metrics(
         config, fg, theta, phi, samples=samples, history=res.history, diverged_at=res.stopped_at
@@ -368,9 +422,18 @@ def check_memory(config: TrainConfig) -> None:
     _limits.require_memory(total, "the run (all its parts)", hint="make the sizes smaller")
 
 
-def _batched(fun: Callable) -> Callable[[np.ndarray], np.ndarray]:
-    """The players' losses are batch-polymorphic by construction: no probe needed."""
-    return lambda x: hessian(fun, x, batched=True)
+def _derivatives(
+    config: TrainConfig, fg: FlatGame, batch: tuple[np.ndarray, np.ndarray], player: str, other: Any
+) -> Callable[[np.ndarray], ValueGradHessian]:
+    """One player's loss, gradient and Hessian at its parameters, by the config's route."""
+    x_real, z = batch
+    if player == "generator":
+        return lambda th: player_value_grad_hessian(
+            fg, th, other, x_real, z, player=player, route=config.hessian_route
+        )
+    return lambda ph: player_value_grad_hessian(
+        fg, other, ph, x_real, z, player=player, route=config.hessian_route
+    )
 
 
 def _game_step(
@@ -382,22 +445,24 @@ def _game_step(
 ) -> Callable:
     """The loop's step: draw a batch, update the discriminator, then the generator."""
 
-    def step(t: int, players: tuple) -> tuple | None:
-        (theta, g_state), (phi, d_state) = players
+    def step(t: int, carry: tuple) -> tuple | None:
+        ((theta, g_state), (phi, d_state)), _stream_state = carry  # the stream runs on
         x_real = sample(fg.game.data, config.batch, stream)
         z = stream.standard_normal((config.batch, fg.game.noise_dim))
         losses = player_losses(fg, x_real, z)
         diagnose = config.spectrum_every > 0 and t % config.spectrum_every == 0
         d_loss = lambda p: losses.discriminator(theta, p)  # noqa: E731
+        d_derivatives = _derivatives(config, fg, (x_real, z), "discriminator", theta)
         out_d = rule_step(
-            disc_rule, d_state, d_loss, phi, diagnose=diagnose, hessian_of=_batched(d_loss)
+            disc_rule, d_state, d_loss, phi, diagnose=diagnose, derivatives_of=d_derivatives
         )
         if out_d is None:
             return None
         phi_for_g = phi + out_d.step if config.schedule == "alternating" else phi
         g_loss = lambda th: losses.generator(th, phi_for_g)  # noqa: E731
+        g_derivatives = _derivatives(config, fg, (x_real, z), "generator", phi_for_g)
         out_g = rule_step(
-            gen_rule, g_state, g_loss, theta, diagnose=diagnose, hessian_of=_batched(g_loss)
+            gen_rule, g_state, g_loss, theta, diagnose=diagnose, derivatives_of=g_derivatives
         )
         if out_g is None:
             return None
@@ -408,7 +473,7 @@ def _game_step(
             record[f"step_norm_{name}"] = float(np.linalg.norm(out.step))
             record |= summary_record(out.spectrum, f"_{name}")
         players = ((theta + out_g.step, out_g.state), (phi + out_d.step, out_d.state))
-        return players, record
+        return (players, stream.bit_generator.state), record
 
     return step
 

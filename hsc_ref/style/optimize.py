@@ -42,10 +42,9 @@ import autograd
 import numpy as np
 import scipy.optimize
 
-from hsc_ref import _validation
+from hsc_ref import _checkpoint, _validation
 from hsc_ref.corrections import ALIASES, CORRECTIONS
-from hsc_ref.derivatives import hessian
-from hsc_ref.loop import minimize
+from hsc_ref.loop import CheckpointFn, LoopProgress, minimize
 from hsc_ref.rules import (
     Context,
     StepRule,
@@ -57,6 +56,7 @@ from hsc_ref.rules import (
     rule_from,
 )
 from hsc_ref.steps import matrix_free_hsc_step
+from hsc_ref.style import _exact
 from hsc_ref.style.loss import TransferObjective, check_image
 
 __all__ = [
@@ -216,6 +216,9 @@ class MatrixFreeState(NamedTuple):
     relative_residual: float
 
 
+_checkpoint.register(MatrixFreeState)  # checkpoints store it as plain data
+
+
 def active_set_rule(inner: StepRule) -> StepRule:
     """Projected Newton's active set around a Newton-type rule (Bertsekas 1982).
 
@@ -298,6 +301,9 @@ def optimize_image(
     max_unknowns: int = MAX_DENSE_UNKNOWNS,
     line_search: bool = False,
     callback: Callable[[int, float], None] | None = None,
+    checkpoint: CheckpointFn | None = None,
+    checkpoint_every: int = 0,
+    resume_from: LoopProgress | None = None,
     **params: float,
 ) -> ImageOptResult:
     """Minimize a style-transfer objective over the image, ``0 <= x <= 1``.
@@ -326,6 +332,11 @@ def optimize_image(
         (:func:`hsc_ref.rules.backtracking_line_search`); no move if it never does.
     callback : callable, optional
         ``callback(step, loss)`` after every step (progress bars).
+    checkpoint, checkpoint_every, resume_from : optional
+        As in :func:`hsc_ref.loop.minimize`, with the objective evaluations so far added to
+        the progress's state: ``(x, rule_state, losses, times, evaluations)``; once the
+        loop is done, ``checkpoint`` also gets its final progress (reason ``"finished"``).
+        Not for ``"lbfgs"`` (SciPy keeps L-BFGS-B's memory inside its solver).
     **params
         Parameters of the correction (e.g. ``mu=0.1`` for ``"damped"``).
 
@@ -362,6 +373,11 @@ def optimize_image(
     if method == "lbfgs":
         if lr is not None or params or line_search:
             raise ValueError("lbfgs takes no lr, line_search or correction parameters")
+        if checkpoint_every or resume_from is not None:
+            raise ValueError(
+                "lbfgs keeps no checkpoints (SciPy keeps L-BFGS-B's memory inside its solver): "
+                "checkpoint_every must be 0 and resume_from None"
+            )
         x, history, evaluations = _run_lbfgs(objective, start, steps, callback)
         return _finish(objective, x, method, history, evaluations, settings=settings)
     if method in ("adam", "hsc_cg") and params:
@@ -374,20 +390,43 @@ def optimize_image(
     box = backtracking_line_search(box=(0.0, 1.0)) if line_search else project_box(0.0, 1.0)
     rule = chain(_method_rule(objective, method, lr, params), box)
     count = [0]
+    counts = [0]  # evaluations after each whole step: what a checkpoint records
 
     def counted(x: np.ndarray) -> Any:
         count[0] += 1
         return objective(x)
 
+    def counting_callback(step: int, loss: float) -> None:
+        del counts[step:]
+        counts.append(count[0])
+        if callback is not None:
+            callback(step, loss)
+
+    def saved(progress: LoopProgress, reason: str) -> None:
+        state = (*progress.state, counts[progress.steps_completed])
+        checkpoint(LoopProgress(progress.steps_completed, state, progress.history), reason)
+
+    if resume_from is not None:
+        *carry, evaluations = resume_from.state
+        count[0] = _validation.check_count(evaluations, "evaluations")
+        counts[:] = [0] * resume_from.steps_completed + [count[0]]
+        resume_from = LoopProgress(resume_from.steps_completed, tuple(carry), resume_from.history)
     run = minimize(
         counted,
         start,
         rule,
         steps,
-        hessian_of=lambda x: hessian(objective, x, batched=True),
+        hessian_of=lambda x: _exact.value_grad_hessian(objective, x).hessian,
         observe=_cg_facts if method == "hsc_cg" else None,
-        callback=callback,
+        callback=counting_callback,
+        checkpoint=None if checkpoint is None else saved,
+        checkpoint_every=checkpoint_every,
+        resume_from=resume_from,
     )
+    if checkpoint is not None:  # training done, outputs not yet written: kept by the caller
+        k = run.steps_completed
+        final = (run.x, run.state, tuple(run.losses[:k]), tuple(run.times[:k]), counts[k])
+        checkpoint(LoopProgress(k, final, run.history), "finished")
     history = (run.losses, run.times)
     return _finish(
         objective, run.x, method, history, count[0], history=run.history, settings=settings

@@ -205,11 +205,14 @@ def test_by_default_no_hessian_is_computed_that_the_update_does_not_use(
     # spectrum_every=0 (the default): only the article's generator computes H (its loop does)
     calls = []
 
+    module = sys.modules[TrainConfig.__module__]
+    real = module.player_value_grad_hessian  # where the trainer gets every player's Hessian
+
     def counting(*args, **kwargs):
         calls.append(1)
-        return hessian(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(sys.modules[TrainConfig.__module__], "hessian", counting)
+    monkeypatch.setattr(module, "player_value_grad_hessian", counting)
     result = train(TrainConfig(method=method, steps=3, **TINY))
     assert len(calls) == 3 * hessians_per_step
     assert result.metrics["spectra_recorded_g"] == 3 * hessians_per_step
@@ -275,3 +278,22 @@ def test_train_and_make_rule_reject_wrong_types():
         train({"method": "hsc"})
     with pytest.raises(ValueError, match="method must be one of"):
         make_rule("bfgs", 1.0)
+
+
+def test_the_exact_hessian_route_trains_as_the_autograd_reference():
+    # The routes' Hessians agree to 1e-13 of max|H| (tests/gan/test_exact.py) and the
+    # gradients to rounding. The HSC step is 1-Lipschitz in H and |phi| <= 1/2, so one step
+    # differs by at most lr (||g|| n 1e-13 max|H| + ||dg|| / 2): below 1e-12 here, where
+    # n = 22, ||g|| < 1 and max|H| < 1; 20 steps may compound it, 1e-10 leaves room for that.
+    runs = {
+        route: train(TrainConfig(method="hsc", steps=20, hessian_route=route, **TINY))
+        for route in ("exact", "autograd")
+    }
+    exact, reference = runs["exact"], runs["autograd"]
+    h = exact.history
+    assert h["n_g"][0] == 22 and max(np.nanmax(h["eig_max_g"]), np.nanmax(h["grad_norm_g"])) < 1
+    np.testing.assert_allclose(exact.theta, reference.theta, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(exact.phi, reference.phi, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(exact.history["rank_g"], reference.history["rank_g"])
+    with pytest.raises(ValueError, match="hessian_route must be one of"):
+        TrainConfig(hessian_route="fast")
