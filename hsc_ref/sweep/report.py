@@ -9,7 +9,8 @@ Files written in the sweep folder (``hsc-ref sweep --report DIR`` rewrites them)
                   interval for the median (:func:`median_ci`) with its exact coverage, and
                   the number of runs with a value; the count of diverged runs;
 ``protocol.csv``  tune-confirm mode: per setting and method, what was tuned (the step size),
-                  over which grid, on which seeds, by which criterion, the choice, and the
+                  over which grid, on which seeds, by which criterion, the choice (and whether
+                  it lies at the edge of the grid: then widen the grid), and the
                   confirmation runs' medians and intervals;
 ``summary.md``    the same tables in Markdown, with the protocol stated in words;
 ``plots/``        per setting and headline metric, the median against the step size with its
@@ -283,10 +284,19 @@ def _protocol_row(s: Selection, confirmed: Sequence[Mapping[str, Any]]) -> dict[
         "tune_scores": scores,
         "status": status,
         "chosen_lr": s.chosen,
+        "chosen_at_grid_edge": _at_edge(s),
         "confirm_runs": len(confirmed),
         "confirm_seeds": _join(sorted(r["seed"] for r in confirmed)),
         "diverged": sum(r.get("diverged_at") is not None for r in confirmed),
     }
+
+
+def _at_edge(s: Selection) -> str:
+    """``yes`` when the choice is the smallest or largest step size tried: widen the grid."""
+    tried = sorted(lr for lr in s.grid if lr is not None)
+    if not s.complete or len(tried) < 2:
+        return ""
+    return "yes" if s.chosen in (tried[0], tried[-1]) else "no"
 
 
 def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -319,6 +329,13 @@ def _interval(row: Mapping[str, Any], metric: str) -> str:
     )
 
 
+def _chosen_cell(row: Mapping[str, Any]) -> str:
+    if row["status"] != "chosen":
+        return row["status"]
+    edge = " (grid edge)" if row["chosen_at_grid_edge"] == "yes" else ""
+    return _join([row["chosen_lr"]]) + edge
+
+
 def _md_table(header: Sequence[str], lines: Sequence[Sequence[Any]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return out + ["| " + " | ".join(str(c) for c in line) + " |" for line in lines]
@@ -337,7 +354,7 @@ def _markdown(spec: SweepSpec, summary: Sequence[dict], protocol: Sequence[dict]
         f"seeds [interval for the median, coverage at least {CONFIDENCE:.0%} where the number "
         "of seeds allows it: see summary.csv for the exact coverage].",
     ]
-    for kind in {row["kind"] for row in summary} | {row["kind"] for row in protocol}:
+    for kind in (s.kind for s in spec.sections):
         lines += _kind_markdown(
             kind,
             [r for r in summary if r["kind"] == kind],
@@ -371,7 +388,7 @@ def _kind_markdown(kind: str, summary: Sequence[dict], protocol: Sequence[dict])
                 r["grid"],
                 r["tune_seeds"],
                 r["criterion"],
-                _join([r["chosen_lr"]]) if r["status"] == "chosen" else r["status"],
+                _chosen_cell(r),
                 r["confirm_seeds"] or "-",
                 r["diverged"],
                 *(_interval(r, m) for m in metrics),

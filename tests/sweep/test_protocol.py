@@ -111,7 +111,10 @@ def test_the_result_table_states_what_was_tuned_on_which_seeds_by_which_criterio
     )
     assert sgd["status"] == "chosen" and float(sgd["chosen_lr"]) in (0.05, 0.5, 2.0)
     assert sgd["confirm_seeds"] == " ".join(str(s) for s in tiny["confirm_seeds"])
+    edge = "yes" if float(sgd["chosen_lr"]) in (0.05, 2.0) else "no"
+    assert sgd["chosen_at_grid_edge"] == edge  # a choice at the edge asks for a wider grid
     assert hsc["tuned"] == "nothing (one step size)" and float(hsc["chosen_lr"]) == 1.0
+    assert hsc["chosen_at_grid_edge"] == ""
     assert int(sgd["distance_to_equilibrium_n"]) == 10
     assert float(sgd["distance_to_equilibrium_ci_coverage"]) == pytest.approx(1 - 22 / 1024)
     md = (tuned_sweep / "summary.md").read_text(encoding="utf-8")
