@@ -7,7 +7,7 @@ CPU machine, where it exits with status 3 and says why.
 Usage on a machine with an NVIDIA GPU and CuPy::
 
     python -m pytest -q tests/test_cupy.py          # correctness first
-    python benchmarks/gpu.py --out benchmarks/results/gpu.json
+    python benchmarks/gpu.py --out runs/benchmarks/gpu.json
 
 For each n (default 1024 ... 16384) and dtype (float64, float32) it times ``decompose``
 (cuSOLVER ``syevd``) and ``hsc_step`` by the spectral and Cholesky routes on the GPU, and the

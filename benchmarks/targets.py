@@ -2,13 +2,16 @@
 
 Usage::
 
-    python benchmarks/targets.py runs/benchmarks/NAME.json
+    python benchmarks/targets.py runs/benchmarks/NAME.json          # one run's table
+    python benchmarks/targets.py runs/benchmarks/A.json runs/benchmarks/B.json   # and a rerun
 
-``run.py`` prints and writes the same table at the end of every run. A target is a ratio of
+``run.py`` prints and writes the one-run table at the end of every run. A target is a ratio of
 two medians measured in the same process (methods timed in turns) and a limit: reached when
 the ratio is at most the limit, missed otherwise (the row says by how much). A target whose
-methods were not measured in the run (a section or a peer skipped) says so. Issue 6's step
-targets (:func:`step_rows`) apply to results with a ``steps`` section.
+methods were not measured in the run (a section or a peer skipped) says so. Given several
+runs, the table shows each run's ratio and calls a target reached only if every run reached
+it (:func:`rerun_table`). Issue 6's step targets (:func:`step_rows`) apply to results with a
+``steps`` section.
 """
 
 from __future__ import annotations
@@ -108,6 +111,41 @@ def target_rows(result: dict[str, Any], targets: tuple[Target, ...] = TARGETS) -
     return rows
 
 
+def _ratio(result: dict[str, Any], t: Target) -> float | None:
+    ours, peer = (_median(result, t.section, t.n, m) for m in (t.method, t.peer))
+    return None if ours is None or peer is None else ours / peer
+
+
+def rerun_verdict(ratios: list[float | None], limit: float | None) -> str:
+    """Reached only if every run measured it and reached it; else how far the worst run was."""
+    if limit is None:
+        return "—"
+    if any(r is None for r in ratios):
+        return "not measured in every run"
+    worst = max(ratios)
+    if worst <= limit:
+        return f"yes, in all {len(ratios)} runs" if len(ratios) > 1 else "yes"
+    held = sum(r <= limit for r in ratios)
+    return f"no: {worst / limit:.2f}x over the limit (held in {held} of {len(ratios)})"
+
+
+def rerun_table(results: list[dict[str, Any]], targets: tuple[Target, ...] = TARGETS) -> str:
+    """One row per target: each run's ratio, the limit, and reached only if every run held it."""
+    names = [r.get("name", f"run {i + 1}") for i, r in enumerate(results)]
+    lines = [
+        "| target | " + " | ".join(f"ratio, {n}" for n in names) + " | limit | reached? |",
+        "|---|" + "---|" * len(names) + "---|---|",
+    ]
+    for t in targets:
+        ratios = [_ratio(result, t) for result in results]
+        shown = ["—" if r is None else f"{r:.3g}" for r in ratios]
+        limit = "—" if t.limit is None else f"<= {t.limit:g}"
+        lines.append(
+            f"| {t.label} | {' | '.join(shown)} | {limit} | {rerun_verdict(ratios, t.limit)} |"
+        )
+    return "\n".join(lines)
+
+
 def _seconds(t: float) -> str:
     return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
@@ -155,9 +193,10 @@ def step_rows(result: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("result", type=Path, help="a result JSON written by run.py")
+    p.add_argument("results", type=Path, nargs="+", help="result JSONs written by run.py")
     args = p.parse_args(argv)
-    print(table(json.loads(args.result.read_text(encoding="utf-8"))))
+    results = [json.loads(path.read_text(encoding="utf-8")) for path in args.results]
+    print(table(results[0]) if len(results) == 1 else rerun_table(results))
     return 0
 
 

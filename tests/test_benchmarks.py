@@ -121,3 +121,20 @@ def test_targets_table_judges_the_four_step_targets():
     verdicts = [row.rsplit("|", 2)[-2].strip() for row in rows]
     assert verdicts == ["yes", "no", "yes", "no"]
     assert f"best peer ({targets.JAX_STEP}) 5 s: 5.0x" in rows[2]
+
+
+def test_rerun_table_calls_a_target_reached_only_if_every_run_held_it():
+    targets = _targets_module()
+    jax_249 = _record(249, targets.JAX, 0.01)
+    runs = [
+        {"name": "a", "hessian": [_record(249, targets.EXACT, 0.004), jax_249]},  # 0.4
+        {"name": "b", "hessian": [_record(249, targets.EXACT, 0.006), jax_249]},  # 0.6: missed
+        {"name": "c", "hessian": [jax_249]},  # not measured
+    ]
+    first = targets.TARGETS[:1]
+    assert targets.rerun_table(runs[:1], first).endswith("| 0.4 | <= 0.5 | yes |")
+    held = targets.rerun_table([runs[0], runs[0]], first)
+    assert held.endswith("| 0.4 | 0.4 | <= 0.5 | yes, in all 2 runs |")
+    missed = targets.rerun_table(runs[:2], first)
+    assert missed.endswith("| 0.4 | 0.6 | <= 0.5 | no: 1.20x over the limit (held in 1 of 2) |")
+    assert targets.rerun_table([runs[0], runs[2]], first).endswith("not measured in every run |")
