@@ -314,6 +314,8 @@ class Section:
         Step sizes per method; ``(None,)`` for a method without a grid (its default).
     fixed : dict
         Options shared by every run of the table.
+    method_options : dict of str to dict
+        Options of one method's runs (style: ``mu``, ``delta``).
     seeds, tune_seeds, confirm_seeds : tuple of int
         Repeats (grid mode), or the tuning and confirmation seeds (tune-confirm mode).
     criterion : tuple of str
@@ -329,6 +331,7 @@ class Section:
     tune_seeds: tuple[int, ...] = ()
     confirm_seeds: tuple[int, ...] = ()
     criterion: tuple[str, ...] = ()
+    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def runs(self, seeds: Sequence[int], methods_lr: Mapping[Any, Sequence[Any]] | None = None):
         """Every run for ``seeds``: method x setting x step size (or the given ones) x seed.
@@ -348,6 +351,7 @@ class Section:
                 for lr in grid:
                     for seed in seeds:
                         options = {**self.fixed, **setting, "method": method, seed_name: seed}
+                        options |= self.method_options.get(method, {})
                         if lr is not None or self.kind == "gan":
                             options["lr"] = DEFAULT_LR[method] if lr is None else lr
                         yield RunSpec.build(self.kind, options)
@@ -440,10 +444,22 @@ def _style_fixed(table: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(line_search, bool):
         raise _fail("style.line_search", "must be true or false", line_search)
     fixed["line_search"] = line_search
-    for name in ("mu", "delta"):
-        if name in table:
-            fixed[name] = _number(table[name], f"style.{name}")
     return fixed
+
+
+def _style_method_options(table: Mapping[str, Any], methods: Sequence[str]) -> dict:
+    """``mu`` and ``delta``: one number for every method, or a table ``method = number``."""
+    options: dict[str, dict[str, float]] = {m: {} for m in methods}
+    for name in ("mu", "delta"):
+        value = table.get(name)
+        if isinstance(value, dict):
+            _known(value, methods, f"style.{name}")
+            for method, number in value.items():
+                options[method][name] = _number(number, f"style.{name}.{method}")
+        elif value is not None:
+            for method in methods:
+                options[method][name] = _number(value, f"style.{name}")
+    return options
 
 
 def _criterion(value: Any, kind: str) -> tuple[str, ...]:
@@ -495,6 +511,7 @@ def _section(kind: str, table: Any, mode: str) -> Section:
         settings, fixed = _gan_settings(table), _gan_fixed(table)
     else:
         settings, fixed = _style_settings(table, methods), _style_fixed(table)
+    per_method = _style_method_options(table, methods) if kind == "style" else {}
     section = Section(
         kind,
         tuple(methods),
@@ -502,6 +519,7 @@ def _section(kind: str, table: Any, mode: str) -> Section:
         _lr_grids(table.get("lr", {}), kind, methods),
         fixed,
         **_section_seeds(table, kind, mode),
+        method_options=per_method,
     )
     _check_criterion(section)
     return section

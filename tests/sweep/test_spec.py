@@ -41,25 +41,45 @@ CONFIRM = "confirm_seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
         ("[gan]\ncriterion = 'modes_captured'", "gan.criterion is for mode = 'tune-confirm'"),
         (TUNE + "[gan]\nseeds = [0]", "gan.seeds is for grid mode"),
         (TUNE + "[gan]\n" + CONFIRM, "gan.tune_seeds is required in mode = 'tune-confirm'"),
-        (TUNE + "[gan]\ntune_seeds = [0]\nconfirm_seeds = [1, 2]",
-         "gan.confirm_seeds must hold at least 10 seeds, got 2"),
-        (TUNE + "[gan]\ntune_seeds = [3]\n" + CONFIRM,
-         "gan.confirm_seeds must be fresh (none among gan.tune_seeds), got [3] in both"),
-        (TUNE + "[gan]\ntune_seeds = [10]\ncriterion = 'fid'\n" + CONFIRM,
-         "gan.criterion must be among modes_captured"),
-        (TUNE + "[gan]\ndata = ['dirac']\ntune_seeds = [10]\ncriterion = 'reverse_kl'\n"
-         + CONFIRM, "gan.criterion: DiracGAN has no modes"),
+        (
+            TUNE + "[gan]\ntune_seeds = [0]\nconfirm_seeds = [1, 2]",
+            "gan.confirm_seeds must hold at least 10 seeds, got 2",
+        ),
+        (
+            TUNE + "[gan]\ntune_seeds = [3]\n" + CONFIRM,
+            "gan.confirm_seeds must be fresh (none among gan.tune_seeds), got [3] in both",
+        ),
+        (
+            TUNE + "[gan]\ntune_seeds = [10]\ncriterion = 'fid'\n" + CONFIRM,
+            "gan.criterion must be among modes_captured",
+        ),
+        (
+            TUNE
+            + "[gan]\ndata = ['dirac']\ntune_seeds = [10]\ncriterion = 'reverse_kl'\n"
+            + CONFIRM,
+            "gan.criterion: DiracGAN has no modes",
+        ),
         ("[style]\nsizes = [17]", "style.sizes: hsc forms a dense pixel Hessian, so 3 size^2"),
         ("[style]\ncontent = 'cat.png'", "style.content must be one of shapes, stripes"),
-        ("[style]\nmethods = ['lbfgs']\n[style.lr]\nlbfgs = [1.0]",
-         "style.lr.lbfgs: lbfgs takes no step size"),
+        (
+            "[style]\nmethods = ['lbfgs']\n[style.lr]\nlbfgs = [1.0]",
+            "style.lr.lbfgs: lbfgs takes no step size",
+        ),
         ("[style]\nmethods = ['adam']\nmu = 0.5", "style: adam takes no correction parameters"),
         ("[style]\nline_search = 1", "style.line_search must be true or false, got 1"),
+        ("[style]\nmethods = ['hsc']\nmu = {damped = 1.0}", "style.mu.damped is not a known key"),
+        (
+            "[style]\nmethods = ['damped']\nmu = {damped = 0}",
+            "style.mu.damped must be a positive number, got 0",
+        ),
+        ("[style]\nmethods = ['damped']", "style: bad parameters for correction 'damped'"),
         ("[gan]\nsteps = 3\n[gan", "the spec is not valid TOML"),
-        (f"[gan]\nseeds = {list(range(MAX_RUNS + 1))}",
-         f"the spec plans {MAX_RUNS + 1} runs; at most {MAX_RUNS} are allowed"),
+        (
+            f"[gan]\nseeds = {list(range(MAX_RUNS + 1))}",
+            f"the spec plans {MAX_RUNS + 1} runs; at most {MAX_RUNS} are allowed",
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_rule_names_the_key_and_the_rule(text, message):
     with pytest.raises(SpecError) as info:
         parse_spec(text)
@@ -89,17 +109,38 @@ def test_grid_mode_plans_method_setting_step_size_and_seed():
 
 
 def test_tune_confirm_counts_tuning_and_confirmation_runs():
-    spec = parse_spec(TUNE + "[gan]\ndata = ['dirac']\ntune_seeds = [10, 11]\n" + CONFIRM
-                      + "[gan.lr]\nhsc = [0.5, 1.0, 2.0]\n")  # fmt: skip
+    spec = parse_spec(
+        TUNE
+        + "[gan]\ndata = ['dirac']\ntune_seeds = [10, 11]\n"
+        + CONFIRM
+        + "[gan.lr]\nhsc = [0.5, 1.0, 2.0]\n"
+    )
     assert len(spec.grid_runs()) == 3 * 2  # the tuning runs
     assert spec.planned_count() == 3 * 2 + 10
 
 
+def test_style_parameters_go_to_one_method_or_to_all():
+    spec = parse_spec(
+        "[style]\nsizes = [4]\nmethods = ['hsc', 'damped', 'clip']\n"
+        "mu = {damped = 0.5}\ndelta = {clip = 0.1}"
+    )
+    params = {r.method: {k: r.config.get(k) for k in ("mu", "delta")} for r in spec.grid_runs()}
+    assert params == {
+        "hsc": {"mu": None, "delta": None},
+        "damped": {"mu": 0.5, "delta": None},
+        "clip": {"mu": None, "delta": 0.1},
+    }
+    (run,) = parse_spec("[style]\nsizes = [4]\nmethods = ['fill']\nmu = 2").grid_runs()
+    assert run.config["mu"] == 2.0
+
+
 def test_run_keys_are_stable_and_differ_when_any_option_differs():
-    a = RunSpec.build("gan", {"data": "ring", "hidden": [4], "method": "hsc", "lr": 1.0,
-                              "seed": 0, "steps": 5})  # fmt: skip
-    same = RunSpec.build("gan", {"steps": 5, "seed": 0, "lr": 1.0, "method": "hsc",
-                                 "hidden": (4,), "data": "ring"})  # fmt: skip
+    a = RunSpec.build(
+        "gan", {"data": "ring", "hidden": [4], "method": "hsc", "lr": 1.0, "seed": 0, "steps": 5}
+    )
+    same = RunSpec.build(
+        "gan", {"steps": 5, "seed": 0, "lr": 1.0, "method": "hsc", "hidden": (4,), "data": "ring"}
+    )
     other = RunSpec.build("gan", {**a.config, "steps": 6})
     assert a.key == same.key and a.key != other.key
     assert a.key.startswith("gan-ring-h4-hsc-lr1-seed0-")
