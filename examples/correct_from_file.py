@@ -5,7 +5,8 @@ This is the route for a Hessian computed elsewhere (PyTorch, JAX, ...): save it 
 outputs are ``correction.npz`` (the corrected matrix, ``pinv(H)``, eigenvalues, the cutoff
 policy and, with a gradient, the HSC step) and ``summary.json`` (ranks, inertia, norms).
 
-Without ``--matrix`` the example writes a seeded singular test matrix first.
+Without ``--matrix`` the example writes a seeded singular test matrix first, into the folder
+``DIR-input`` beside the output folder (an output folder holds its output set only).
 
 Run: ``python examples/correct_from_file.py [--matrix H.npy --grad g.npy] [--out DIR] [--force]``
 """
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.out or Path(tempfile.mkdtemp(prefix="hsc-ref-"))
     matrix, grad = args.matrix, args.grad
     if matrix is None:
-        matrix, grad = write_test_problem(out / "input")
+        matrix, grad = write_test_problem(out.with_name(out.name + "-input"))  # beside --out
     command = ["correct", str(matrix), "--out", str(out)]
     command += ["--grad", str(grad)] if grad is not None else []
     command += ["--force"] if args.force else []

@@ -3,14 +3,15 @@
 Reads ``H`` (and optionally a gradient ``g``) from pickle-free ``.npy`` files and writes
 ``correction.npz`` (the corrected matrix, ``pinv(H)``, both sets of eigenvalues, the cutoff
 policy and, with ``g``, the HSC step) and ``summary.json`` (ranks, inertias, cutoffs, norms).
-Both files are refused before any work if either exists, unless asked to replace them.
+The folder is one output set (``hsc_ref._outputs``): both files and ``manifest.json`` appear
+together or not at all; an existing set is refused before any work unless asked to replace
+it, and then replaced as a whole.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from hsc_ref.steps import hsc_step
 __all__ = ["OUTPUT_FILES", "correction_summary", "check_params", "correct_to_folder"]
 
 OUTPUT_FILES = ("correction.npz", "summary.json")
-"""The files :func:`correct_to_folder` writes."""
+"""The files :func:`correct_to_folder` writes (with the set's ``manifest.json``)."""
 
 
 def correction_summary(result: CorrectionResult, source: str) -> dict[str, Any]:
@@ -123,7 +124,8 @@ def correct_to_folder(
     matrix : path
         Symmetric ``H`` as a ``.npy`` file (no pickles).
     out : path
-        Output folder (created if missing; must not be a file).
+        Output folder (created if missing): a new or empty folder, or a previous set of
+        this command to replace with ``overwrite``.
     method : str
         Correction name (:data:`~hsc_ref.corrections.CORRECTIONS`).
     params : dict, optional
@@ -155,24 +157,28 @@ def correct_to_folder(
     >>> summary["rank_before"], summary["null_dim_after"]
     (2, 1)
     """
-    out = _outputs.refuse_existing(out, OUTPUT_FILES, overwrite=overwrite)
-    check_params(method, params or {})
-    H = _io.load_array(matrix, "H")
-    result = correct(H, method, atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol, **(params or {}))
-    arrays = _arrays(result)
-    summary = correction_summary(result, str(matrix))
-    if grad is not None:
-        g = _io.load_array(grad, "g")
-        step = hsc_step(
-            H, g, lr=lr, route="spectral", atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol
+    with _outputs.OutputSet(out, OUTPUT_FILES, command="correct", overwrite=overwrite) as outputs:
+        check_params(method, params or {})
+        H = _io.load_array(matrix, "H")
+        result = correct(
+            H, method, atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol, **(params or {})
         )
-        arrays.update(step=step, lr=np.float64(lr))
-        summary.update(
-            lr=lr,
-            step_route="spectral",
-            step_norm=float(np.linalg.norm(step)),
-            grad_norm=float(np.linalg.norm(g)),
-        )
-    _io.atomic_save_npz(Path(out) / "correction.npz", arrays, overwrite=overwrite)
-    _io.atomic_write_json(Path(out) / "summary.json", summary, overwrite=overwrite)
+        arrays = _arrays(result)
+        summary = correction_summary(result, str(matrix))
+        if grad is not None:
+            g = _io.load_array(grad, "g")
+            step = hsc_step(
+                H, g, lr=lr, route="spectral", atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol
+            )
+            arrays.update(step=step, lr=np.float64(lr))
+            summary.update(
+                lr=lr,
+                step_route="spectral",
+                step_norm=float(np.linalg.norm(step)),
+                grad_norm=float(np.linalg.norm(g)),
+            )
+        stage = outputs.staging()
+        _io.atomic_save_npz(stage / "correction.npz", arrays)
+        _io.atomic_write_json(stage / "summary.json", summary)
+        outputs.commit()
     return summary

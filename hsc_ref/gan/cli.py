@@ -3,8 +3,10 @@
 Writes ``metrics.json``, ``samples.npz``, ``history.npz``, ``matrices.npz`` and, with
 matplotlib (extra ``plot``) and unless ``--no-plots``, ``samples.png``, ``losses.png`` and
 ``spectrum.png``; without matplotlib it writes the data and names the skipped plots in one
-line. Existing files are not replaced without ``--force``. tqdm (extra ``progress``) draws
-a progress bar when installed.
+line. The folder is one output set with ``manifest.json``: an existing set is replaced, as
+a whole, only with ``--force``. While training it holds a checkpoint (every
+``--checkpoint-every`` steps and at Ctrl-C, which exits with status 130) that ``--resume``
+continues. tqdm (extra ``progress``) draws a progress bar when installed.
 """
 
 from __future__ import annotations
@@ -59,7 +61,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--n-eval", type=int, default=2500, help="samples for the metrics (2500)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.add_argument("--force", action="store_true", help="replace an existing output set")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=50,
+        metavar="N",
+        help="checkpoint into --out every N steps (default 50; 0: only at Ctrl-C)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished run in --out (give its original options)",
+    )
     p.add_argument("--no-plots", action="store_true", help="do not make the PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_gan)
@@ -102,6 +116,8 @@ def _cmd_gan(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
         overwrite=args.force,
         progress=not args.no_progress,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
     )
     _print_report(run)
     return 0

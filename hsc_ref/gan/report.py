@@ -18,21 +18,24 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsc_ref import _extras, _io, _outputs
+from hsc_ref import _checkpoint, _extras, _io, _outputs, _validation
 from hsc_ref.corrections import correct
 from hsc_ref.gan.data import sample
 from hsc_ref.gan.game import game_matrices, init_game
-from hsc_ref.gan.train import TrainConfig, TrainResult, train
+from hsc_ref.gan.train import TrainConfig, TrainResult, check_memory, train
+from hsc_ref.loop import LoopProgress
 
 __all__ = [
     "OUTPUT_FILES",
     "PLOT_FILES",
+    "SET_FILES",
     "final_matrices",
     "WrittenOutputs",
     "write_outputs",
     "plot_run",
     "GanRun",
     "run_to_folder",
+    "config_facts",
 ]
 
 OUTPUT_FILES = ("metrics.json", "samples.npz", "history.npz", "matrices.npz")
@@ -40,6 +43,10 @@ OUTPUT_FILES = ("metrics.json", "samples.npz", "history.npz", "matrices.npz")
 
 PLOT_FILES = ("samples.png", "losses.png", "spectrum.png")
 """Plots a GAN run writes when asked and matplotlib is installed."""
+
+SET_FILES = OUTPUT_FILES + PLOT_FILES + _checkpoint.FILES
+"""Every file a GAN output set may hold besides ``manifest.json``: a complete run's outputs,
+or an unfinished run's checkpoint."""
 
 
 def final_matrices(result: TrainResult) -> dict[str, np.ndarray]:
@@ -98,7 +105,7 @@ def _jsonable(value: Any) -> Any:
 
 def _metrics_report(result: TrainResult, matrices: dict[str, np.ndarray]) -> dict[str, Any]:
     """``metrics.json``: the config and the metrics, plus facts of the final game Jacobian."""
-    config = {k: _jsonable(v) for k, v in dataclasses.asdict(result.config).items()}
+    config = config_facts(result.config)
     eig = matrices["jacobian_eigenvalues_real"] + 1j * matrices["jacobian_eigenvalues_imag"]
     metrics = {k: _jsonable(v) for k, v in result.metrics.items()}
     metrics.update(
@@ -127,18 +134,22 @@ class WrittenOutputs(NamedTuple):
 def write_outputs(
     result: TrainResult, out: str | os.PathLike, *, plots: bool = True, overwrite: bool = False
 ) -> WrittenOutputs:
-    """Write the data files (and, with matplotlib, the plots) of a run, each atomically.
+    """Write a run's data files (and, with matplotlib, the plots) as one output set.
+
+    The files and ``manifest.json`` appear in ``out`` together or not at all
+    (``hsc_ref._outputs``); a previous set is replaced as a whole, so no plot of an earlier
+    run survives beside new data.
 
     Parameters
     ----------
     result : TrainResult
     out : path
-        Output folder (created if missing).
+        Output folder (created if missing): new, empty, or a previous set to replace.
     plots : bool
         Also write the PNG plots; without matplotlib they are skipped and listed in
         ``skipped``.
     overwrite : bool
-        Replace existing files; otherwise an existing file raises ``FileExistsError``.
+        Replace an existing set; otherwise it raises ``FileExistsError``.
 
     Returns
     -------
@@ -149,11 +160,30 @@ def write_outputs(
     >>> import tempfile
     >>> r = train(TrainConfig(data="dirac", method="hsc", steps=2))
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     written = write_outputs(r, d, plots=False)
-    >>> [p.name for p in written.paths] == list(OUTPUT_FILES), written.skipped
+    ...     written = write_outputs(r, d + "/run", plots=False)
+    >>> [p.name for p in written.paths] == [*OUTPUT_FILES, "manifest.json"], written.skipped
     (True, ())
     """
-    out = Path(out)
+    with _outputs.OutputSet(out, SET_FILES, command="gan", overwrite=overwrite) as outputs:
+        return _commit_outputs(outputs, result, plots)
+
+
+def _commit_outputs(
+    outputs: _outputs.OutputSet, result: TrainResult, plots: bool
+) -> WrittenOutputs:
+    """Write the run's files into a fresh staging folder and commit it as a complete set."""
+    stage = outputs.staging()
+    names, skipped = _write_files(result, stage, plots)
+    facts = {"steps": result.config.steps, "steps_completed": result.metrics["steps_completed"]}
+    outputs.commit("complete", facts)
+    paths = [outputs.path / name for name in (*names, _outputs.MANIFEST_NAME)]
+    return WrittenOutputs(tuple(paths), skipped)
+
+
+def _write_files(
+    result: TrainResult, folder: Path, plots: bool
+) -> tuple[list[str], tuple[str, ...]]:
+    """The data files and, asked and possible, the plots, into ``folder``: names, skipped."""
     matrices = final_matrices(result)
     data = {
         "samples": result.samples,
@@ -161,19 +191,15 @@ def write_outputs(
         "theta": result.theta,
         "phi": result.phi,
     }
-    paths = [
-        _io.atomic_write_json(
-            out / "metrics.json", _metrics_report(result, matrices), overwrite=overwrite
-        ),
-        _io.atomic_save_npz(out / "samples.npz", data, overwrite=overwrite),
-        _io.atomic_save_npz(out / "history.npz", result.history, overwrite=overwrite),
-        _io.atomic_save_npz(out / "matrices.npz", matrices, overwrite=overwrite),
-    ]
+    _io.atomic_write_json(folder / "metrics.json", _metrics_report(result, matrices))
+    _io.atomic_save_npz(folder / "samples.npz", data)
+    _io.atomic_save_npz(folder / "history.npz", result.history)
+    _io.atomic_save_npz(folder / "matrices.npz", matrices)
     if not plots:
-        return WrittenOutputs(tuple(paths), ())
+        return list(OUTPUT_FILES), ()
     if not _extras.installed("matplotlib"):
-        return WrittenOutputs(tuple(paths), PLOT_FILES)
-    return WrittenOutputs(tuple(paths + plot_run(result, out, overwrite=overwrite)), ())
+        return list(OUTPUT_FILES), PLOT_FILES
+    return [*OUTPUT_FILES, *(p.name for p in plot_run(result, folder))], ()
 
 
 def _plot_samples(result: TrainResult) -> Any:
@@ -289,28 +315,45 @@ def run_to_folder(
     plots: bool = True,
     overwrite: bool = False,
     progress: bool = False,
+    checkpoint_every: int = 0,
+    resume: bool = False,
 ) -> GanRun:
-    """Train one GAN and write its outputs; what ``hsc-ref gan`` runs.
+    """Train one GAN and write its outputs as one set; what ``hsc-ref gan`` runs.
 
-    Existing outputs are refused before training (unless ``overwrite``), so a refused run
-    costs nothing and changes nothing.
+    The output folder is checked (and locked against a concurrent run) before training, so
+    a refused run costs nothing and changes nothing. While training, the folder holds the
+    latest checkpoint (every ``checkpoint_every`` steps, and at Ctrl-C) with a manifest whose
+    status (``running``, ``interrupted``, ``failed``) and ``steps_completed`` say the run is
+    unfinished; the complete set replaces it at the end.
 
     Parameters
     ----------
     config : TrainConfig
         The run.
     out : path
-        Output folder (created if missing; must not be a file).
+        Output folder (created if missing): new, empty, or this command's earlier set.
     plots : bool
         Also write :data:`PLOT_FILES` (skipped, and listed, without matplotlib).
     overwrite : bool
-        Replace existing files.
+        Replace an existing set.
     progress : bool
         Draw a tqdm progress bar (extra ``progress``; a one-line note without it).
+    checkpoint_every : int, default 0
+        Write a checkpoint every this many steps (0: only at Ctrl-C).
+    resume : bool
+        Continue the unfinished run in ``out`` (started with the same ``config``) from its
+        checkpoint; the outputs are bit-identical to an uninterrupted run's (wall times
+        aside).
 
     Returns
     -------
     GanRun
+
+    Raises
+    ------
+    KeyboardInterrupt
+        At Ctrl-C, after writing the checkpoint; its message says where the run stopped and
+        how to continue it.
 
     Examples
     --------
@@ -320,12 +363,47 @@ def run_to_folder(
     >>> run.result.metrics["steps_completed"], run.skipped_line
     (2, None)
     """
-    names = OUTPUT_FILES + (PLOT_FILES if plots else ())
-    out = _outputs.refuse_existing(out, names, overwrite=overwrite)
+    checkpoint_every = _validation.check_count(checkpoint_every, "checkpoint_every")
+    with _outputs.OutputSet(
+        out, SET_FILES, command="gan", overwrite=overwrite, resume=resume
+    ) as outputs:
+        check_memory(config)
+        facts = config_facts(config)
+        start = _checkpoint.resume_point(outputs, facts) if resume else None
+        checkpoints = _checkpoint.Checkpoints(outputs, "gan", config.steps, facts)
+        try:
+            result = _train(config, checkpoints, checkpoint_every, start, progress)
+            return GanRun(result, _commit_outputs(outputs, result, plots))
+        except KeyboardInterrupt:
+            raise checkpoints.interrupted() from None
+        except Exception:
+            checkpoints.failed()
+            raise
+
+
+def _train(
+    config: TrainConfig,
+    checkpoints: _checkpoint.Checkpoints,
+    checkpoint_every: int,
+    start: LoopProgress | None,
+    progress: bool,
+) -> TrainResult:
     bar = _extras.progress_bar(config.steps, f"{config.method} {config.data}", show=progress)
+    options = {"checkpoint": checkpoints, "checkpoint_every": checkpoint_every}
     if bar is None:
-        result = train(config)
-    else:
-        with bar:
-            result = train(config, progress=lambda done: bar.update(done - bar.n))
-    return GanRun(result, write_outputs(result, out, plots=plots, overwrite=overwrite))
+        return train(config, resume_from=start, **options)
+    with bar:
+        return train(
+            config, progress=lambda done: bar.update(done - bar.n), resume_from=start, **options
+        )
+
+
+def config_facts(config: TrainConfig) -> dict[str, Any]:
+    """The JSON form of a config, as ``metrics.json`` and checkpoints record it.
+
+    Examples
+    --------
+    >>> config_facts(TrainConfig(hidden=(8, 8)))["hidden"]
+    [8, 8]
+    """
+    return {k: _jsonable(v) for k, v in dataclasses.asdict(config).items()}

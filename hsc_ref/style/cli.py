@@ -3,8 +3,10 @@
 Writes ``result.npy`` and ``metrics.json``, and with their extras ``result.png``,
 ``figure.png`` (Pillow, extra ``image``) and ``losses.png`` (matplotlib, extra ``plot``;
 ``--no-plots`` turns it off); a missing extra skips its files and one line names them.
-Existing files are not replaced without ``--force``. tqdm (extra ``progress``) draws a
-progress bar when installed.
+The folder is one output set with ``manifest.json``: an existing set is replaced, as a
+whole, only with ``--force``. While the optimizer runs it holds a checkpoint (every
+``--checkpoint-every`` steps and at Ctrl-C, which exits with status 130; not for ``lbfgs``)
+that ``--resume`` continues. tqdm (extra ``progress``) draws a progress bar when installed.
 """
 
 from __future__ import annotations
@@ -52,7 +54,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--feature-seed", type=int, default=0, help="seed of the feature extractor")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.add_argument("--force", action="store_true", help="replace an existing output set")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=10,
+        metavar="N",
+        help="checkpoint into --out every N steps (default 10; 0: only at Ctrl-C; "
+        "lbfgs keeps none)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished run in --out (give its original options)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="do not make losses.png")
     p.set_defaults(func=_cmd_style)
@@ -84,6 +99,8 @@ def _cmd_style(args: argparse.Namespace) -> int:
         seed=args.seed,
         plots=not args.no_plots,
         overwrite=args.force,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
         method=args.method,
         steps=args.steps,
         lr=args.lr,

@@ -5,11 +5,14 @@ Outputs: ``result.npy`` (the optimized image, float64, shape ``(size, size, 3)``
 always written; ``result.png`` and ``figure.png`` (content, style and result side by side,
 upscaled) need Pillow (extra ``image``), ``losses.png`` (loss per step and per second) needs
 matplotlib (extra ``plot``). Files whose extra is missing are skipped and named in
-:attr:`StyleRun.skipped_line`. Existing files are not replaced unless asked.
+:attr:`StyleRun.skipped_line`. The folder is one output set with ``manifest.json``
+(``hsc_ref._outputs``), replaced as a whole only when asked; while the optimizer runs it
+holds a checkpoint that a resumed run continues.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -17,8 +20,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsc_ref import _extras, _io, _limits, _outputs, _validation
+from hsc_ref import _checkpoint, _extras, _io, _limits, _outputs, _validation
 from hsc_ref.corrections import ALIASES, CORRECTIONS
+from hsc_ref.loop import CheckpointFn, LoopProgress
 from hsc_ref.style.images import resolve_image, save_png, side_by_side
 from hsc_ref.style.loss import TransferObjective, feature_extractor, transfer_objective
 from hsc_ref.style.optimize import MAX_DENSE_UNKNOWNS, ImageOptResult, optimize_image
@@ -28,11 +32,13 @@ __all__ = [
     "DATA_FILES",
     "IMAGE_FILES",
     "PLOT_FILES",
+    "SET_FILES",
     "BYTES_PER_UNKNOWN",
     "check_sizes",
     "run_style",
     "style_metrics",
     "StyleRun",
+    "run_facts",
     "run_to_folder",
 ]
 
@@ -44,6 +50,10 @@ IMAGE_FILES = ("result.png", "figure.png")
 
 PLOT_FILES = ("losses.png",)
 """Plots written with matplotlib (extra ``plot``) unless plots are turned off."""
+
+SET_FILES = DATA_FILES + IMAGE_FILES + PLOT_FILES + _checkpoint.FILES
+"""Every file a style output set may hold besides ``manifest.json``: a complete run's
+outputs, or an unfinished run's checkpoint."""
 
 
 def run_style(
@@ -58,6 +68,9 @@ def run_style(
     convention: str = "gatys",
     feature_seed: int = 0,
     progress: bool = False,
+    checkpoint: CheckpointFn | None = None,
+    checkpoint_every: int = 0,
+    resume_from: LoopProgress | None = None,
     **params: float,
 ) -> tuple[TransferObjective, ImageOptResult]:
     """Build the objective and optimize from the content image.
@@ -76,6 +89,8 @@ def run_style(
         Seed of the feature extractor (:func:`hsc_ref.style.feature_extractor`).
     progress : bool
         Show a tqdm progress bar when tqdm is installed.
+    checkpoint, checkpoint_every, resume_from : optional
+        As in :func:`hsc_ref.style.optimize.optimize_image`.
 
     Returns
     -------
@@ -99,6 +114,8 @@ def run_style(
         extractor=feature_extractor(seed=feature_seed),
     )
     bar = _extras.progress_bar(steps, method, show=progress)
+    if bar is not None and resume_from is not None:
+        bar.update(resume_from.steps_completed)
 
     def callback(step: int, loss: float) -> None:
         if bar is not None:
@@ -114,6 +131,9 @@ def run_style(
             lr=lr,
             line_search=line_search,
             callback=callback,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            resume_from=resume_from,
             **params,
         )
     finally:
@@ -214,27 +234,27 @@ class StyleRun(NamedTuple):
         )
 
 
-def _save_npy(path: Path, array: np.ndarray, overwrite: bool) -> Path:
+def _save_npy(path: Path, array: np.ndarray) -> Path:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
-    return _io.atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)
+    return _io.atomic_write_bytes(path, buffer.getvalue())
 
 
 def _write_pictures(
-    out: Path, images: list[np.ndarray], result: ImageOptResult, plots: bool, overwrite: bool
+    out: Path, images: list[np.ndarray], result: ImageOptResult, plots: bool
 ) -> tuple[list[Path], list[str]]:
     """``result.png``, ``figure.png`` (Pillow) and ``losses.png`` (matplotlib), if installed."""
     written: list[Path] = []
     skipped: list[str] = []
     if _extras.installed("Pillow"):
         factor = max(1, 128 // images[0].shape[0])
-        written.append(save_png(out / "result.png", result.image, overwrite=overwrite))
+        written.append(save_png(out / "result.png", result.image))
         figure = side_by_side([*images, result.image], factor=factor)
-        written.append(save_png(out / "figure.png", figure, overwrite=overwrite))
+        written.append(save_png(out / "figure.png", figure))
     else:
         skipped += IMAGE_FILES
     if plots and _extras.installed("matplotlib"):
-        written.append(plot_losses([result], out / "losses.png", overwrite=overwrite))
+        written.append(plot_losses([result], out / "losses.png"))
     elif plots:
         skipped += PLOT_FILES
     return written, skipped
@@ -280,6 +300,35 @@ def check_sizes(
     )
 
 
+def run_facts(
+    content: str, style: str, size: int, seed: int, *, images: list[np.ndarray], options: dict
+) -> dict[str, Any]:
+    """What defines a style run, JSON-ready: a resumed run must match it.
+
+    The images' SHA-256 makes an image file that changed since the run started count as
+    another run.
+
+    Examples
+    --------
+    >>> from hsc_ref.style.images import bundled_image
+    >>> image = bundled_image("shapes", 6)
+    >>> facts = run_facts("shapes", "stripes", 6, 0, images=[image], options={"steps": 2})
+    >>> sorted(facts)
+    ['content', 'images_sha256', 'options', 'seed', 'size', 'style']
+    """
+    options = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+    options.pop("progress", None)
+    digest = hashlib.sha256(b"".join(np.ascontiguousarray(im).tobytes() for im in images))
+    return {
+        "content": content,
+        "style": style,
+        "size": size,
+        "seed": seed,
+        "images_sha256": digest.hexdigest(),
+        "options": options,
+    }
+
+
 def run_to_folder(
     out: str | os.PathLike,
     *,
@@ -289,16 +338,23 @@ def run_to_folder(
     seed: int = 0,
     plots: bool = True,
     overwrite: bool = False,
+    checkpoint_every: int = 0,
+    resume: bool = False,
     **options: Any,
 ) -> StyleRun:
-    """Resolve the images, run :func:`run_style` and write the outputs; what ``hsc-ref style`` runs.
+    """Resolve the images, run :func:`run_style` and write the outputs as one set.
 
-    Existing outputs are refused before any work (unless ``overwrite``).
+    What ``hsc-ref style`` runs. The output folder is checked (and locked against a
+    concurrent run) and the sizes are checked before any work; the files and
+    ``manifest.json`` appear together or not at all, replacing an earlier set as a whole.
+    While the optimizer runs, the folder holds its latest checkpoint (every
+    ``checkpoint_every`` steps and at Ctrl-C; not for L-BFGS-B, whose memory SciPy keeps
+    inside its solver) with a manifest whose status says the run is unfinished.
 
     Parameters
     ----------
     out : path
-        Output folder (created if missing; must not be a file).
+        Output folder (created if missing): new, empty, or this command's earlier set.
     content, style : str
         Bundled image names or image files (files need Pillow, extra ``image``).
     size : int
@@ -308,7 +364,13 @@ def run_to_folder(
     plots : bool
         Also write ``losses.png`` (skipped, and listed, without matplotlib).
     overwrite : bool
-        Replace existing files.
+        Replace an existing set.
+    checkpoint_every : int, default 0
+        Checkpoint every this many steps (0: only at Ctrl-C).
+    resume : bool
+        Continue the unfinished run in ``out`` (same settings) from its checkpoint: the
+        image, losses and history are bit-identical to an uninterrupted run's (wall times
+        aside).
     **options
         Keyword arguments of :func:`run_style` (``method``, ``steps``, ``lr``,
         ``line_search``, ``weights``, ``convention``, ``feature_seed``, ``progress`` and the
@@ -317,6 +379,11 @@ def run_to_folder(
     Returns
     -------
     StyleRun
+
+    Raises
+    ------
+    KeyboardInterrupt
+        At Ctrl-C, after writing the checkpoint; its message says where the run stopped.
 
     Examples
     --------
@@ -327,16 +394,57 @@ def run_to_folder(
     >>> "metrics.json" in written and "result.npy" in written
     True
     """
-    names = DATA_FILES + IMAGE_FILES + (PLOT_FILES if plots else ())
-    out = _outputs.refuse_existing(out, names, overwrite=overwrite)
-    check_sizes(size, seed=seed, **options)
-    images = [resolve_image(content, size, seed=seed), resolve_image(style, size, seed=seed + 1)]
-    objective, result = run_style(*images, **options)
-    sources = {"content": content, "style": style, "size": size, "seed": seed}
-    metrics = style_metrics(objective, result, sources=sources)
-    written = [
-        _save_npy(out / "result.npy", result.image, overwrite),
-        _io.atomic_write_json(out / "metrics.json", metrics, overwrite=overwrite),
-    ]
-    pictures, skipped = _write_pictures(out, images, result, plots, overwrite)
-    return StyleRun(objective, result, metrics, tuple(written + pictures), tuple(skipped))
+    checkpoint_every = _validation.check_count(checkpoint_every, "checkpoint_every")
+    lbfgs = ALIASES.get(options.get("method", "hsc"), options.get("method", "hsc")) == "lbfgs"
+    if lbfgs and resume:
+        raise ValueError(
+            "--resume: lbfgs runs keep no checkpoint (SciPy keeps L-BFGS-B's memory inside "
+            "its solver); start the run again with --force"
+        )
+    with _outputs.OutputSet(
+        out, SET_FILES, command="style", overwrite=overwrite, resume=resume
+    ) as outputs:
+        check_sizes(size, seed=seed, **options)
+        images = [
+            resolve_image(content, size, seed=seed),
+            resolve_image(style, size, seed=seed + 1),
+        ]
+        facts = run_facts(content, style, size, seed, images=images, options=options)
+        start = _checkpoint.resume_point(outputs, facts) if resume else None
+        steps = options.get("steps", 10)
+        checkpoints = _checkpoint.Checkpoints(outputs, "style", steps, facts)
+        saving = {} if lbfgs else {"checkpoint": checkpoints, "checkpoint_every": checkpoint_every}
+        try:
+            objective, result = run_style(*images, resume_from=start, **saving, **options)
+            sources = {"content": content, "style": style, "size": size, "seed": seed}
+            metrics = style_metrics(objective, result, sources=sources)
+            written, skipped = _commit_outputs(outputs, images, result, metrics, plots)
+        except KeyboardInterrupt:
+            if lbfgs:
+                raise KeyboardInterrupt(
+                    "interrupted; lbfgs runs keep no checkpoint (SciPy keeps L-BFGS-B's memory "
+                    "inside its solver): nothing was written"
+                ) from None
+            raise checkpoints.interrupted() from None
+        except Exception:
+            checkpoints.failed()
+            raise
+    return StyleRun(objective, result, metrics, written, skipped)
+
+
+def _commit_outputs(
+    outputs: _outputs.OutputSet,
+    images: list[np.ndarray],
+    result: ImageOptResult,
+    metrics: dict[str, Any],
+    plots: bool,
+) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """Write the run's files into a fresh staging folder and commit it as a complete set."""
+    stage = outputs.staging()
+    files = [_save_npy(stage / "result.npy", result.image)]
+    files.append(_io.atomic_write_json(stage / "metrics.json", metrics))
+    pictures, skipped = _write_pictures(stage, images, result, plots)
+    done = len(result.losses) - 1
+    outputs.commit("complete", {"steps": metrics["settings"]["steps"], "steps_completed": done})
+    names = [p.name for p in files + pictures] + [_outputs.MANIFEST_NAME]
+    return tuple(outputs.path / name for name in names), tuple(skipped)

@@ -15,6 +15,7 @@ from hsc_ref.gan.demo import gan_demo
 from hsc_ref.gan.report import OUTPUT_FILES, PLOT_FILES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+MANIFEST = "manifest.json"
 TINY = ["--steps", "2", "--hidden", "4", "--batch", "8", "--n-eval", "40", "--no-progress"]
 
 
@@ -105,7 +106,7 @@ def test_missing_matplotlib_writes_the_data_and_names_the_skipped_plots_in_one_l
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     assert main(["gan", "--out", str(tmp_path), *TINY]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUT_FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*OUTPUT_FILES, MANIFEST])
     captured = capsys.readouterr()
     notes = [line for line in captured.err.splitlines() if "skipped" in line]
     assert notes == [
@@ -117,7 +118,7 @@ def test_missing_matplotlib_writes_the_data_and_names_the_skipped_plots_in_one_l
 
 def test_no_plots_makes_no_plots_and_says_nothing_about_them(tmp_path, capsys):
     assert main(["gan", "--out", str(tmp_path), "--no-plots", *TINY]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUT_FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*OUTPUT_FILES, MANIFEST])
     assert "skipped" not in capsys.readouterr().err
 
 

@@ -13,6 +13,8 @@ from hsc_ref.style.demo import style_demo
 from hsc_ref.style.images import bundled_image, save_png
 from hsc_ref.style.run import DATA_FILES, IMAGE_FILES, PLOT_FILES
 
+MANIFEST = "manifest.json"
+
 
 def _run(tmp_path, *extra):
     return main(
@@ -96,7 +98,9 @@ def test_style_without_matplotlib_writes_the_rest_and_names_losses_png(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     assert _run(tmp_path, "--method", "lbfgs") == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DATA_FILES + IMAGE_FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        (*DATA_FILES, *IMAGE_FILES, MANIFEST)
+    )
     assert _skip_notes(capsys.readouterr().err) == [
         "hsc-ref style: skipped losses.png (needs matplotlib: pip install 'hsc-ref[plot]')"
     ]
@@ -108,7 +112,7 @@ def test_style_without_pillow_or_matplotlib_writes_its_data_and_one_line(
     for name in ("PIL", "PIL.Image", "matplotlib", "matplotlib.figure"):
         monkeypatch.setitem(sys.modules, name, None)
     assert _run(tmp_path, "--method", "lbfgs") == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DATA_FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted((*DATA_FILES, MANIFEST))
     assert _skip_notes(capsys.readouterr().err) == [
         "hsc-ref style: skipped result.png, figure.png (needs Pillow: pip install "
         "'hsc-ref[image]'); losses.png (needs matplotlib: pip install 'hsc-ref[plot]')"

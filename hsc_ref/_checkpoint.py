@@ -1,0 +1,338 @@
+"""Checkpoints of a training loop as plain arrays and JSON: never pickles.
+
+A checkpoint is a :class:`~hsc_ref.loop.LoopProgress` (steps completed, the loop's state,
+the history so far) written as two files of an output set: ``checkpoint.npz`` (every array,
+reproducible bytes, no object arrays) and ``checkpoint.json`` (the state's structure with its
+scalars, and the run's facts such as its configuration). The state is a nest of tuples,
+NamedTuples of the registered step-rule states, dicts with string keys (a random generator's
+state), arrays and scalars, and SciPy's quasi-Newton strategies; floats are stored exactly
+(``float.hex``). A :class:`~hsc_ref.spectral.Spectrum` kept in a Newton-type rule's state is
+the last step's diagnostic, recomputed by the next step: it is not saved (it reads back as
+``None``), which leaves every later result unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+
+from hsc_ref import _io, _outputs
+from hsc_ref.loop import LoopProgress
+from hsc_ref.rules import AdamState, NewtonState, QuasiNewtonState, _Size
+from hsc_ref.spectral import Spectrum
+
+__all__: list[str] = []
+
+FILES = ("checkpoint.npz", "checkpoint.json")
+"""The files of a checkpoint inside an output set."""
+
+FORMAT = "hsc-ref checkpoint"
+"""``checkpoint.json``'s ``format`` entry."""
+
+_STATE_TYPES: dict[str, type] = {
+    cls.__name__: cls for cls in (AdamState, NewtonState, QuasiNewtonState, _Size)
+}
+_STRATEGIES: dict[str, type] = {"SR1": scipy.optimize.SR1, "BFGS": scipy.optimize.BFGS}
+
+
+def register(cls: type) -> type:
+    """Allow a NamedTuple state class in checkpoints (an application's rule state).
+
+    Examples
+    --------
+    >>> from typing import NamedTuple
+    >>> class Counter(NamedTuple):
+    ...     count: int
+    >>> register(Counter) is Counter
+    True
+    """
+    if not (issubclass(cls, tuple) and hasattr(cls, "_fields")):
+        raise TypeError(f"only NamedTuple classes can be registered, got {cls!r}")
+    _STATE_TYPES[cls.__name__] = cls
+    return cls
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def encode(value: Any, arrays: dict[str, np.ndarray], key: str = "state") -> Any:
+    """The JSON tree of ``value``; its arrays go into ``arrays`` under paths from ``key``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> arrays = {}
+    >>> tree = encode((AdamState(2, np.zeros(2), np.ones(2)), 0.1), arrays)
+    >>> tree["tuple"][1], sorted(arrays)
+    ({'float': '0x1.999999999999ap-4'}, ['state/0/mu', 'state/0/nu'])
+    >>> decode(tree, arrays)[0].count
+    2
+    """
+    for applies, encoder in _ENCODERS:
+        if applies(value):
+            return encoder(value, arrays, key)
+    raise TypeError(f"cannot checkpoint {key}: a {type(value).__name__} is not plain data")
+
+
+def _scalar(value: Any, arrays: dict, key: str) -> dict[str, Any]:
+    if type(value) is float:
+        return {"float": value.hex()}
+    kind = {type(None): "none", bool: "bool", int: "int", str: "str"}[type(value)]
+    return {kind: value}
+
+
+def _numpy_scalar(value: np.generic, arrays: dict, key: str) -> dict[str, Any]:
+    item = value.item()
+    return {"numpy": value.dtype.str, "value": item.hex() if isinstance(item, float) else item}
+
+
+def _array(value: np.ndarray, arrays: dict, key: str) -> dict[str, Any]:
+    if value.dtype.hasobject:
+        raise TypeError(f"cannot checkpoint {key}: object arrays would be pickled")
+    arrays[key] = value
+    return {"array": key}
+
+
+def _state_type(value: tuple, arrays: dict, key: str) -> dict[str, Any]:
+    name = type(value).__name__
+    if _STATE_TYPES.get(name) is not type(value):
+        raise TypeError(f"cannot checkpoint {key}: {name} is not a registered state type")
+    fields = {f: encode(getattr(value, f), arrays, f"{key}/{f}") for f in value._fields}
+    return {"namedtuple": name, "fields": fields}
+
+
+def _sequence(value: tuple | list, arrays: dict, key: str) -> dict[str, Any]:
+    items = [encode(v, arrays, f"{key}/{i}") for i, v in enumerate(value)]
+    return {"tuple" if isinstance(value, tuple) else "list": items}
+
+
+def _mapping(value: dict, arrays: dict, key: str) -> dict[str, Any]:
+    return {"dict": {k: encode(v, arrays, f"{key}/{k}") for k, v in value.items()}}
+
+
+def _strategy(value: Any, arrays: dict, key: str) -> dict[str, Any]:
+    name = type(value).__name__
+    if _STRATEGIES.get(name) is not type(value):
+        raise TypeError(f"cannot checkpoint {key}: strategy {name} is not SR1 or BFGS")
+    attributes = {k: encode(v, arrays, f"{key}/{k}") for k, v in vars(value).items()}
+    return {"strategy": name, "attributes": attributes}
+
+
+_ENCODERS = (
+    (lambda v: v is None or type(v) in (bool, int, float, str), _scalar),
+    (lambda v: isinstance(v, np.generic), _numpy_scalar),
+    (lambda v: isinstance(v, np.ndarray), _array),
+    (lambda v: isinstance(v, Spectrum), lambda v, a, k: {"dropped": "Spectrum"}),
+    (lambda v: isinstance(v, tuple) and hasattr(v, "_fields"), _state_type),
+    (lambda v: isinstance(v, (tuple, list)), _sequence),
+    (lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v), _mapping),
+    (lambda v: isinstance(v, scipy.optimize.HessianUpdateStrategy), _strategy),
+)
+
+
+def decode(tree: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    """The value :func:`encode` wrote (a Spectrum reads back as ``None``)."""
+    kinds = [kind for kind in _DECODERS if isinstance(tree, dict) and kind in tree]
+    if len(kinds) != 1:
+        raise ValueError(f"checkpoint entry {tree!r} is not an encoded value")
+    return _DECODERS[kinds[0]](tree, arrays)
+
+
+def _decode_numpy(tree: dict, arrays: Mapping) -> np.generic:
+    item = tree["value"]
+    return np.dtype(tree["numpy"]).type(float.fromhex(item) if isinstance(item, str) else item)
+
+
+def _decode_state_type(tree: dict, arrays: Mapping) -> tuple:
+    cls = _STATE_TYPES.get(tree["namedtuple"])
+    if cls is None:
+        raise ValueError(f"checkpoint holds an unknown state type {tree['namedtuple']!r}")
+    return cls(**{f: decode(v, arrays) for f, v in tree["fields"].items()})
+
+
+def _decode_strategy(tree: dict, arrays: Mapping) -> Any:
+    if tree["strategy"] not in _STRATEGIES:
+        raise ValueError(f"checkpoint holds an unknown strategy {tree['strategy']!r}")
+    strategy = _STRATEGIES[tree["strategy"]]()
+    for name, value in tree["attributes"].items():
+        setattr(strategy, name, decode(value, arrays))
+    return strategy
+
+
+_DECODERS = {
+    "none": lambda t, a: None,
+    "bool": lambda t, a: bool(t["bool"]),
+    "int": lambda t, a: int(t["int"]),
+    "str": lambda t, a: str(t["str"]),
+    "float": lambda t, a: float.fromhex(t["float"]),
+    "numpy": _decode_numpy,
+    "array": lambda t, a: np.array(a[t["array"]]),
+    "dropped": lambda t, a: None,
+    "namedtuple": _decode_state_type,
+    "tuple": lambda t, a: tuple(decode(v, a) for v in t["tuple"]),
+    "list": lambda t, a: [decode(v, a) for v in t["list"]],
+    "dict": lambda t, a: {k: decode(v, a) for k, v in t["dict"].items()},
+    "strategy": _decode_strategy,
+}
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write(folder: str | os.PathLike, progress: LoopProgress, facts: Mapping[str, Any]) -> None:
+    """Write :data:`FILES` of ``progress`` into ``folder`` (a staging folder of an output set).
+
+    Parameters
+    ----------
+    folder : path
+        Where to write.
+    progress : LoopProgress
+        The loop's progress.
+    facts : mapping
+        JSON-ready facts of the run (its configuration), read back by :func:`read`.
+
+    Returns
+    -------
+    None
+    """
+    folder = Path(folder)
+    arrays: dict[str, np.ndarray] = {}
+    tree = encode(progress.state, arrays)
+    for name, column in progress.history.items():
+        arrays[f"history/{name}"] = np.asarray(column)
+    document = {
+        "format": FORMAT,
+        "steps_completed": int(progress.steps_completed),
+        "history": sorted(progress.history),
+        "state": tree,
+        "facts": dict(facts),
+    }
+    _io.atomic_save_npz(folder / FILES[0], arrays)
+    _io.atomic_write_json(folder / FILES[1], document)
+
+
+def read(folder: str | os.PathLike) -> tuple[LoopProgress, dict[str, Any]]:
+    """The progress and the facts of a checkpoint written by :func:`write`.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> progress = LoopProgress(1, (np.ones(2), {"seed": 3}), {"loss": np.array([0.5, np.nan])})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write(d, progress, {"steps": 2})
+    ...     back, facts = read(d)
+    >>> back.steps_completed, back.state[1], back.history["loss"], facts
+    (1, {'seed': 3}, array([0.5, nan]), {'steps': 2})
+    """
+    folder = Path(folder)
+    path = folder / FILES[1]
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{folder} holds no checkpoint ({FILES[1]} is missing)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is unreadable: {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an hsc-ref checkpoint")
+    arrays = _io.load_npz(folder / FILES[0], "checkpoint file")
+    history = {name: arrays[f"history/{name}"] for name in document["history"]}
+    state = decode(document["state"], arrays)
+    return LoopProgress(document["steps_completed"], state, history), document["facts"]
+
+
+# --------------------------------------------------------------------------- in an output set
+
+
+class Checkpoints:
+    """A run's checkpoints in its output set: a :data:`~hsc_ref.loop.CheckpointFn`.
+
+    Each checkpoint replaces the set as a whole (:class:`hsc_ref._outputs.OutputSet`) with
+    :data:`FILES` and a manifest whose status is ``running`` (periodic), ``interrupted``
+    (Ctrl-C) or ``failed``, and whose ``steps_completed`` says how far the run got. The
+    progress of the reason ``"finished"`` (training done, outputs not yet written) is only
+    kept: an interrupt while writing the outputs saves it (:meth:`interrupted`).
+
+    Parameters
+    ----------
+    outputs : OutputSet
+        The run's open output set.
+    command : str
+        The command (``gan``, ``style``).
+    steps : int
+        The run's number of steps.
+    facts : mapping
+        What defines the run (its configuration), compared by :func:`resume_point`.
+    """
+
+    def __init__(
+        self, outputs: _outputs.OutputSet, command: str, steps: int, facts: Mapping[str, Any]
+    ) -> None:
+        self.outputs, self.command, self.steps = outputs, command, steps
+        self.facts = {"command": command, "config": dict(facts)}
+        self.latest: LoopProgress | None = None
+
+    def __call__(self, progress: LoopProgress, reason: str) -> None:
+        self.latest = progress
+        if reason != "finished":
+            self.save("interrupted" if reason == "interrupted" else "running")
+
+    def save(self, status: str) -> None:
+        """Commit the latest progress as a checkpoint set of ``status``."""
+        write(self.outputs.staging(), self.latest, self.facts)
+        done = self.latest.steps_completed
+        self.outputs.commit(status, {"steps": self.steps, "steps_completed": done})
+
+    def interrupted(self) -> KeyboardInterrupt:
+        """Save the latest progress unless saved; the one line the command line prints."""
+        out = self.outputs.path
+        if self.outputs.status == "complete":
+            return KeyboardInterrupt(f"interrupted after writing the complete outputs to {out}")
+        if self.latest is None:
+            return KeyboardInterrupt("interrupted before the first step; nothing was written")
+        if self.outputs.status != "interrupted":
+            self.save("interrupted")
+        return KeyboardInterrupt(
+            f"interrupted after step {self.latest.steps_completed} of {self.steps}; checkpoint "
+            f"written to {out}; run the same command with --resume to continue"
+        )
+
+    def failed(self) -> None:
+        """Mark a written checkpoint ``failed`` (best effort: the error itself matters more)."""
+        if self.latest is not None and self.outputs.status in ("running", "interrupted"):
+            with contextlib.suppress(Exception):
+                self.save("failed")
+
+
+def resume_point(outputs: _outputs.OutputSet, facts: Mapping[str, Any]) -> LoopProgress:
+    """The checkpoint an unfinished run with the same ``facts`` left in the output folder.
+
+    Raises ``ValueError`` when the folder holds no run, a complete run, another command's,
+    or a run started with other settings (naming each that differs).
+    """
+    path, command = outputs.path, outputs.command
+    if not path.is_dir() or not any(path.iterdir()):
+        raise ValueError(f"--resume: {path} holds no run to continue; start it without --resume")
+    manifest = _outputs.verify_set(path, command=command, complete=False)
+    if manifest["status"] == "complete":
+        raise ValueError(
+            f"--resume: {path} holds a complete run, nothing to continue; pass --force instead "
+            f"of --resume to run it again"
+        )
+    progress, saved = read(path)
+    started, now = saved.get("config", {}), dict(facts)
+    differ = sorted(k for k in set(started) | set(now) if started.get(k) != now.get(k))
+    if differ:
+        was = ", ".join(f"{k}={started.get(k)!r}" for k in differ)
+        asked = ", ".join(f"{k}={now.get(k)!r}" for k in differ)
+        raise ValueError(
+            f"--resume continues the run in {path}, started with {was}, but this command asks "
+            f"for {asked}: repeat the original options"
+        )
+    return progress
