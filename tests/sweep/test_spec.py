@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -176,3 +178,18 @@ def test_read_spec_reads_a_file(tmp_path):
     assert read_spec(path).grid_runs()[0].setting == "dirac"
     with pytest.raises(FileNotFoundError, match=r"sweep spec .* does not exist"):
         read_spec(tmp_path / "none.toml")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_specs_the_docs_show_and_ship_are_valid_and_plan_what_the_page_says():
+    page = (ROOT / "docs" / "experiments.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", page, flags=re.DOTALL)
+    assert blocks, "docs/experiments.md shows a spec"
+    for block in blocks:
+        parse_spec(block)
+    shipped = {p.name: read_spec(p) for p in sorted((ROOT / "docs" / "sweeps").glob("*.toml"))}
+    assert shipped["tiny-protocol.toml"].planned_count() == 241  # "A sweep of 241 runs"
+    assert shipped["tiny-protocol.toml"].mode == "tune-confirm"
+    assert shipped["per-step-cost.toml"].planned_count() == 14 + 7
