@@ -38,7 +38,7 @@ DEFAULT_OUT = HERE.parent / "runs" / "benchmarks"
 
 SECTIONS = ("hessian", "style", "gan", "steps", "blas")
 DEFAULT_SECTIONS = ("hessian", "style", "gan")
-FULL = {"widths": [13, 29, 60], "sides": [16, 32], "gan_steps": 30, "step_sizes": [1000, 4000]}
+FULL = {"widths": [13, 29, 60], "sides": [16, 32], "gan_steps": 200, "step_sizes": [1000, 4000]}
 QUICK = {"widths": [3, 5], "sides": [8], "gan_steps": 3, "step_sizes": [40, 80]}
 """Sizes: widths h give n = h^2 + 6h + 2 (249, 1017, 3962); sides s give n = 3 s^2."""
 

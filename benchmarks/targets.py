@@ -10,8 +10,9 @@ two medians measured in the same process (methods timed in turns) and a limit: r
 the ratio is at most the limit, missed otherwise (the row says by how much). A target whose
 methods were not measured in the run (a section or a peer skipped) says so. Given several
 runs, the table shows each run's ratio and calls a target reached only if every run reached
-it (:func:`rerun_table`). Issue 6's step targets (:func:`step_rows`) apply to results with a
-``steps`` section.
+it (:func:`rerun_table`); ``A.json+B.json`` counts as one run made of two result files with
+different sections (e.g. ``--sections gan`` run after the rest). Issue 6's step targets
+(:func:`step_rows`) apply to results with a ``steps`` section.
 """
 
 from __future__ import annotations
@@ -191,11 +192,33 @@ def step_rows(result: dict[str, Any]) -> list[str]:
     return rows
 
 
+def merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One run from result files of different sections (a section in two files is refused)."""
+    if len(parts) == 1:
+        return parts[0]
+    out: dict[str, Any] = {"name": "+".join(str(p.get("name", "?")) for p in parts)}
+    for part in parts:
+        for section in SECTIONS:
+            if section in part:
+                if section in out:
+                    raise ValueError(f"section {section!r} is in more than one merged file")
+                out[section] = part[section]
+                if section == "steps":
+                    out["dgemm_gflops"] = part["dgemm_gflops"]
+    return out
+
+
+SECTIONS = ("hessian", "style", "gan", "steps")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("results", type=Path, nargs="+", help="result JSONs written by run.py")
+    p.add_argument("results", nargs="+", help="result JSONs written by run.py (A.json+B.json: one)")
     args = p.parse_args(argv)
-    results = [json.loads(path.read_text(encoding="utf-8")) for path in args.results]
+    results = [
+        merged([json.loads(Path(f).read_text(encoding="utf-8")) for f in arg.split("+")])
+        for arg in args.results
+    ]
     print(table(results[0]) if len(results) == 1 else rerun_table(results))
     return 0
 

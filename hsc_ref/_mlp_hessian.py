@@ -62,6 +62,11 @@ derivatives with respect to the network output ``out`` (same shape as ``out``)."
 CHUNK_BYTES = 32 * 2**20
 """Most bytes of one block of rows of a Hessian block's product."""
 
+UNCHECKED_BYTES = 2**26
+"""Without ``max_bytes``, calls that need at most this many bytes skip the check of the memory
+available (64 MiB always fits where NumPy runs; the check reads ``/proc/meminfo``, which cost
+more than the rest of a GAN player's Hessian at n = 82)."""
+
 ONE_THREAD_WORK = 2**18
 """Multiply-adds up to which OpenBLAS computes a product on one thread (65536 times its
 ``GEMM_MULTITHREAD_THRESHOLD`` of 4)."""
@@ -231,17 +236,15 @@ def _fill_diagonal(view: np.ndarray, blk: _Block) -> None:
     h, D = blk.h_p, blk.R
     a, w = h.shape[1], D.shape[1]
     D2 = D.reshape(D.shape[0], w * w)
+    i_all, k_all = np.triu_indices(a)  # the pairs i <= k, row by row
     for rows in _row_chunks(a, 8 * a * w * w):
-        pairs = [(i, k) for i in range(rows.start, rows.stop) for k in range(i, a)]
-        i_idx, k_idx = np.array(pairs).T
-        T = matmul((h[:, i_idx] * h[:, k_idx]).T, D2)
-        start = 0
-        for i in range(rows.start, rows.stop):
-            Tk = T[start : start + a - i].reshape(a - i, w, w)  # [k, j, l]
-            start += a - i
-            view[i, :, i:, :] = Tk.transpose(1, 0, 2)
-            view[i:, :, i, :] = Tk.transpose(0, 2, 1)
-            view[i, :, i, :] = 0.5 * (Tk[0] + Tk[0].T)
+        chosen = (i_all >= rows.start) & (i_all < rows.stop)
+        i_idx, k_idx = i_all[chosen], k_all[chosen]
+        T = matmul((h[:, i_idx] * h[:, k_idx]).T, D2).reshape(-1, w, w)  # [pair, j, l]
+        view[i_idx, :, k_idx, :] = T
+        view[k_idx, :, i_idx, :] = T.transpose(0, 2, 1)
+        same = i_idx == k_idx
+        view[i_idx[same], :, i_idx[same], :] = 0.5 * (T[same] + T[same].transpose(0, 2, 1))
 
 
 def _fill_off_diagonal(view: np.ndarray, blk: _Block) -> None:
@@ -345,9 +348,9 @@ def value_grad_hessian(
     stop = len(layers) if stop is None else stop
     x = np.asarray(x, dtype=np.float64)
     _check_chain(layers, activations, x, first, stop)
-    _backend.check_fits(
-        hessian_bytes(layers, x.shape[0], first, stop), "the exact MLP Hessian", max_bytes
-    )
+    needed = hessian_bytes(layers, x.shape[0], first, stop)
+    if max_bytes is not None or needed > UNCHECKED_BYTES:  # reading /proc costs 0.1 ms a call
+        _backend.check_fits(needed, "the exact MLP Hessian", max_bytes)
     fwd = forward(layers, activations, x)
     value, dl, d2l = loss(fwd.output)
     bwd = backward(layers, fwd, dl, d2l, first)

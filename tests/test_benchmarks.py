@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from examples_support import run_single_threaded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,3 +139,14 @@ def test_rerun_table_calls_a_target_reached_only_if_every_run_held_it():
     missed = targets.rerun_table(runs[:2], first)
     assert missed.endswith("| 0.4 | 0.6 | <= 0.5 | no: 1.20x over the limit (held in 1 of 2) |")
     assert targets.rerun_table([runs[0], runs[2]], first).endswith("not measured in every run |")
+
+
+def test_merged_run_takes_each_section_from_its_file_and_refuses_duplicates():
+    targets = _targets_module()
+    hessian = {"name": "h", "hessian": [_record(249, targets.JAX, 0.01)]}
+    gan = {"name": "g", "gan": [{"method": targets.GAN_ADAM, "median_s": 0.002}]}
+    run = targets.merged([hessian, gan])
+    assert run["name"] == "h+g" and run["hessian"] == hessian["hessian"]
+    assert run["gan"] == gan["gan"]
+    with pytest.raises(ValueError, match="section 'gan' is in more than one merged file"):
+        targets.merged([gan, gan])
