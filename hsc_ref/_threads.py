@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from hsc_ref import _io
 
 __all__: list[str] = []
 
@@ -101,8 +101,9 @@ def _mlp_size(widths: Sequence[int]) -> int:
 def _npy_order(path: Any) -> int:
     """The largest dimension of a ``.npy`` file, read from its header only (0 if unreadable)."""
     try:
-        shape = np.load(Path(path), mmap_mode="r", allow_pickle=False).shape  # maps, reads none
-    except (OSError, ValueError, TypeError, AttributeError):
+        with open(Path(path), "rb") as handle:
+            shape, _ = _io.npy_header(handle, "matrix")  # the header only, no data
+    except (OSError, ValueError, TypeError):
         return 0  # the command reports the bad file itself
     return max(shape, default=0)
 

@@ -51,6 +51,14 @@ def test_command_order_reads_each_command_size(tmp_path):
     assert _threads.command_order(correct) == 7
     missing = argparse.Namespace(command="correct", matrix=str(tmp_path / "none.npy"))
     assert _threads.command_order(missing) == 0  # the command itself reports the missing file
+    for name, content in (("empty.npy", b""), ("text.npy", b"1 2 3"), ("pickle.npy", None)):
+        path = tmp_path / name
+        if content is None:
+            np.save(path, np.array([{}], dtype=object), allow_pickle=True)
+        else:
+            path.write_bytes(content)
+        bad = argparse.Namespace(command="correct", matrix=str(path))
+        assert _threads.command_order(bad) == 0, name  # never loaded: the command refuses it
     assert _threads.command_order(argparse.Namespace(command="demo")) == 0
 
 

@@ -251,7 +251,7 @@ def test_an_unreachable_scheduler_is_refused_with_status_2(tmp_path, tiny, capsy
 # --------------------------------------------------------------------------- Ctrl-C, for real
 
 
-def test_ctrl_c_stops_the_command_and_the_rerun_resumes(tmp_path, tiny):
+def test_ctrl_c_stops_the_command_and_the_rerun_resumes(tmp_path, tiny, scheduler):
     spec_file = tmp_path / "tiny.toml"
     spec_file.write_text(tiny["grid"], encoding="utf-8")
     out = tmp_path / "sweep"
@@ -286,7 +286,8 @@ def test_ctrl_c_stops_the_command_and_the_rerun_resumes(tmp_path, tiny):
     assert b"rerun the same command to resume" in err
     stored = len(load_stored(out))
     assert 2 <= stored < 14
-    result = run_sweep(spec_file, out, workers=1, progress=False, plots=False)
+    # the rerun on the cluster already started for the test above (saves starting another)
+    result = run_sweep(spec_file, out, scheduler=scheduler, progress=False, plots=False)
     assert (result.skipped, result.executed) == (stored, 14 - stored)
 
 
