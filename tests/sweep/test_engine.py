@@ -321,3 +321,25 @@ def test_a_run_folder_without_its_record_is_named_not_overwritten(reference, tmp
     with pytest.raises(ValueError, match=f"{key} exists but holds no valid run.json"):
         run_sweep(parse_spec(tiny["grid"]), copy, progress=False)
     assert (copy / "runs" / key / "metrics.json").exists()
+
+
+def test_the_output_comparison_catches_a_changed_number(reference, tmp_path):
+    # the bit-for-bit checks above are only as good as assert_same_outputs: plant changes
+    key = next(k for k, r in load_stored(reference).items() if r["run"]["kind"] == "gan")
+    original = reference / "runs" / key
+    for name, change in (("metrics.json", "json"), ("samples.npz", "npz"), ("history.npz", "npz")):
+        copy = tmp_path / f"{name}-changed"
+        subprocess.run(["cp", "-r", str(original), str(copy)], check=True)
+        if change == "json":
+            data = json.loads((copy / name).read_text())
+            data["metrics"]["final_loss_g"] = np.nextafter(data["metrics"]["final_loss_g"], 9.0)
+            (copy / name).write_text(json.dumps(data))
+        else:
+            with np.load(copy / name) as archive:
+                arrays = {k: archive[k].copy() for k in archive.files}
+            field = "samples" if name == "samples.npz" else "loss_g"
+            arrays[field].flat[0] = np.nextafter(arrays[field].flat[0], np.inf)  # one ulp
+            np.savez(copy / name, **arrays)
+        with pytest.raises(AssertionError):
+            assert_same_outputs(copy, original)
+    assert_same_outputs(original, original)  # and an unchanged folder passes
