@@ -1,24 +1,31 @@
-"""Command line: ``hsc-ref demo | info | correct | gan | style | golden``; ``main(argv) -> int``.
+"""Command line: ``hsc-ref demo | info | correct | gan | style | golden | sweep``; ``main(argv)``.
 
 Each command parses its options, calls one library function and prints: ``demo`` the
 sections of :data:`DEMO_SECTIONS`, ``correct`` :func:`hsc_ref.correct_files.correct_to_folder`,
 ``gan`` :func:`hsc_ref.gan.report.run_to_folder`, ``style`` :func:`hsc_ref.style.run.run_to_folder`,
-``golden`` :mod:`hsc_ref.golden`. ``python -m hsc_ref`` runs the same :func:`main`.
+``golden`` :mod:`hsc_ref.golden`, ``sweep`` :func:`hsc_ref.sweep.engine.run_sweep`. Every command
+runs with its BLAS pools sized by :mod:`hsc_ref._threads` (``--blas-threads``).
+``python -m hsc_ref`` runs the same :func:`main`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
+import os
 import platform
+import re
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
-from hsc_ref import __version__
+from hsc_ref import __version__, _threads
 from hsc_ref.correct_files import correct_to_folder
 from hsc_ref.demo import core_report
 from hsc_ref.gan import cli as gan_cli
@@ -26,8 +33,9 @@ from hsc_ref.gan.demo import gan_demo
 from hsc_ref.golden import cli as golden_cli
 from hsc_ref.style import cli as style_cli
 from hsc_ref.style.demo import style_demo
+from hsc_ref.sweep import cli as sweep_cli
 
-__all__ = ["main", "build_parser", "DEMO_SECTIONS", "SUBCOMMANDS"]
+__all__ = ["main", "build_parser", "DEMO_SECTIONS", "SUBCOMMANDS", "EXIT_CODES"]
 
 DEMO_SECTIONS: list[tuple[str, Callable[[int], str]]] = [
     ("core", core_report),
@@ -110,6 +118,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
         grad=args.grad,
         lr=args.lr,
         overwrite=args.force,
+        symmetry_rtol=args.symmetry_rtol,
     )
     print(json.dumps(summary, indent=2))
     out = Path(args.out)
@@ -142,6 +151,12 @@ def _add_core_parsers(sub: argparse._SubParsersAction) -> None:
     )
     corr.add_argument("--atol", type=float, default=0.0, help="absolute cutoff (default 0)")
     corr.add_argument("--rtol", type=float, default=None, help="relative cutoff (default n*eps)")
+    corr.add_argument(
+        "--symmetry-rtol",
+        type=float,
+        default=None,
+        help="accepted max|H - H.T| / max|H| before symmetrizing (default sqrt(eps))",
+    )
     corr.add_argument("--out", required=True, help="output folder")
     corr.add_argument("--force", action="store_true", help="replace existing output files")
     corr.set_defaults(func=_cmd_correct)
@@ -152,8 +167,110 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     gan_cli.add_parser,
     golden_cli.add_parser,
     style_cli.add_parser,
+    sweep_cli.add_parser,
 ]
 """Functions that add subcommands to the ``hsc-ref`` parser."""
+
+
+EXIT_OK = 0
+EXIT_CHECKS_FAILED = 1
+EXIT_REFUSED = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_CHECKS_FAILED: "checks failed (hsc-ref golden check: a result outside its tolerance)",
+    EXIT_REFUSED: "usage error or refused input: one line on stderr, no traceback",
+    EXIT_INTERNAL: "internal error: a bug in hsc_ref; the traceback is kept",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); a checkpointing run wrote its checkpoint first",
+    EXIT_BROKEN_PIPE: "stdout was closed early (e.g. piped into head); nothing is printed",
+}
+"""Exit status of ``hsc-ref`` and what it means (``docs/usage.md`` shows this table)."""
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_REFUSED, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Checks every command shares: seeds are non-negative, no list names a value twice."""
+    for dest, value in vars(args).items():
+        if (dest == "seed" or dest.endswith("_seed")) and isinstance(value, int) and value < 0:
+            raise ValueError(f"{dest} must be a non-negative integer, got {value}")
+        if isinstance(value, list):
+            twice = sorted({v for v in value if value.count(v) > 1})
+            if twice:
+                raise ValueError(f"{dest} must name each value once, got {twice[0]!r} twice")
+
+
+def _option_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    """``{dest: "--option"}`` of the options of the (sub)commands ``args`` was parsed with."""
+    names: dict[str, str] = {}
+    current: argparse.ArgumentParser | None = parser
+    while current is not None:
+        nested = None
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                nested = action.choices.get(getattr(args, action.dest, None))
+            elif action.option_strings and action.dest != "help":
+                names[action.dest] = max(action.option_strings, key=len)
+        current = nested
+    return names
+
+
+def _in_option_terms(message: str, options: dict[str, str]) -> str:
+    """A library message in the command line's terms: ``n_eval must`` -> ``--n-eval must``.
+
+    A message that starts with a parameter's name gets the option's name; multi-word names
+    (``symmetry_rtol``) are replaced wherever they stand.
+
+    Examples
+    --------
+    >>> _in_option_terms("seed must be a non-negative integer, got -1", {"seed": "--seed"})
+    '--seed must be a non-negative integer, got -1'
+    >>> _in_option_terms("raise symmetry_rtol", {"symmetry_rtol": "--symmetry-rtol"})
+    'raise --symmetry-rtol'
+    """
+    message = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    head = re.match(r"(\w+)(?= must\b| = )", message)
+    if head and head.group(1) in options:
+        message = options[head.group(1)] + message[head.end(1) :]
+    for dest, option in options.items():
+        if "_" in dest:
+            message = re.sub(rf"(?<![-\w]){dest}\b", option, message)
+    return message
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """Bad values, missing or unreadable files, refused sizes: the user's input, not a bug."""
+    if type(exc) is MemoryError:  # hsc_ref's own size checks (NumPy's allocator subclasses it)
+        return True
+    if type(exc).__name__ == "DecompressionBombError":  # Pillow's limit, should it escape
+        return True
+    return isinstance(exc, (ValueError, TypeError, OSError, ImportError, FloatingPointError))
+
+
+def _failure(command: str, exc: Exception, options: dict[str, str]) -> int:
+    """Print what went wrong and return the exit status (:data:`EXIT_CODES`)."""
+    if isinstance(exc, BrokenPipeError):  # the reader went away: say nothing more
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    if _is_refusal(exc):
+        print(f"hsc-ref {command}: error: {_in_option_terms(str(exc), options)}", file=sys.stderr)
+        return EXIT_REFUSED
+    traceback.print_exception(exc)
+    print(
+        f"hsc-ref {command}: internal error ({type(exc).__name__}): a bug in hsc_ref; please "
+        f"report it with the traceback above",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,11 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["demo", "--only", "core"]).only
     ['core']
     """
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="hsc-ref",
         description="Reference implementation of the Hessian singularity correction.",
     )
     parser.add_argument("--version", action="version", version=f"hsc_ref {__version__}")
+    parser.add_argument(
+        "--blas-threads",
+        metavar="N|auto|default",
+        help="threads per BLAS pool (default auto: 1 for small matrices; env HSC_REF_BLAS_THREADS)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for add in SUBCOMMANDS:
         add(sub)
@@ -178,8 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``hsc-ref`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
-    Errors in the input (bad files, bad matrices, existing outputs) print one line to stderr
-    and return 2.
+    The statuses are :data:`EXIT_CODES`: 0 success, 1 checks failed, 2 a usage error or
+    refused input (bad values, missing or unreadable files, existing outputs, sizes that do
+    not fit in memory: one line on stderr, naming the option), 3 an internal error (the
+    traceback is printed), 130 interrupted, 141 stdout closed early.
 
     Parameters
     ----------
@@ -189,20 +313,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 on bad input (argparse exits with 2 itself on bad syntax).
+        The exit status (:data:`EXIT_CODES`).
 
     Examples
     --------
     >>> main(["correct", "no-such-file.npy", "--out", "out"])
     2
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
     try:
-        return int(args.func(args))
-    except (ValueError, TypeError, OSError, ImportError) as exc:
-        # OSError: missing, existing, unwritable files; ImportError: an extra a file needs
-        print(f"hsc-ref {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0); a usage error, in one line (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_REFUSED
+    try:
+        _check_options(args)
+        with _threads.for_command(args):  # small-matrix work: one BLAS thread per pool
+            status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe (| head) shows here, not at interpreter exit
+        return status
+    except KeyboardInterrupt as exc:  # a checkpointing run says where it stopped
+        print(f"hsc-ref {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # every failure gets its status and its line
+        return _failure(args.command, exc, _option_names(parser, args))
 
 
 if __name__ == "__main__":  # pragma: no cover
