@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -36,6 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from hsc_ref import __version__, _io
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock; the identity checks at each commit remain
+    fcntl = None
 
 __all__: list[str] = []
 
@@ -316,6 +320,8 @@ def _acquire_lock(lock_path: Path, out: Path, option: str) -> int:
     """An exclusive ``flock`` on ``lock_path`` (made if missing); fail at once if it is held."""
     for _ in range(3):
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666 & ~_io._umask())
+        if fcntl is None:
+            return fd
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

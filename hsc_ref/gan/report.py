@@ -5,8 +5,10 @@ samples, mode centres, final ``theta`` and ``phi``), ``history.npz`` (per-step a
 :class:`~hsc_ref.gan.train.TrainResult`), ``matrices.npz`` (every exact matrix of the game
 at the final point, :func:`final_matrices`) and the plots ``samples.png``, ``losses.png``
 and ``spectrum.png``. The data files are always written; the plots need matplotlib (extra
-``plot``) and are skipped without it, which :class:`GanRun` records. Existing files are not
-replaced unless asked.
+``plot``) and are skipped without it, which :class:`GanRun` records. The folder is one
+output set with ``manifest.json`` (``hsc_ref._outputs``): it appears whole or not at all, an
+existing set is replaced, as a whole, only when asked, and while training it holds the run's
+latest checkpoint (``hsc_ref._checkpoint``), which a resumed run continues.
 """
 
 from __future__ import annotations
