@@ -34,8 +34,9 @@ weights, one primal for all tangents:
   (``J_pp = I``, ``S_pp = 0``): one product ``h~_p^T Q`` with inner dimension ``batch`` per
   block of rows, the ``n`` Hessian-vector products of the ``n`` unit tangents at once.
 
-Blocks ``q < p`` are the transposes of blocks ``p < q``; diagonal blocks are symmetrized as
-``(H + H^T) / 2``, so the result is exactly symmetric, as autograd's route returns it.
+Blocks ``q < p`` are the transposes of blocks ``p < q``; a diagonal block's entry and its
+mirror come from one product over the pairs ``i <= k`` (the ``i = k`` sub-blocks are
+symmetrized), so the result is exactly symmetric, as autograd's route returns it.
 Kinks follow autograd's conventions (``relu'(0) = 1/2``, from its rule for ``maximum``;
 ``leaky_relu'(0) = 0.2``, from ``where(a > 0, ...)``) so the two routes agree everywhere.
 """
