@@ -150,3 +150,16 @@ def test_merged_run_takes_each_section_from_its_file_and_refuses_duplicates():
     assert run["gan"] == gan["gan"]
     with pytest.raises(ValueError, match="section 'gan' is in more than one merged file"):
         targets.merged([gan, gan])
+
+
+def test_the_headline_table_of_docs_benchmarks_md_is_what_targets_py_makes_of_its_runs():
+    # The page's numbers come from the two committed result files through targets.py: a
+    # change to either (or to the page) that breaks the link fails here.
+    targets = _targets_module()
+    runs = [
+        json.loads((ROOT / "benchmarks" / "results" / f"issue13-{k}.json").read_text())
+        for k in (4, 5)
+    ]
+    page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    table = targets.rerun_table(runs).strip()
+    assert table.count("\n") >= 5 and table in page
