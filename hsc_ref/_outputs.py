@@ -283,9 +283,9 @@ class OutputSet:
                     raise self._taken() from None
                 raise
             return None
-        _exchange(stage, self.path)
+        exchange(stage, self.path)
         if _identity(stage) != self._expected:  # another writer swapped in meanwhile
-            _exchange(stage, self.path)
+            exchange(stage, self.path)
             raise self._taken()
         return stage
 
@@ -340,7 +340,7 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def _exchange(a: Path, b: Path) -> None:
+def exchange(a: Path, b: Path) -> None:
     """Swap two folders atomically (Linux ``renameat2``); elsewhere with two renames."""
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2

@@ -275,8 +275,14 @@ def _cholesky_step(H: ArrayLike, g: ArrayLike, lr: float) -> Array:
         )
     block = g if g.ndim == 2 else g[:, None]
     rhs = symm(-lr, H, np.asfortranarray(block, dtype=H.dtype), lower=1)
+    if not np.isfinite(rhs).all():  # the route's right-hand side overflowed, not the step
+        raise np.linalg.LinAlgError(
+            f"the Cholesky route's lr * H g overflows {H.dtype} (lr = {lr:.3g}, max|g| = "
+            f"{float(np.abs(g).max()):.3g}, max|H| = {float(np.abs(H).max()):.3g}); use "
+            f"route='spectral' or 'auto', which do not form it"
+        )
     step, info = potrs(factor, rhs, lower=1, overwrite_b=1)
-    if info != 0 or not np.isfinite(step).all():  # H^2 or H g overflowed
+    if info != 0 or not np.isfinite(step).all():  # the factor of I + H^2 overflowed
         raise np.linalg.LinAlgError(
             f"Cholesky route gave non-finite values (potrs info = {info}): ||H|| is too large "
             f"for the Cholesky route; use route='spectral' or 'auto'"

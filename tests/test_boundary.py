@@ -108,3 +108,10 @@ def test_compare_arrays_keeps_imaginary_parts_and_exact_integers():
     # a complex result where a real one is expected is a bug of its own
     c = compare_arrays(np.array([1.0 + 0j]), np.array([1.0]), rtol=0, atol=1)
     assert not c.ok and "complex128 is not real" in c.message
+
+
+def test_the_cholesky_route_names_lr_g_and_h_when_its_right_hand_side_overflows():
+    H, g = 1e200 * np.eye(2), np.array([1e200, 1.0])  # H g overflows, the step g / H does not
+    with pytest.raises(np.linalg.LinAlgError, match=r"lr \* H g overflows.*max\|g\| = 1e\+200"):
+        hsc_step(H, g, route="cholesky")
+    np.testing.assert_allclose(hsc_step(H, g, route="auto"), [-1.0, -1e-200], rtol=1e-15)

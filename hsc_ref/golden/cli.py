@@ -39,7 +39,10 @@ def _refuse_overwriting_inputs(report_path: Path, golden_dir: Path, results: Pat
 def _cmd_check(args: argparse.Namespace) -> int:
     from hsc_ref import golden  # noqa: PLC0415
 
-    json_path = Path(args.json) if args.json else Path(args.results).with_suffix(".check.json")
+    results = Path(args.results)
+    if results.is_dir():
+        raise ValueError(f"results file {results} is a folder, not an .npz file")
+    json_path = Path(args.json) if args.json else results.with_suffix(".check.json")
     _refuse_overwriting_inputs(json_path, Path(args.dir), Path(args.results))
     report = golden.check_results(args.dir, args.results, precision=args.precision, only=args.only)
     _io.atomic_write_json(json_path, report.to_json(), overwrite=args.force)

@@ -24,6 +24,8 @@ import json
 import math
 import os
 import platform
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from hsc_ref import __version__, _io
+from hsc_ref import __version__, _io, _outputs, _validation
 from hsc_ref.golden.cases import (
     CASE_NAMES,
     CONVENTIONS,
@@ -191,14 +193,16 @@ def write_golden(
     Raises
     ------
     FileExistsError
-        If a file to write exists and ``overwrite`` is false (nothing is written then).
+        If ``directory`` holds a set and ``overwrite`` is false, or holds any other file
+        (nothing is written then).
 
     Notes
     -----
     The same seed gives byte-identical files on the same machine: the ``.npz`` entries are
-    written in sorted order with a fixed date, and the manifest has no time stamp. Data files
-    are written first and the manifest last, so a reader never sees a manifest that names
-    files not yet written.
+    written in sorted order with a fixed date, and the manifest has no time stamp. The whole
+    set is written into a sibling folder first and then renamed into place (or exchanged
+    atomically with the previous set): an interrupted write leaves the previous set intact,
+    and a reader sees the old set or the new one, never a mix.
 
     Examples
     --------
@@ -208,18 +212,52 @@ def write_golden(
     'manifest.json'
     """
     directory = Path(directory)
+    _validation.check_count(seed, "seed")
     cases = build_cases(seed, only)
-    targets = [directory / f"{c.name}.npz" for c in cases] + [directory / MANIFEST_NAME]
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(f"{existing[0]} exists; pass overwrite (--force) to replace it")
-    header = _manifest_header(seed)
-    manifest: dict[str, Any] = {**header, "versions": _versions(), "cases": {}}
-    for case in cases:
-        data = _case_bytes(case)
-        _io.atomic_write_bytes(directory / f"{case.name}.npz", data, overwrite=overwrite)
-        manifest["cases"][case.name] = _case_manifest(case, data)
-    return _io.atomic_write_json(directory / MANIFEST_NAME, manifest, overwrite=overwrite)
+    _check_golden_folder(directory, overwrite)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{directory.name}.writing-", dir=directory.parent))
+    try:
+        manifest: dict[str, Any] = {**_manifest_header(seed), "versions": _versions(), "cases": {}}
+        for case in cases:
+            data = _case_bytes(case)
+            _io.atomic_write_bytes(stage / f"{case.name}.npz", data)
+            manifest["cases"][case.name] = _case_manifest(case, data)
+        _io.atomic_write_json(stage / MANIFEST_NAME, manifest)
+        _place_set(stage, directory)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)  # the unfinished set, or the replaced one
+    return directory / MANIFEST_NAME
+
+
+_GOLDEN_NAMES = frozenset({MANIFEST_NAME, *(f"{name}.npz" for name in CASE_NAMES)})
+
+
+def _check_golden_folder(directory: Path, overwrite: bool) -> None:
+    """Refuse a folder holding a set (unless ``overwrite``) or any file not of a golden set."""
+    if directory.exists() and not directory.is_dir():
+        raise FileExistsError(f"{directory} is a file, not a folder for the golden set")
+    present = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+    foreign = [name for name in present if name not in _GOLDEN_NAMES]
+    if foreign:
+        raise FileExistsError(
+            f"{directory} holds {foreign[0]!r}, which is not part of a golden set: the set "
+            f"replaces the whole folder, so write it to a folder of its own"
+        )
+    if present and not overwrite:
+        raise FileExistsError(
+            f"{directory / present[0]} exists; pass overwrite (--force) to replace the set"
+        )
+
+
+def _place_set(stage: Path, directory: Path) -> None:
+    """Put the complete set in place: a rename, or an atomic exchange with the old set."""
+    if directory.is_dir() and any(directory.iterdir()):
+        _outputs.exchange(stage, directory)  # ``stage`` now holds the old set, removed after
+    else:
+        if directory.is_dir():
+            directory.rmdir()
+        os.rename(stage, directory)
 
 
 # --------------------------------------------------------------------------- reading
@@ -319,7 +357,9 @@ def _read_case(directory: Path, name: str, spec: Any) -> GoldenCase:
         try:
             tols[key] = {p: _checked_tolerance(entry["tolerance"][p]) for p in PRECISIONS}
         except (KeyError, TypeError, ValueError) as exc:
-            raise GoldenFileError(f"case {name!r} output {key!r}: bad tolerance entry") from exc
+            raise GoldenFileError(
+                f"case {name!r} output {key!r}: bad tolerance entry ({type(exc).__name__}: {exc})"
+            ) from exc
     return GoldenCase(
         name,
         str(spec.get("kind", "")),

@@ -231,3 +231,42 @@ def test_the_report_never_overwrites_an_input_even_with_force(
         main(["golden", "check", str(folder), str(results), "--json", str(tmp_path / "ok.json")])
         == 0
     )
+
+
+def test_an_interrupted_forced_write_keeps_the_previous_set_whole(tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "gold"
+    golden.write_golden(folder, only=["matrix_spd", "matrix_exact_zeros"])
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    files = golden.files
+    real = files._case_bytes
+    calls = []
+
+    def fails_on_the_second_case(case):
+        calls.append(case.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of writing the new set
+        return real(case)
+
+    monkeypatch.setattr(files, "_case_bytes", fails_on_the_second_case)
+    with pytest.raises(KeyboardInterrupt):
+        golden.write_golden(
+            folder, seed=1, only=["matrix_spd", "matrix_exact_zeros"], overwrite=True
+        )
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # old set, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gold"]  # no staging folder left
+    assert golden.read_golden(folder).cases.keys() == {"matrix_spd", "matrix_exact_zeros"}
+
+
+def test_a_forced_write_replaces_the_whole_set_and_refuses_foreign_files(tmp_path) -> None:
+    folder = tmp_path / "gold"
+    golden.write_golden(folder, only=["matrix_spd", "matrix_exact_zeros"])
+    golden.write_golden(folder, only=["matrix_spd"], overwrite=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "matrix_spd.npz"]
+    with pytest.raises(FileExistsError, match="pass overwrite"):
+        golden.write_golden(folder, only=["matrix_spd"])
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"'notes\.txt', which is not part of a golden set"):
+        golden.write_golden(folder, only=["matrix_spd"], overwrite=True)
+    assert (folder / "notes.txt").read_text() == "mine"
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        golden.write_golden(tmp_path / "other", seed=-1)
