@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.linalg
+from golden_support import copy_set, edit_manifest, reference_results
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import from_spectrum, orders, orthogonal_matrices, spectra
@@ -40,24 +41,6 @@ def gold(gold_dir: Path) -> golden.GoldenSet:
     return golden.read_golden(gold_dir)
 
 
-def reference_results(gold: golden.GoldenSet) -> dict[str, np.ndarray]:
-    return {f"{c}/{o}": v for c, case in gold.cases.items() for o, v in case.outputs.items()}
-
-
-def copy_set(src: Path, dst: Path) -> Path:
-    dst.mkdir()
-    for path in src.iterdir():
-        (dst / path.name).write_bytes(path.read_bytes())
-    return dst
-
-
-def rewrite_manifest(folder: Path, edit) -> None:
-    path = folder / golden.MANIFEST_NAME
-    manifest = json.loads(path.read_text())
-    edit(manifest)
-    path.write_text(json.dumps(manifest))
-
-
 def rehash(folder: Path, case: str) -> None:
     """Make the manifest agree with a modified data file (a consistent forgery)."""
     data = (folder / f"{case}.npz").read_bytes()
@@ -66,7 +49,7 @@ def rehash(folder: Path, case: str) -> None:
         manifest["cases"][case]["sha256"] = hashlib.sha256(data).hexdigest()
         manifest["cases"][case]["size"] = len(data)
 
-    rewrite_manifest(folder, edit)
+    edit_manifest(folder, edit)
 
 
 # --------------------------------------------------------------------------- determinism
@@ -266,7 +249,7 @@ CORRUPTIONS = {
         "differ from the manifest",
     ),
     "schema_version": (
-        lambda f, d: rewrite_manifest(f, lambda m: m.update(schema_version=2)),
+        lambda f, d: edit_manifest(f, lambda m: m.update(schema_version=2)),
         "schema_version 2",
     ),
     "manifest_not_json": (
@@ -279,34 +262,32 @@ CORRUPTIONS = {
     ),
     "data_missing": (lambda f, d: (f / DATA).unlink(), "does not exist"),
     "shape_in_manifest": (
-        lambda f, d: rewrite_manifest(
+        lambda f, d: edit_manifest(
             f, lambda m: m["cases"]["matrix_spd"]["outputs"]["step"].update(shape=[11])
         ),
         "manifest says",
     ),
     "file_outside_dir": (
-        lambda f, d: rewrite_manifest(
-            f, lambda m: m["cases"]["matrix_spd"].update(file="../x.npz")
-        ),
+        lambda f, d: edit_manifest(f, lambda m: m["cases"]["matrix_spd"].update(file="../x.npz")),
         "'<case>.npz' in DIR",
     ),
     "tolerance_missing": (
-        lambda f, d: rewrite_manifest(
+        lambda f, d: edit_manifest(
             f,
             lambda m: m["cases"]["matrix_spd"]["outputs"]["step"]["tolerance"].pop("float32"),
         ),
         "bad tolerance entry",
     ),
     "tolerance_negative": (
-        lambda f, d: rewrite_manifest(f, set_tolerance(atol=-1.0)),
+        lambda f, d: edit_manifest(f, set_tolerance(atol=-1.0)),
         "bad tolerance entry",
     ),
     "tolerance_not_a_number": (
-        lambda f, d: rewrite_manifest(f, set_tolerance(rtol="0")),
+        lambda f, d: edit_manifest(f, set_tolerance(rtol="0")),
         "bad tolerance entry",
     ),
     "case_entry_not_object": (
-        lambda f, d: rewrite_manifest(f, lambda m: m["cases"].update(matrix_spd=["x"])),
+        lambda f, d: edit_manifest(f, lambda m: m["cases"].update(matrix_spd=["x"])),
         "must be an object with 'outputs'",
     ),
 }

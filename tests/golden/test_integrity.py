@@ -8,32 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from golden_support import copy_set, edit_manifest, reference_results
 
 from hsc_ref import golden
 from hsc_ref.cli import main
-
-
-def reference_results(gold: golden.GoldenSet) -> dict[str, np.ndarray]:
-    return {f"{c}/{o}": v for c, case in gold.cases.items() for o, v in case.outputs.items()}
-
-
-def copy_set(src: Path, dst: Path) -> Path:
-    dst.mkdir()
-    for path in src.iterdir():
-        (dst / path.name).write_bytes(path.read_bytes())
-    return dst
-
-
-def edit_manifest(folder: Path, edit) -> None:
-    path = folder / golden.MANIFEST_NAME
-    manifest = json.loads(path.read_text())
-    edit(manifest)
-    path.write_text(json.dumps(manifest))
 
 
 def row(report: golden.CheckReport, key: str) -> golden.CheckRow:
