@@ -275,10 +275,10 @@ def decompose(
     Notes
     -----
     The eigensolver is ``numpy.linalg.eigh`` (LAPACK ``syevd``, divide and conquer), the
-    fastest full-spectrum driver measured in ``docs/benchmarks.md`` (SciPy's default ``syevr``,
-    used by ``pinvh``, is several times slower at n = 4000). ``eigh`` reads one triangle
-    only, so a non-symmetric input would silently give the spectrum of a different matrix;
-    that is why symmetry is checked before symmetrizing.
+    fastest full-spectrum driver measured (``benchmarks/results/full-3.md``: SciPy's default
+    ``syevr``, used by ``pinvh``, took 9x as long at n = 500 and 1.13x at n = 4000). ``eigh``
+    reads one triangle only, so a non-symmetric input would silently give the spectrum of a
+    different matrix; that is why symmetry is checked before symmetrizing.
     A CuPy ``eigh`` that fails inside cuSOLVER may return NaN silently, so the result is
     checked for finite values.
 
