@@ -20,6 +20,7 @@ message.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import errno
@@ -68,6 +69,28 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return (st.st_dev, st.st_ino)
+
+
+def add_output_arguments(
+    parser: argparse.ArgumentParser, *, checkpoint_every: int, checkpoint_note: str = ""
+) -> None:
+    """The options of a command that writes a resumable output set: ``--out``, ``--force``,
+    ``--checkpoint-every`` (default ``checkpoint_every``) and ``--resume``."""
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--force", action="store_true", help="replace an existing output set")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=checkpoint_every,
+        metavar="N",
+        help=f"checkpoint into --out every N steps (default {checkpoint_every}; 0: only at "
+        f"Ctrl-C{checkpoint_note})",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished run in --out (give its original options)",
+    )
 
 
 def check_folder(out: str | os.PathLike, option: str = "--out") -> Path:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hsc_ref import _outputs
 from hsc_ref.gan.data import DATASETS
 from hsc_ref.gan.game import LOSSES
 from hsc_ref.gan.report import GanRun, run_to_folder
@@ -60,20 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="spectra of methods that use no Hessian every N steps (default 0: never)",
     )
     p.add_argument("--n-eval", type=int, default=2500, help="samples for the metrics (2500)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--force", action="store_true", help="replace an existing output set")
-    p.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=50,
-        metavar="N",
-        help="checkpoint into --out every N steps (default 50; 0: only at Ctrl-C)",
-    )
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the unfinished run in --out (give its original options)",
-    )
+    _outputs.add_output_arguments(p, checkpoint_every=50)
     p.add_argument("--no-plots", action="store_true", help="do not make the PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_gan)

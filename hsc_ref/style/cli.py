@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hsc_ref import _outputs
 from hsc_ref.style.images import BUNDLED_IMAGES
 from hsc_ref.style.loss import CONVENTIONS
 from hsc_ref.style.optimize import IMAGE_METHODS
@@ -53,21 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=0, help="seed of the bundled content image (style: seed + 1)"
     )
     p.add_argument("--feature-seed", type=int, default=0, help="seed of the feature extractor")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--force", action="store_true", help="replace an existing output set")
-    p.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=10,
-        metavar="N",
-        help="checkpoint into --out every N steps (default 10; 0: only at Ctrl-C; "
-        "lbfgs keeps none)",
-    )
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the unfinished run in --out (give its original options)",
-    )
+    _outputs.add_output_arguments(p, checkpoint_every=10, checkpoint_note="; lbfgs keeps none")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="do not make losses.png")
     p.set_defaults(func=_cmd_style)
