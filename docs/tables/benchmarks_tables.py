@@ -1,0 +1,178 @@
+"""The measured tables of ``docs/benchmarks.md``: issue 13's speed targets and the routes' speeds.
+
+Both are rendered from the committed results of ``benchmarks/run.py`` in
+``benchmarks/results/`` through ``benchmarks/targets.py`` (its targets table and its ratio of
+two medians of one run). The headline comes from the runs ``issue13-4`` and its rerun
+``issue13-5``; the routes table too, but for its last row: plain ``autograd.hessian`` is no
+longer timed by ``run.py``, so that row comes from the four earlier runs
+``20261127-hessian-{default,keep}-alloc-{1,2}`` that timed it.
+
+The tables are timings only: no quick version can recheck them. The quick benchmark that
+``tests/test_benchmarks.py`` reruns (``run.py --quick``) checks that the timed methods run and
+agree with each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+from tables import ROOT, Table
+
+RESULTS = "benchmarks/results"
+RUNS = ("issue13-4", "issue13-5")
+EARLIER_RUNS = tuple(
+    f"20261127-hessian-{allocator}-alloc-{k}" for allocator in ("default", "keep") for k in (1, 2)
+)
+COMMAND = " && ".join(f"python benchmarks/run.py --name {name}" for name in RUNS)
+RERUN_BY = "tests/test_benchmarks.py::test_quick_benchmark_runs_and_its_methods_agree"
+
+PACKAGE = "hsc_ref.hessian, package tanh"
+"""``benchmarks/bench_hessian.py``'s generic batched route on the package's loss."""
+STYLE_EXACT = "hsc_ref exact (style, by hand)"
+STYLE_AUTOGRAD = "hsc_ref.hessian (autograd, batched)"
+EARLIER_BATCHED = "hsc_ref.hessian (batched)"
+EARLIER_PLAIN = "autograd.hessian"
+"""The method names of the earlier runs (``run.py`` before issue 13)."""
+
+
+@contextlib.contextmanager
+def _on_path(folder: str) -> Iterator[None]:
+    """``folder`` first on ``sys.path`` for one import (benchmarks/ and tests/ both have a
+    ``problems.py``, so it does not stay there)."""
+    sys.path.insert(0, str(ROOT / folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(ROOT / folder))
+
+
+@cache
+def _targets() -> ModuleType:
+    """``benchmarks/targets.py``."""
+    with _on_path("benchmarks"):
+        return importlib.import_module("targets")
+
+
+def _result(name: str) -> dict[str, Any]:
+    return json.loads((ROOT / RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _records(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{RESULTS}/{name}.json" for name in names)
+
+
+def render_targets() -> str:
+    """Issue 13's targets over the run and its rerun: ``targets.py``'s rerun table."""
+    return _targets().rerun_table([_result(name) for name in RUNS])
+
+
+def _ratios(
+    names: tuple[str, ...], section: str, method: str, peer: str, sizes: Sequence[int]
+) -> list[float]:
+    """``median(method) / median(peer)`` in every run named and at every size given."""
+    targets = _targets()
+    ratios = [
+        targets._ratio(_result(name), targets.Target("", section, n, method, peer, None))
+        for name in names
+        for n in sizes
+    ]
+    if None in ratios:
+        raise ValueError(f"{method!r} or {peer!r} is not measured in every run of {names}")
+    return ratios
+
+
+def _sizes(section: str) -> list[int]:
+    """The sizes n of a section in the first run (every run has the same)."""
+    return sorted({r["n"] for r in _result(RUNS[0])[section] if "median_s" in r})
+
+
+def _two_digits(x: float) -> str:
+    return f"{x:#.2g}".rstrip(".") if x < 10 else f"{x:.0f}"
+
+
+def _span(ratios: list[float]) -> str:
+    """``lowx to highx``, two significant digits."""
+    return f"{_two_digits(min(ratios))}x to {_two_digits(max(ratios))}x"
+
+
+def _style_cell() -> str:
+    cells = []
+    for n in _sizes("style"):
+        side = next(r["side"] for r in _result(RUNS[0])["style"] if r["n"] == n)
+        ratios = _ratios(RUNS, "style", STYLE_EXACT, STYLE_AUTOGRAD, [n])
+        cells.append(f"{_span(ratios)} at {side}x{side} (n = {n})")
+    return ", ".join(cells)
+
+
+def _plain_cell() -> str:
+    large, small = (
+        _span(_ratios(EARLIER_RUNS, "hessian", EARLIER_PLAIN, EARLIER_BATCHED, [n]))
+        for n in (3962, 249)
+    )
+    return f"{large} at n = 3962 and {small} at n = 249 (runs `20261127-hessian-*`, below)"
+
+
+def render_routes() -> str:
+    """Each route's time against autograd's batched route on the same loss, over both runs."""
+    targets, sizes = _targets(), _sizes("hessian")
+    mlp = _span(_ratios(RUNS, "hessian", targets.EXACT, PACKAGE, sizes))
+    user = _span(_ratios(RUNS, "hessian", targets.USER, PACKAGE, sizes))
+    rows = [
+        (
+            "an MLP GAN of `hsc_ref.gan.game` (players from `hsc_ref.models.mlp`)",
+            'hand-derived, chosen automatically (`route="auto"`; the GAN trainer too)',
+            f"{mlp} (n = {sizes[0]} to {sizes[-1]})",
+        ),
+        (
+            "the style objective `hsc_ref.style.loss.transfer_objective` (pixel Hessian)",
+            "hand-derived (`hsc_ref.style._exact`; the image optimizer takes it)",
+            _style_cell(),
+        ),
+        (
+            "your own batch-polymorphic autograd loss with the package's tanh (`hsc_ref.models`)",
+            "`hsc_ref.hessian` (batched)",
+            "1",
+        ),
+        (
+            "the same loss written with `autograd.numpy.tanh`",
+            "`hsc_ref.hessian` (batched)",
+            f"{user} (autograd's tanh rule is costlier twice differentiated)",
+        ),
+        (
+            "a loss that is not batch-polymorphic",
+            "`hsc_ref.hessian` (plain, one pass per row)",
+            _plain_cell(),
+        ),
+    ]
+    head = [
+        "| your loss | route | time against autograd's batched route |",
+        "|---|---|---|",
+    ]
+    return "\n".join(head + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+TABLES = [
+    Table(
+        id="benchmarks-targets",
+        page="docs/benchmarks.md",
+        command=COMMAND,
+        record=_records(RUNS),
+        render=render_targets,
+        rerun_by=RERUN_BY,
+    ),
+    Table(
+        id="benchmarks-routes",
+        page="docs/benchmarks.md",
+        command=COMMAND,
+        record=_records(RUNS + EARLIER_RUNS),
+        render=render_routes,
+        rerun_by=RERUN_BY,
+    ),
+]
