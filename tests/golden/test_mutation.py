@@ -59,7 +59,9 @@ def test_every_mutant_fails_with_its_diagnosis(verdicts, mutant: Mutant, precisi
 def test_the_docs_show_the_mutation_table_this_code_produces(verdicts) -> None:
     text = DOC.read_text(encoding="utf-8")
     match = re.search(
-        r"<!-- mutation-table: begin -->\n(.*?)\n<!-- mutation-table: end -->", text, re.S
+        r"<!-- table: validating-mutation -->\n(.*?)\n<!-- end table: validating-mutation -->",
+        text,
+        re.S,
     )
     assert match, "docs/validating.md needs the mutation table between its markers"
     assert match.group(1) == mutation_table(verdicts), (
