@@ -18,24 +18,36 @@ The spectral route (one ``eigh``, ``phi`` on the eigenvalues) and the Cholesky r
 ``(I + H^2) s = -H g``) have no cutoff and are unaffected.
 
 Run: ``python examples/literal_failures.py [--trials 100] [--seed 0]`` (a few seconds).
+``--record PATH`` also writes every row as JSON, atomically (an existing record is kept unless
+``--force``): the tables of ``docs/math.md``, section 3, are rendered from
+``docs/tables/records/math-literal-failures.json`` by ``docs/tables/math_tables.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import NamedTuple
+import platform
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
+import scipy
 
+from hsc_ref import _io
 from hsc_ref.steps import HSC_ROUTES, hsc_step
 
 EPS = float(np.finfo(np.float64).eps)
+LAM_MIN = (1e-6, 1e-9, 1e-12, 1e-14, 2e-15)
+"""Mode 1: the tiny eigenvalue of each setting (all above the first cutoff ``4 eps``)."""
+NORMS = (1.0, 1e2, 1e4)
+"""Mode 2: ``||H||`` of each setting."""
 
 
 class Row(NamedTuple):
     """Worst and median errors of each route over the trials of one setting."""
 
     setting: str
+    parameter: float  # lam_min (mode 1) or ||H|| (mode 2)
     median: dict[str, float]
     worst: dict[str, float]
     failures: int
@@ -62,18 +74,19 @@ def _trial(rng: np.random.Generator, lam: np.ndarray) -> dict[str, tuple[float, 
     return out
 
 
-def _row(setting: str, results: list, index: int, failed) -> Row:
+def _row(setting: str, parameter: float, results: list, index: int, failed) -> Row:
     median = {r: float(np.median([x[r][index] for x in results])) for r in HSC_ROUTES}
     worst = {r: float(np.max([x[r][index] for x in results])) for r in HSC_ROUTES}
     failures = sum(bool(failed(x)) for x in results)
-    return Row(setting, median, worst, failures, len(results))
+    return Row(setting, parameter, median, worst, failures, len(results))
 
 
 def tiny_eigenvalue(lam_min: float, trials: int, rng: np.random.Generator) -> Row:
     """Mode 1: spectrum ``[1, -0.5, 0.25, lam_min]`` (``lam_min`` above the cutoff ``4 eps``)."""
     lam = np.array([1.0, -0.5, 0.25, lam_min])
     results = [_trial(rng, lam) for _ in range(trials)]
-    return _row(f"lam_min = {lam_min:.0e}", results, 0, lambda x: x["literal"][0] > 1e-6)
+    setting = f"lam_min = {lam_min:.0e}"
+    return _row(setting, lam_min, results, 0, lambda x: x["literal"][0] > 1e-6)
 
 
 def dropped_then_inverted(norm: float, trials: int, rng: np.random.Generator) -> Row:
@@ -84,7 +97,7 @@ def dropped_then_inverted(norm: float, trials: int, rng: np.random.Generator) ->
     for _ in range(trials):
         t = rng.uniform(0.5, 1.0) * n * EPS
         results.append(_trial(rng, norm * np.array([1.0, -0.6, 0.3, t])))
-    return _row(f"||H|| = {norm:.0e}", results, 1, lambda x: x["literal"][1] > 0.5)
+    return _row(f"||H|| = {norm:.0e}", norm, results, 1, lambda x: x["literal"][1] > 0.5)
 
 
 def _print_table(title: str, quantity: str, rows: list[Row]) -> None:
@@ -101,29 +114,63 @@ def _print_table(title: str, quantity: str, rows: list[Row]) -> None:
         )
 
 
-def main(trials: int = 100, seed: int = 0) -> dict[str, list[Row]]:
-    """Run both sweeps, print the tables and return their rows."""
+def measure(trials: int = 100, seed: int = 0) -> dict[str, list[Row]]:
+    """Both sweeps, one generator seeded ``seed`` for all of them, ``trials`` matrices a row."""
     rng = np.random.default_rng(seed)
-    mode1 = [tiny_eigenvalue(x, trials, rng) for x in (1e-6, 1e-9, 1e-12, 1e-14, 2e-15)]
-    mode2 = [dropped_then_inverted(x, trials, rng) for x in (1.0, 1e2, 1e4)]
+    mode1 = [tiny_eigenvalue(x, trials, rng) for x in LAM_MIN]
+    mode2 = [dropped_then_inverted(x, trials, rng) for x in NORMS]
+    return {"tiny_eigenvalue": mode1, "dropped_then_inverted": mode2}
+
+
+def record_of(rows: dict[str, list[Row]], trials: int, seed: int) -> dict[str, Any]:
+    """The rows as JSON types, with the settings and the versions that produced them."""
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    return {
+        "trials": trials,
+        "seed": seed,
+        "eps": EPS,
+        "versions": {**versions, "scipy": scipy.__version__},
+        **{mode: [row._asdict() for row in mode_rows] for mode, mode_rows in rows.items()},
+    }
+
+
+def main(
+    trials: int = 100, seed: int = 0, record: str | None = None, force: bool = False
+) -> dict[str, list[Row]]:
+    """Run both sweeps, print the tables and return their rows (and write them to ``record``)."""
+    rows = measure(trials, seed)
     _print_table(
         "Mode 1: a tiny eigenvalue survives the first cutoff (n = 4, ||H|| = 1); "
         "failure = relative error > 1e-6",
         "relative error",
-        mode1,
+        rows["tiny_eigenvalue"],
     )
     _print_table(
         "Mode 2: an eigenvalue just under the first cutoff (n = 4); "
         "failure = ||s|| / ||g|| > 1/2 (impossible for the exact step)",
         "||s|| / ||g||",
-        mode2,
+        rows["dropped_then_inverted"],
     )
-    return {"tiny_eigenvalue": mode1, "dropped_then_inverted": mode2}
+    if record is not None:
+        _io.atomic_write_json(record, record_of(rows, trials, seed), overwrite=force)
+        print(f"\nwrote {record}")
+    return rows
 
 
-if __name__ == "__main__":
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100, help="random matrices per setting")
     parser.add_argument("--seed", type=int, default=0, help="seed of numpy.random.default_rng")
+    parser.add_argument("--record", metavar="PATH", help="also write the rows as JSON to PATH")
+    parser.add_argument("--force", action="store_true", help="replace an existing --record")
     args = parser.parse_args()
-    main(trials=args.trials, seed=args.seed)
+    if args.trials < 1:
+        parser.error(f"--trials must be at least 1 (a median needs a matrix), got {args.trials}")
+    if args.record is not None and Path(args.record).exists() and not args.force:
+        parser.error(f"--record {args.record} exists; pass --force to replace it")
+    return args
+
+
+if __name__ == "__main__":
+    args = _arguments()
+    main(trials=args.trials, seed=args.seed, record=args.record, force=args.force)

@@ -8,19 +8,24 @@ so it is the exact answer for the input the code actually receives, not for the 
 
 Relative errors (Frobenius norms) are asserted against the first-order bounds derived in
 ``tests/test_corrections.py`` and ``tests/test_steps.py``, and the worst ones are printed by
-``python tests/test_mpmath_reference.py`` (the table in ``docs/math.md``).
+``python tests/test_mpmath_reference.py``; with ``--record PATH`` (``--force`` to replace it) it
+also writes them as JSON, the record that ``docs/tables/math_tables.py`` renders the tables of
+``docs/math.md`` (sections 2 and 7) from.
 """
 
 from __future__ import annotations
 
+import argparse
 from fractions import Fraction as F
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import mpmath
 import numpy as np
 import pytest
 from strategies import EPS, ROUNDING_FACTOR, SEPARATED_RTOL
 
+from hsc_ref import _io
 from hsc_ref.corrections import correct
 from hsc_ref.spectral import decompose
 from hsc_ref.steps import hsc_step
@@ -205,27 +210,60 @@ def test_reference_sees_rounded_not_exact_spectrum():
     assert all(0 < x < 1e-14 for x in smallest)
 
 
-def main() -> None:
-    """Print the errors of every case and the worst one per quantity (for docs/math.md)."""
-    rows = [(case.name, measure(case)) for case in CASES]
-    header = "| case | Hc | H^+ | step spectral | step cholesky | step literal |"
-    print(header)
-    print("|" + "---|" * 6)
-    for name, e in rows:
-        s = e.step
-        print(
-            f"| {name} | {e.hc:.1e} | {e.pinv:.1e} | {s['spectral']:.1e} | "
-            f"{s['cholesky']:.1e} | {s['literal']:.1e} |"
+COLUMNS = {
+    "hc": "Hc",
+    "pinv": "H⁺",
+    "spectral": "step spectral",
+    "cholesky": "step cholesky",
+    "literal": "step literal",
+}
+"""The measured quantities of a case (keys of its record) and their column labels."""
+
+
+def record_of(measured: list[tuple[Case, Errors]]) -> dict[str, Any]:
+    """Every case's errors and bounds as JSON types, with the exact spectrum's ``||H||``, ``n``
+    and smallest nonzero ``|lam|`` (the kept one at ``SEPARATED_RTOL``) that describe it."""
+    cases = []
+    for case, e in measured:
+        sizes = [abs(x) for x in case.lam]
+        cases.append(
+            {
+                "name": case.name,
+                "n": len(case.lam),
+                "norm": float(max(sizes)),
+                "min_kept": float(min(x for x in sizes if x)),
+                "errors": {"hc": e.hc, "pinv": e.pinv, **e.step},
+                "bounds": {"hc": e.bound_matrix, "pinv": e.bound_matrix, **e.bound_step},
+            }
         )
-    worst = {
-        "Hc": max(e.hc for _, e in rows),
-        "H^+": max(e.pinv for _, e in rows),
-        **{
-            f"step {k}": max(e.step[k] for _, e in rows)
-            for k in ("spectral", "cholesky", "literal")
-        },
-    }
-    print("worst:", ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
+    versions = {"mpmath": mpmath.__version__, "numpy": np.__version__}
+    return {"dps": DPS, "rtol": SEPARATED_RTOL, "versions": versions, "cases": cases}
+
+
+def markdown_table(record: dict[str, Any]) -> str:
+    """The errors of every case as a Markdown table (printed by ``main``; docs/math.md)."""
+    lines = ["| case | " + " | ".join(COLUMNS.values()) + " |", "|" + "---|" * (1 + len(COLUMNS))]
+    for case in record["cases"]:
+        cells = [f"{case['errors'][key]:.1e}" for key in COLUMNS]
+        lines.append(f"| {case['name']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the errors of every case and the worst one per quantity (for docs/math.md)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--record", metavar="PATH", help="also write the errors as JSON to PATH")
+    parser.add_argument("--force", action="store_true", help="replace an existing --record")
+    args = parser.parse_args(argv)
+    if args.record is not None and Path(args.record).exists() and not args.force:
+        parser.error(f"--record {args.record} exists; pass --force to replace it")
+    record = record_of([(case, measure(case)) for case in CASES])
+    print(markdown_table(record))
+    worst = {key: max(c["errors"][key] for c in record["cases"]) for key in COLUMNS}
+    print("worst:", ", ".join(f"{COLUMNS[key]} {v:.1e}" for key, v in worst.items()))
+    if args.record is not None:
+        _io.atomic_write_json(args.record, record, overwrite=args.force)
+        print(f"wrote {args.record}")
 
 
 if __name__ == "__main__":
