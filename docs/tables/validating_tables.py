@@ -1,27 +1,29 @@
 """The measured table of ``docs/validating.md``: what the golden checker catches (mutants).
 
-The mutation table is what ``python tests/golden/mutation_table.py`` prints: every mutant of
-``tests/golden/mutants.py`` planted into the independent implementation
-``tests/golden/reference_impl.py``, checked against a fresh golden set at float64 and float32.
-Its record is that code: the run is deterministic, so :func:`render_mutation` reruns it (about
-10 s) through the same module rather than reading a copy of its output.
-``tests/golden/test_mutation.py`` reruns it too, asserting every verdict and diagnosis.
+:data:`COMMAND` runs every mutant of ``tests/golden/mutants.py`` planted into the independent
+implementation ``tests/golden/reference_impl.py`` against a fresh golden set at float64 and
+float32, and writes what the table shows to :data:`RECORD` (per mutant: its name, its bug,
+its verdict at each precision and the diagnosis; and the clean run's verdicts). The table is
+rendered from that committed record by the script's own :func:`mutation_table`, so reading
+it costs no rerun. ``tests/golden/test_mutation.py`` reruns the suite once (about 10 s),
+asserting every verdict and diagnosis, and that the rerun gives the committed record.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-import tempfile
+from functools import cache
 from types import ModuleType
 
 from tables import ROOT, Table
 
-from hsc_ref import golden
-
 GOLDEN_TESTS = "tests/golden"
+RECORD = "docs/tables/records/validating-mutation.json"
+COMMAND = f"python {GOLDEN_TESTS}/mutation_table.py --record {RECORD}"
 
 
+@cache
 def _mutation_module() -> ModuleType:
     """``tests/golden/mutation_table.py`` (it puts its folder on ``sys.path`` for its helpers)."""
     folder = str(ROOT / GOLDEN_TESTS)
@@ -31,25 +33,18 @@ def _mutation_module() -> ModuleType:
 
 
 def render_mutation() -> str:
-    """The mutation table, from a fresh golden set in a temporary folder."""
+    """The mutation table, from the committed record."""
     module = _mutation_module()
-    with tempfile.TemporaryDirectory(prefix="hsc_ref_mutation_") as folder:
-        golden.write_golden(folder)
-        verdicts = module.all_verdicts(golden.read_golden(folder))
-        return module.mutation_table(verdicts)
+    return module.mutation_table(module.read_record(ROOT / RECORD))
 
 
 TABLES = [
     Table(
         id="validating-mutation",
         page="docs/validating.md",
-        command="python tests/golden/mutation_table.py",
-        record=tuple(
-            f"{GOLDEN_TESTS}/{name}.py" for name in ("mutation_table", "mutants", "reference_impl")
-        ),
+        command=COMMAND,
+        record=(RECORD,),
         render=render_mutation,
-        rerun_by=(
-            "tests/golden/test_mutation.py::test_the_docs_show_the_mutation_table_this_code_produces"
-        ),
+        rerun_by="tests/golden/test_mutation.py::test_a_rerun_gives_the_committed_record",
     ),
 ]

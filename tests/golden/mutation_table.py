@@ -3,34 +3,47 @@
 Usage (from the repository root)::
 
     python tests/golden/mutation_table.py                    # the table
+    python tests/golden/mutation_table.py --record docs/tables/records/validating-mutation.json
     python tests/golden/mutation_table.py --report cutoff_x3 float64   # one mutant's report
     python tests/golden/mutation_table.py --usage            # the clean run's tolerance use
 
 writes a fresh golden set to a temporary folder, checks the clean independent
 implementation and each mutant at float64 and at float32, and prints the Markdown table
 (mutant, the bug, verdict at each precision, the diagnosis of its first root failure).
-``tests/golden/test_mutation.py`` asserts every verdict and that the table in the docs is
-the one this prints.
+``--record PATH`` also writes what the table shows as JSON, atomically (an existing record is
+kept unless ``--force``): per mutant its name, its bug, its verdict at each precision and the
+diagnosis, and the clean run's verdicts. ``docs/tables/validating_tables.py`` renders the
+page's table from that record with :func:`mutation_table`, and
+``tests/golden/test_mutation.py`` asserts every verdict and that a rerun gives the record.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mutants import MUTANTS, Mutant
-from reference_impl import Config, implement_all
 
-from hsc_ref import golden
+if TYPE_CHECKING:
+    from hsc_ref import golden
+
+# hsc_ref.golden (SciPy's stats) and reference_impl (autograd) take seconds to import: the
+# functions that run the suite import them, so rendering the table from its record
+# (docs/tables/validating_tables.py) imports only what formats it.
 
 PRECISIONS = ("float64", "float32")
+FAIL = "FAIL"
+PASSES = "passes"
 
 
 @contextlib.contextmanager
@@ -48,6 +61,10 @@ def one_blas_thread() -> Iterator[None]:
 
 def check(gold: golden.GoldenSet, mutant: Mutant | None, precision: str) -> golden.CheckReport:
     """The checker's report on the (mutated) independent implementation at ``precision``."""
+    from reference_impl import Config, implement_all
+
+    from hsc_ref import golden
+
     config = replace(Config(dtype=precision), **(mutant.changes if mutant else {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # overflows of the naive mutants
@@ -71,38 +88,6 @@ def verdict(report: golden.CheckReport) -> Verdict:
     return Verdict(not report.passed, report.roots())
 
 
-def _clause(cause: str, words: str) -> str:
-    """The cause's first clause, and the expected words when they come later."""
-    first = cause.split(": ", maxsplit=1)[0].split("; ", maxsplit=1)[0]
-    return first if words in first else f"{first} ... {words}"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def table_row(mutant: Mutant, verdicts: dict[str, Verdict]) -> str:
-    cells = []
-    for precision in PRECISIONS:
-        v = verdicts[precision]
-        if v.failed:
-            cells.append("FAIL")
-        else:
-            cells.append(f"passes: {mutant.float32_blind}" if mutant.float32_blind else "passes")
-    root = verdicts["float64"].diagnosed(mutant.diagnosis)
-    diagnosis = f"`{root.key}`: {_clause(root.cause, mutant.diagnosis)}" if root else "-"
-    row = [f"`{mutant.name}`", mutant.description, *cells, diagnosis]
-    return "| " + " | ".join(_cell(c) for c in row) + " |"
-
-
-def markdown(rows: list[str]) -> str:
-    head = [
-        "| mutant | the bug | float64 | float32 | diagnosis of the first root failure (float64) |",
-        "|---|---|---|---|---|",
-    ]
-    return "\n".join(head + rows)
-
-
 def all_verdicts(gold: golden.GoldenSet) -> dict[str, dict[str, Verdict]]:
     """``{mutant name: {precision: Verdict}}`` for every mutant (and ``"clean"``)."""
     out: dict[str, dict[str, Verdict]] = {}
@@ -113,8 +98,133 @@ def all_verdicts(gold: golden.GoldenSet) -> dict[str, dict[str, Verdict]]:
     return out
 
 
-def mutation_table(verdicts: dict[str, dict[str, Verdict]]) -> str:
-    return markdown([table_row(m, verdicts[m.name]) for m in MUTANTS])
+# ------------------------------------------------------------ what the table shows, and its record
+
+
+@dataclass(frozen=True)
+class MutantRow:
+    """What the table shows of one mutant.
+
+    ``verdicts`` holds, per precision, ``"FAIL"``, ``"passes"`` or ``"passes: why"`` (a
+    mutant float32 cannot see); ``root`` and ``diagnosis`` the first float64 root failure
+    whose cause names the bug, and the cause's first clause (``None`` when no cause names it).
+    """
+
+    name: str
+    bug: str
+    verdicts: Mapping[str, str]
+    root: str | None
+    diagnosis: str | None
+
+
+@dataclass(frozen=True)
+class MutationRecord:
+    """The mutation table's content: the clean run's verdicts and one row per mutant."""
+
+    clean: Mapping[str, str]
+    mutants: tuple[MutantRow, ...]
+
+
+def _clause(cause: str, words: str) -> str:
+    """The cause's first clause, and the expected words when they come later."""
+    first = cause.split(": ", maxsplit=1)[0].split("; ", maxsplit=1)[0]
+    return first if words in first else f"{first} ... {words}"
+
+
+def verdict_text(v: Verdict, why_it_passes: str = "") -> str:
+    """``FAIL``, or ``passes`` (with the reason a blind precision gives, when there is one)."""
+    if v.failed:
+        return FAIL
+    return f"{PASSES}: {why_it_passes}" if why_it_passes else PASSES
+
+
+def mutant_row(mutant: Mutant, verdicts: Mapping[str, Verdict]) -> MutantRow:
+    """The table's row of ``mutant`` from its verdicts at each precision."""
+    texts = {p: verdict_text(verdicts[p], mutant.float32_blind) for p in PRECISIONS}
+    root = verdicts["float64"].diagnosed(mutant.diagnosis)
+    if root is None:
+        return MutantRow(mutant.name, mutant.description, texts, None, None)
+    clause = _clause(root.cause, mutant.diagnosis)
+    return MutantRow(mutant.name, mutant.description, texts, root.key, clause)
+
+
+def summarize(verdicts: Mapping[str, Mapping[str, Verdict]]) -> MutationRecord:
+    """The table's content from a run's :func:`all_verdicts`."""
+    clean = {p: verdict_text(verdicts["clean"][p]) for p in PRECISIONS}
+    return MutationRecord(clean, tuple(mutant_row(m, verdicts[m.name]) for m in MUTANTS))
+
+
+def record_json(record: MutationRecord) -> dict[str, Any]:
+    """``record`` as JSON types (the mutants in the table's order)."""
+    return {
+        "clean": dict(record.clean),
+        "mutants": [
+            {
+                "name": row.name,
+                "bug": row.bug,
+                "verdicts": dict(row.verdicts),
+                "root": row.root,
+                "diagnosis": row.diagnosis,
+            }
+            for row in record.mutants
+        ],
+    }
+
+
+def _verdict_texts(data: Any, where: str) -> dict[str, str]:
+    if not isinstance(data, dict) or set(data) != set(PRECISIONS):
+        raise ValueError(f"{where}: verdicts must be given for exactly {list(PRECISIONS)}")
+    if not all(isinstance(t, str) and (t == FAIL or t.startswith(PASSES)) for t in data.values()):
+        raise ValueError(f"{where}: a verdict is {FAIL!r} or starts with {PASSES!r}, got {data}")
+    return {p: data[p] for p in PRECISIONS}
+
+
+def _mutant_row(data: Any, where: str) -> MutantRow:
+    keys = {"name", "bug", "verdicts", "root", "diagnosis"}
+    if not isinstance(data, dict) or set(data) != keys:
+        raise ValueError(f"{where}: a mutant holds exactly the keys {sorted(keys)}")
+    verdicts = _verdict_texts(data["verdicts"], f"{where} ({data['name']})")
+    return MutantRow(data["name"], data["bug"], verdicts, data["root"], data["diagnosis"])
+
+
+def record_from_json(data: Any, where: str = "the record") -> MutationRecord:
+    """The :class:`MutationRecord` of :func:`record_json`'s output (checked: a clear error)."""
+    if not isinstance(data, dict) or set(data) != {"clean", "mutants"}:
+        raise ValueError(f"{where}: a mutation record holds exactly the keys clean and mutants")
+    rows = tuple(_mutant_row(m, f"{where}, mutant {i}") for i, m in enumerate(data["mutants"]))
+    return MutationRecord(_verdict_texts(data["clean"], f"{where}, clean"), rows)
+
+
+def read_record(path: str | Path) -> MutationRecord:
+    """The mutation record written by ``--record PATH``."""
+    return record_from_json(json.loads(Path(path).read_text(encoding="utf-8")), str(path))
+
+
+# ----------------------------------------------------------------------------------- the table
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def table_row(row: MutantRow) -> str:
+    """One Markdown row: mutant, the bug, verdict per precision, diagnosis (``-`` if none)."""
+    diagnosis = f"`{row.root}`: {row.diagnosis}" if row.root is not None else "-"
+    cells = [f"`{row.name}`", row.bug, *(row.verdicts[p] for p in PRECISIONS), diagnosis]
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def markdown(rows: list[str]) -> str:
+    head = [
+        "| mutant | the bug | float64 | float32 | diagnosis of the first root failure (float64) |",
+        "|---|---|---|---|---|",
+    ]
+    return "\n".join(head + rows)
+
+
+def mutation_table(record: MutationRecord) -> str:
+    """The Markdown table of ``record`` (from a run's :func:`summarize` or :func:`read_record`)."""
+    return markdown([table_row(row) for row in record.mutants])
 
 
 def tolerance_usage(gold: golden.GoldenSet) -> dict[str, float]:
@@ -131,22 +241,60 @@ def tolerance_usage(gold: golden.GoldenSet) -> dict[str, float]:
     return usage
 
 
+# ---------------------------------------------------------------------------------- the command
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument(
+        "--report", nargs=2, metavar=("MUTANT", "PRECISION"), help="one check's failures"
+    )
+    action.add_argument("--usage", action="store_true", help="the clean run's tolerance use")
+    action.add_argument("--record", metavar="PATH", help="also write the table's content as JSON")
+    parser.add_argument("--force", action="store_true", help="replace an existing --record")
+    args = parser.parse_args(argv)
+    if args.report is not None:
+        names = [m.name for m in MUTANTS]
+        if args.report[0] not in names or args.report[1] not in PRECISIONS:
+            parser.error(
+                f"--report takes a mutant ({', '.join(names)}) and a precision "
+                f"({', '.join(PRECISIONS)}), got {' '.join(args.report)}"
+            )
+    if args.record is not None and Path(args.record).exists() and not args.force:
+        parser.error(f"--record {args.record} exists; pass --force to replace it")
+    return args
+
+
+def _table(gold: golden.GoldenSet, record_path: str | None, force: bool) -> None:
+    from hsc_ref import _io
+
+    record = summarize(all_verdicts(gold))
+    print(mutation_table(record))
+    if record_path is not None:
+        _io.atomic_write_json(record_path, record_json(record), overwrite=force)
+        print(f"wrote {record_path}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the mutation table; ``--report MUTANT PRECISION`` prints that check's report,
-    ``--usage`` how much of its tolerances the clean implementation uses."""
-    args = sys.argv[1:] if argv is None else argv
-    folder = tempfile.mkdtemp(prefix="hsc_ref_mutation_")
-    golden.write_golden(folder)
-    gold = golden.read_golden(folder)
-    if args[:1] == ["--report"]:
-        mutant = next(m for m in MUTANTS if m.name == args[1])
-        with one_blas_thread():
-            print(check(gold, mutant, args[2]).format_table(failures_only=True))
-    elif args[:1] == ["--usage"]:
-        for precision, ratio in tolerance_usage(gold).items():
-            print(f"{precision}: at most {100 * ratio:.2g}% of a tolerance")
-    else:
-        print(mutation_table(all_verdicts(gold)))
+    """Print the mutation table (and with ``--record PATH`` write its record);
+    ``--report MUTANT PRECISION`` prints that check's report, ``--usage`` how much of its
+    tolerances the clean implementation uses."""
+    from hsc_ref import golden
+
+    args = _arguments(argv)
+    with tempfile.TemporaryDirectory(prefix="hsc_ref_mutation_") as folder:
+        golden.write_golden(folder)
+        gold = golden.read_golden(folder)
+        if args.report is not None:
+            mutant = next(m for m in MUTANTS if m.name == args.report[0])
+            with one_blas_thread():
+                print(check(gold, mutant, args.report[1]).format_table(failures_only=True))
+        elif args.usage:
+            for precision, ratio in tolerance_usage(gold).items():
+                print(f"{precision}: at most {100 * ratio:.2g}% of a tolerance")
+        else:
+            _table(gold, args.record, args.force)
     return 0
 
 
