@@ -36,6 +36,7 @@ from hsc_ref import _backend, _validation
 from hsc_ref._typing import Array, ArrayLike
 from hsc_ref.spectral import (
     Inertia,
+    ReciprocalOverflowError,
     Spectrum,
     decompose,
     default_rtol,
@@ -466,7 +467,7 @@ def summarize(
         )
     correction = get_correction(method, **params)
     lam = _backend.to_numpy(spectrum.eigenvalues)
-    after = _backend.to_numpy(_finite_values(correction.values, spectrum))
+    after = _summary_values(correction, spectrum, lam)
     kept = np.abs(lam) > spectrum.cutoff
     before, corrected = inertia_of(lam, spectrum.cutoff), inertia_of(after, spectrum.cutoff)
     return SpectrumSummary(
@@ -480,12 +481,36 @@ def summarize(
         eig_min=float(lam[0]),
         eig_max=float(lam[-1]),
         eig_abs_min=float(np.abs(lam).min()),
-        pinv_abs_max=float(1.0 / np.abs(lam[kept]).min()) if kept.any() else 0.0,
+        pinv_abs_max=_reciprocal(float(np.abs(lam[kept]).min())) if kept.any() else 0.0,
         rank_corrected=corrected.positive + corrected.negative,
         negative_corrected=corrected.negative,
         zero_corrected=corrected.zero,
         corrected_abs_min_kept=float(np.abs(after[kept]).min()) if kept.any() else float("nan"),
     )
+
+
+def _summary_values(correction: Correction, spectrum: Spectrum, lam: np.ndarray) -> np.ndarray:
+    """Corrected eigenvalues for a summary.
+
+    For ``hsc``, a kept eigenvalue whose reciprocal overflows (``|lam| < 1/finfo.max``, a
+    Hessian that has all but vanished, under a cutoff with ``atol = 0``) maps to ``+-inf``
+    here: ``Hc`` itself cannot be represented, but its rank and inertia, which the summary
+    reports, are still those of ``lam + 1/lam``. Other corrections raise as in :func:`correct`.
+    """
+    try:
+        return _backend.to_numpy(_finite_values(correction.values, spectrum))
+    except ReciprocalOverflowError:
+        if correction.name != "hsc":
+            raise
+    kept = np.abs(lam) > spectrum.cutoff
+    with np.errstate(over="ignore", divide="ignore"):
+        return lam + np.where(kept, 1.0 / np.where(kept, lam, 1.0), 0.0)
+
+
+def _reciprocal(magnitude: float) -> float:
+    """``1 / magnitude``, ``inf`` where it overflows (a summary field, not a matrix entry)."""
+    with np.errstate(over="ignore"):
+        return float(np.float64(1.0) / np.float64(magnitude))
 
 
 def _as_spectrum(

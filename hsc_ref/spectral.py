@@ -28,7 +28,19 @@ __all__ = [
     "default_rtol",
     "cutoff_for",
     "pinv_values",
+    "ReciprocalOverflowError",
 ]
+
+
+class ReciprocalOverflowError(ValueError, FloatingPointError):
+    """A kept eigenvalue is so small that its reciprocal overflows the dtype.
+
+    Raised by :func:`pinv_values` (hence by every pseudo-inverse of a :class:`Spectrum`)
+    instead of returning an infinite pseudo-inverse. It is a ``ValueError`` (the cutoff lets
+    such a value through; a positive ``atol`` excludes it) and a ``FloatingPointError`` (the
+    result is not representable), so a training loop that treats an overflowing step as
+    divergence (:func:`hsc_ref.loop.rule_step`) does so for it too.
+    """
 
 
 def default_rtol(n: int, dtype: Any) -> float:
@@ -63,10 +75,11 @@ def pinv_values(values: ArrayLike, cutoff: float) -> Array:
 
     Raises
     ------
-    ValueError
+    ReciprocalOverflowError
         If a kept entry is so small that its reciprocal overflows (possible only with a
-        cutoff below ``1 / finfo.max``, e.g. ``atol = rtol = 0`` and subnormal entries):
-        an infinite pseudo-inverse would be a silently wrong number.
+        cutoff below ``1 / finfo.max``: ``atol = 0`` and entries of order ``1e-300``, as in
+        a Hessian that has all but vanished): an infinite pseudo-inverse would be a silently
+        wrong number. A ``ValueError`` and a ``FloatingPointError``.
 
     Examples
     --------
@@ -82,7 +95,7 @@ def pinv_values(values: ArrayLike, cutoff: float) -> Array:
     overflowing = kept & (magnitude < 1.0 / float(np.finfo(values.dtype).max))
     if bool(overflowing.any()):
         smallest = float(magnitude[overflowing].min())
-        raise ValueError(
+        raise ReciprocalOverflowError(
             f"cutoff must exclude values whose reciprocal overflows: |value| = {smallest:.3g} "
             f"is kept by cutoff {cutoff:.3g}; pass a positive atol"
         )

@@ -33,6 +33,7 @@ from hsc_ref.corrections import (
     hsc_inverse_values,
     literal_hsc,
     literal_hsc_nonsymmetric,
+    summarize,
 )
 from hsc_ref.spectral import decompose, inertia_of
 
@@ -419,3 +420,22 @@ def test_literal_nonsymmetric_has_no_eigenvalue_map(t, sign):
 
 def test_random_orthogonal_seeds_are_reproducible():
     assert np.array_equal(random_orthogonal(7, 5), random_orthogonal(7, 5))
+
+
+def test_summary_of_a_vanished_hessian_reports_the_rank_of_hc_without_overflowing():
+    """A GAN player's Hessian that has all but vanished (found by a grid sweep: max|lam| of
+    order 1e-300, so the cutoff 82 eps max|lam| is subnormal and keeps eigenvalues whose
+    reciprocals overflow). ``Hc`` cannot be represented; its rank and inertia, the summary's
+    fields, can: those of ``lam + 1/lam``, that is of ``H`` (Fact 2)."""
+    lam = np.array([-1e-300, 5e-311, 3e-300])
+    spectrum = decompose(np.diag(lam))
+    assert spectrum.cutoff < 5e-311 < 1 / np.finfo(np.float64).max  # kept, and 1/lam overflows
+    with pytest.raises(FloatingPointError, match="reciprocal overflows"):
+        spectrum.pinv()  # the matrix itself is refused, not returned with inf entries
+    s = summarize(spectrum)
+    assert (s.rank, s.positive, s.negative, s.zero) == (3, 2, 1, 0)
+    assert (s.rank_corrected, s.negative_corrected, s.zero_corrected) == (3, 1, 0)
+    assert s.pinv_abs_max == np.inf  # 1/5e-311, above the largest float
+    assert s.corrected_abs_min_kept == pytest.approx(1 / 3e-300, rel=4 * EPS)  # |3e-300 + 1/3e-300|
+    with pytest.raises(FloatingPointError):
+        summarize(spectrum, "fill", mu=1.0)  # other corrections refuse, as correct() does

@@ -143,3 +143,15 @@ def test_minimize_diagnoses_a_first_order_rule_every_k_steps():
     assert np.isfinite(r.history["rank"]).tolist() == [True, False, True, False, True]
     with pytest.raises(ValueError, match="diagnose_every must be a non-negative integer"):
         minimize(f, np.ones(3), sgd(0.1), 5, diagnose_every=-2)
+
+
+def test_a_pseudo_inverse_step_that_overflows_ends_the_run_as_divergence():
+    """The Newton step on a Hessian of order 1e-309 (kept by the cutoff n eps max|lam|) would
+    be infinite: the rule refuses it (ReciprocalOverflowError, a FloatingPointError), and the
+    loop records divergence instead of crashing or stepping to inf."""
+    fun = lambda x: 1e-309 * np.sum(x**2)  # noqa: E731  H = 2e-309 I, subnormal
+    rule = newton_type("newton", lr=1.0)
+    x = np.array([1.0, -2.0])
+    assert rule_step(rule, rule.init(x), fun, x) is None
+    hsc = newton_type("hsc", lr=1.0)  # phi(lam) = lam / (1 + lam^2) needs no reciprocal
+    assert rule_step(hsc, hsc.init(x), fun, x) is not None

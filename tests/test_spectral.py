@@ -22,7 +22,7 @@ from strategies import (
     symmetric_cases,
 )
 
-from hsc_ref.spectral import decompose, default_rtol, pinv_values
+from hsc_ref.spectral import ReciprocalOverflowError, decompose, default_rtol, pinv_values
 
 
 @given(symmetric_cases())
@@ -166,6 +166,9 @@ def test_pinv_of_a_kept_subnormal_eigenvalue_raises_instead_of_returning_inf():
     # With atol = rtol = 0 every nonzero eigenvalue is kept; 1/5e-324 overflows to inf.
     H = np.diag([1.0, 5e-324])
     spectrum = decompose(H, atol=0.0, rtol=0.0)
-    with pytest.raises(ValueError, match="reciprocal overflows"):
+    with pytest.raises(ValueError, match="reciprocal overflows") as refused:
         spectrum.pinv()
+    # also a FloatingPointError, which training loops read as divergence (test_loop.py)
+    assert isinstance(refused.value, FloatingPointError)
+    assert isinstance(refused.value, ReciprocalOverflowError)
     assert decompose(H, atol=1e-300).rank == 1  # a positive atol keeps the subnormal out
