@@ -36,8 +36,12 @@ STATIC = {
 }
 """Tables whose numbers are definitions or designed inputs, not measurements (page, header)."""
 
-MEASURED = re.compile(r"(?<![\w.])[-+]?\d+\.\d+|\d(\.\d+)?e[-+]?\d+|\b\d+(\.\d+)?\s?(ms|s)\b")
-"""A cell holding a measured-looking number: a decimal, an exponent, a time."""
+MEASURED = re.compile(
+    r"(?<![\w.])[-+]?\d+\.\d+|\d(\.\d+)?e[-+]?\d+"
+    r"|\b\d+(\.\d+)?\s?(ms|s|[KMG]i?B|%)(?!\w)|\b\d+(\.\d+)?x\b"
+)
+"""A cell holding a measured-looking number: a decimal, an exponent, a time, a memory size,
+a percentage, a ratio (``3x``)."""
 
 
 def _tables_outside_markers(text: str) -> list[tuple[int, list[str]]]:

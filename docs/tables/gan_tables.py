@@ -8,12 +8,12 @@ with the spec's settings (what ``hsc-ref gan`` and the sweep compute for that co
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
+import functools
+import statistics
 from typing import Any
 
-import tomllib
-from tables import ROOT, Table
+import sweep_records
+from tables import Table
 
 from hsc_ref.gan.train import TrainConfig, train
 
@@ -27,23 +27,24 @@ QUICK_METRICS = (
     "diverged_at",
 )
 """The quick version's numbers: every metric of the table but the timings, and the losses."""
+SPECTRUM_METRICS = tuple(
+    f"{name}_{player}"
+    for name in (
+        "spectra_recorded",
+        "indefinite_fraction",
+        "rank_deficient_fraction",
+        "rank_changes_under_hc",
+    )
+    for player in ("g", "d")
+)
+"""Per player: how many steps had their Hessian's spectrum recorded, the fraction of them where
+it was indefinite, or rank-deficient under its cutoff, and the count where rank(Hc) != rank(H)."""
+METHOD_ORDER = ("article", "hsc", "newton", "saddle_free", "damped", "adam", "sgd")
 MODES = {"ring": 8, "grid": 25}
 
 
-def _folder(data: str) -> Path:
-    return ROOT / "docs" / "sweeps" / "results" / f"gan-{data}-protocol"
-
-
-def _protocol_rows(data: str) -> list[dict[str, str]]:
-    with (_folder(data) / "protocol.csv").open(newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _interval(row: dict[str, str], metric: str, scale: float = 1.0) -> str:
-    median, low, high = (
-        float(row[f"{metric}_{part}"]) * scale for part in ("median", "ci_low", "ci_high")
-    )
-    return f"{median:.4g} [{low:.4g}, {high:.4g}]"
+def _name(data: str) -> str:
+    return f"gan-{data}-protocol"
 
 
 def render_protocol(data: str) -> str:
@@ -53,39 +54,88 @@ def render_protocol(data: str) -> str:
         "| high-quality fraction | reverse KL | wall ms/step |"
     )
     lines = [header, "|---|---|---|---|---|---|---|"]
-    for row in _protocol_rows(data):
+    for row in sweep_records.protocol_rows(_name(data)):
         edge = " (grid edge)" if row["chosen_at_grid_edge"] == "yes" else ""
         cells = [
             row["method"],
             f"{float(row['chosen_lr']):g}{edge}",
             f"{row['diverged']}/{row['confirm_runs']}",
-            _interval(row, "modes_captured"),
-            _interval(row, "high_quality_fraction"),
-            _interval(row, "reverse_kl"),
-            _interval(row, "wall_time_per_step", scale=1e3),
+            sweep_records.interval_cell(row, "modes_captured"),
+            sweep_records.interval_cell(row, "high_quality_fraction"),
+            sweep_records.interval_cell(row, "reverse_kl"),
+            sweep_records.interval_cell(row, "wall_time_per_step", scale=1e3),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def _fraction_cell(rows: list[dict[str, str]], column: str) -> str:
+    values = sorted(float(r[column]) for r in rows if r[column] != "")
+    if not values:
+        return "not computed"
+    median = statistics.median(values)
+    return f"{median:.3g} [{values[0]:.3g}, {values[-1]:.3g}]"
+
+
+def _count_cell(rows: list[dict[str, str]], player: str) -> str:
+    recorded = sum(int(r[f"spectra_recorded_{player}"]) for r in rows)
+    if not recorded:
+        return "not computed"
+    changed = sum(int(r[f"rank_changes_under_hc_{player}"]) for r in rows)
+    return f"{changed} of {recorded}"
+
+
+def render_spectra(datasets: tuple[str, ...] = ("ring", "grid")) -> str:
+    """The players' Hessian spectra along the confirmation runs, from the sweeps' ``runs.csv``.
+
+    Fractions of the steps whose spectrum was recorded: median [smallest, largest] over the
+    confirmation runs; the last columns count steps, over all those runs.
+    """
+    lines = [
+        "| data | method | indefinite H_G | indefinite H_D | rank-deficient H_G "
+        "| rank-deficient H_D | rank(Hc) ≠ rank(H), G | rank(Hc) ≠ rank(H), D |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for data in datasets:
+        runs = sweep_records.confirmation_runs(_name(data))
+        for method in METHOD_ORDER:
+            rows = [r for r in runs if r["method"] == method]
+            cells = [
+                data,
+                method,
+                _fraction_cell(rows, "indefinite_fraction_g"),
+                _fraction_cell(rows, "indefinite_fraction_d"),
+                _fraction_cell(rows, "rank_deficient_fraction_g"),
+                _fraction_cell(rows, "rank_deficient_fraction_d"),
+                _count_cell(rows, "g"),
+                _count_cell(rows, "d"),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@functools.cache
+def _quick_runs(data: str) -> dict[str, dict[str, Any]]:
+    """Every method at its chosen step size, first confirmation seed, :data:`QUICK_STEPS` steps."""
+    runs = sweep_records.chosen_runs(_name(data), steps=QUICK_STEPS)
+    return {method: train(TrainConfig(**run.config)).metrics for method, run in runs.items()}
+
+
 def quick_protocol(data: str) -> dict[str, Any]:
-    """Every method at its chosen step size, confirmation seed 0, :data:`QUICK_STEPS` steps."""
-    spec = tomllib.loads((_folder(data) / "spec.toml").read_text())["gan"]
-    seed = spec["confirm_seeds"][0]
-    numbers: dict[str, Any] = {}
-    for row in _protocol_rows(data):
-        config = TrainConfig(
-            data=data,
-            method=row["method"],
-            steps=QUICK_STEPS,
-            lr=float(row["chosen_lr"]),
-            seed=seed,
-            hidden=tuple(spec["hidden"][0]),
-            batch=spec["batch"],
-        )
-        metrics = train(config).metrics
-        numbers[row["method"]] = {name: metrics[name] for name in QUICK_METRICS}
-    return numbers
+    """The quick runs' metrics of the protocol table (:data:`QUICK_METRICS`)."""
+    runs = _quick_runs(data)
+    return {method: {name: m[name] for name in QUICK_METRICS} for method, m in runs.items()}
+
+
+def quick_spectra(datasets: tuple[str, ...] = ("ring", "grid")) -> dict[str, Any]:
+    """The quick runs' spectrum counts (:data:`SPECTRUM_METRICS`), per data set and method."""
+    return {
+        data: {
+            method: {name: m[name] for name in SPECTRUM_METRICS}
+            for method, m in _quick_runs(data).items()
+        }
+        for data in datasets
+    }
 
 
 def _protocol_table(data: str) -> Table:

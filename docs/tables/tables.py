@@ -285,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("action", choices=("list", "check", "render", "quick"))
     parser.add_argument("ids", nargs="*", help="table IDs (default: all)")
     parser.add_argument("--write", action="store_true", help="quick: commit the new numbers")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     selected = _select(registry(), args.ids)
     if args.action == "list":
         for t in selected:
