@@ -30,6 +30,9 @@ STATIC = {
     ("docs/gan.md", "| method | update (per player) | default lr |"): "the methods' definitions",
     ("docs/validating.md", "| case | what it exercises |"): "the cases' designed inputs",
     ("docs/validating.md", "| | float32 |"): "what float32 can match, in words",
+    ("docs/benchmarks.md", "| operation | dense `n x n` arrays | note |"): (
+        "working memory by design: arrays per operation and the routes' block limits"
+    ),
     ("docs/design.md", "| the article claims | what holds |"): (
         "the article's claims against the measured tables of gan.md and style.md, in words"
     ),
