@@ -153,4 +153,17 @@ def _protocol_table(data: str) -> Table:
     )
 
 
-TABLES = [_protocol_table("ring")]
+SPECTRA_COMMAND = " && ".join(_protocol_table(data).command for data in ("ring", "grid"))
+
+TABLES = [
+    _protocol_table("ring"),
+    _protocol_table("grid"),
+    Table(
+        id="gan-protocol-spectra",
+        page="docs/gan.md",
+        command=SPECTRA_COMMAND,
+        record=tuple(f"docs/sweeps/results/gan-{d}-protocol/runs.csv" for d in ("ring", "grid")),
+        render=render_spectra,
+        quick=quick_spectra,
+    ),
+]
