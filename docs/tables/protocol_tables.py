@@ -100,7 +100,7 @@ def quick_costs() -> dict[str, Any]:
         for section in spec.sections:
             for method in section.methods:
                 grid = len(section.lr_grids[method]) * len(section.settings)
-                tuned = len(section.tune_seeds) * grid if grid > 1 else 0
+                tuned = len(section.tune_seeds) * grid  # a one-value grid is run too
                 confirmed = len(section.confirm_seeds) * len(section.settings)
                 per_method[method] = tuned + confirmed
         counts[name] = per_method
