@@ -35,8 +35,10 @@ ENV_VAR = "HSC_REF_BLAS_THREADS"
 SMALL_N = 1500
 """Largest matrix order run on one BLAS thread under ``"auto"``.
 
-One thread beat two for ``eigh`` plus a product at n = 100 to 1500 on the 2-core machine
-with other processes busy, and lost at n = 2500 (``docs/experiments.md``, "Threads").
+A trade measured for ``eigh`` plus a product on the 2-core machine (``docs/experiments.md``,
+"Threads", records in ``docs/tables/records/``): with the machine busy, one thread beat two at
+every order from 100 to 2500, by 8x to 140x; quiet, one thread cost up to 1.7x from n = 768
+to 1500 and 1.6x at 2500. Small matrices on machines that are rarely idle take one thread.
 """
 
 KEYWORDS = ("auto", "default")
