@@ -9,7 +9,6 @@ more than a second: too slow for the test suite).
 
 from __future__ import annotations
 
-import functools
 import json
 import statistics
 from typing import Any
@@ -46,19 +45,14 @@ def render_style() -> str:
     return "\n".join(lines)
 
 
-@functools.cache
-def _quick_style() -> dict[str, Any]:
+def quick_style() -> dict[str, Any]:
+    """Every method's losses in the quick version (:data:`QUICK_SIZE`, :data:`QUICK_STEPS`)."""
     runs = sweep_records.chosen_runs(STYLE, size=QUICK_SIZE, steps=QUICK_STEPS)
     numbers = {}
     for method, run in runs.items():
         metrics = json.loads(execute_run(run.to_json())["files"]["metrics.json"])
         numbers[method] = {"losses": metrics["losses"], "final_loss": metrics["final_loss"]}
     return numbers
-
-
-def quick_style() -> dict[str, Any]:
-    """Every method's losses in the quick version (:data:`QUICK_SIZE`, :data:`QUICK_STEPS`)."""
-    return _quick_style()
 
 
 def _per_step_ms(row: dict[str, str]) -> float:
