@@ -7,6 +7,7 @@ formulas the manifest states. The diagnosis compares a failed loss with each.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,18 @@ def _bce_loss_softplus(t: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", divide="ignore"):
         p = 1.0 / (1.0 + np.exp(t))  # sigmoid(-t): BCE(sigmoid(-t), 1) = softplus(t)
         return -np.maximum(np.log(p), -100.0)
+
+
+def _sigmoid_bce_softplus(t: np.ndarray) -> np.ndarray:
+    """``-log(sigmoid(-t))``: BCE through sigmoid probabilities, unclamped (log(0) = -inf)."""
+    with np.errstate(over="ignore", divide="ignore"):
+        return -np.log(1.0 / (1.0 + np.exp(t)))
+
+
+def _naive_softplus(t: np.ndarray) -> np.ndarray:
+    """``log(1 + exp(t))`` as written: overflows above t = 709 (88 in float32)."""
+    with np.errstate(over="ignore"):
+        return np.log(1.0 + np.exp(t))
 
 
 def _mlp(
@@ -81,6 +94,12 @@ def _game_losses(real: np.ndarray, fake: np.ndarray, sp: Softplus, minimax: bool
 def _game_variants(case: GoldenCase) -> dict[str, dict[str, float]]:
     real, fake = _game_logits(case, transposed=False)
     named: dict[str, tuple[float, float]] = {
+        "softplus written as log(1 + exp(t)) (it overflows above t = 709, 88 in float32, and "
+        "loses the digits of log(1 + e^t) for t < -17) instead of logaddexp(0, t)": _game_losses(
+            real, fake, _naive_softplus
+        ),
+        "BCE through sigmoid probabilities, -log(sigmoid(t)) (log(0) = -inf once sigmoid rounds "
+        "to 0 or 1) instead of BCE with logits": _game_losses(real, fake, _sigmoid_bce_softplus),
         "the minimax generator loss -mean softplus(f) instead of the non-saturating mean "
         "softplus(-f)": _game_losses(real, fake, _softplus, minimax=True),
         "PyTorch's nn.BCELoss on sigmoid probabilities (its log clamped at -100) instead of "
@@ -100,10 +119,18 @@ def _game_variants(case: GoldenCase) -> dict[str, dict[str, float]]:
     }
 
 
-def loss_variants(case: GoldenCase) -> dict[str, dict[str, Any]]:
-    """``{player suffix: {description of the mistake: loss value}}`` for ``case``'s family."""
-    if case.kind == "mlp":
-        return _mlp_variants(case)
-    if case.kind in ("gan", "dirac"):
-        return _game_variants(case)
+def loss_variants(case: GoldenCase, precision: str = "float64") -> dict[str, dict[str, Any]]:
+    """``{player suffix: {description of the mistake: loss value}}`` for ``case``'s family.
+
+    Evaluated at ``precision``: the inputs are rounded to it and every operation runs in it,
+    as an implementation at that precision would compute the wrong loss.
+    """
+    dtype = np.dtype(precision)
+    inputs = {k: np.asarray(v).astype(dtype) for k, v in case.inputs.items()}
+    rounded = replace(case, inputs=inputs)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if case.kind == "mlp":
+            return _mlp_variants(rounded)
+        if case.kind in ("gan", "dirac"):
+            return _game_variants(rounded)
     return {}

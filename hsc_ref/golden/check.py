@@ -5,7 +5,8 @@ the tolerance the manifest records for the result set's precision. The check is 
 or says what it left out: every case this hsc_ref writes and every output of it is compared,
 reported missing, or listed as not checked (only when ``only`` restricts the check). A
 failing output gets a diagnosis (:mod:`hsc_ref.golden.diagnosis`), the earliest failing
-quantity of each chain first.
+quantity of each chain first, from its own values and what the whole set's failures say
+together (:func:`~hsc_ref.golden.diagnosis.set_evidence`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,17 @@ from typing import Any
 import numpy as np
 
 from hsc_ref.golden.cases import PRECISIONS, GoldenCase
-from hsc_ref.golden.diagnosis import cutoff_policy_lines, depends_on, diagnose, stage_of
+from hsc_ref.golden.diagnosis import (
+    NO_KNOWN_CAUSE,
+    Failure,
+    SetEvidence,
+    cutoff_policy_lines,
+    depends_on,
+    diagnose,
+    reproduction,
+    set_evidence,
+    stage_of,
+)
 from hsc_ref.golden.files import GoldenSet, load_results, read_golden, result_keys
 from hsc_ref.testing import compare_arrays
 
@@ -61,6 +72,9 @@ class CheckRow:
         For a failure downstream of another in the same chain (loss, gradient, Hessian,
         spectrum, pinv, Hc, step), the ``"<case>/<output>"`` it follows from; empty for a
         root failure.
+    reproduce : str
+        For a root failure that no known cause explains, Python lines that load the case and
+        the result, recompute the reference and compare them (empty otherwise).
     """
 
     case: str
@@ -75,6 +89,7 @@ class CheckRow:
     message: str
     cause: str = ""
     upstream: str = ""
+    reproduce: str = ""
 
     @property
     def key(self) -> str:
@@ -196,7 +211,11 @@ class CheckReport:
                 "Root causes (the earliest failing quantity of each chain: loss, gradient, "
                 "Hessian, spectrum, pinv, Hc, step):"
             )
-            lines += [f"- {r.key} {r.status.upper()}: {r.message}" for r in roots]
+            for r in roots:
+                lines.append(f"- {r.key} {r.status.upper()}: {r.message}")
+                if r.reproduce:
+                    lines.append("  Reproduce it (Python):")
+                    lines += [f"    {line}" for line in r.reproduce.splitlines()]
         downstream = [r for r in self.rows if r.status in _FAILING and r.upstream]
         if downstream:
             lines.append("Failures that follow from a root cause upstream (fix that first):")
@@ -354,29 +373,64 @@ def _check_output(
     return _row(where, tol, "fail", comparison, comparison.message)
 
 
-def _with_diagnoses(
-    case: GoldenCase, rows: list[CheckRow], results: Mapping[str, np.ndarray]
-) -> list[CheckRow]:
-    """Mark failures downstream of an earlier failure in their chain; diagnose the roots."""
+def _mark_upstream(rows: list[CheckRow]) -> list[CheckRow]:
+    """Mark the failures of one case that follow from an earlier failure in their chain."""
     failing = [r for r in rows if r.status in _FAILING]
     out = []
     for row in rows:
-        if row.status not in _FAILING:
+        earlier = [r for r in failing if depends_on(row.output, r.output)]
+        if row.status not in _FAILING or not earlier:
             out.append(row)
             continue
-        earlier = [r for r in failing if depends_on(row.output, r.output)]
-        if earlier:
-            first = min(earlier, key=lambda r: stage_of(r.output))
-            message = f"follows from the failure of {first.key} upstream; {row.message}"
-            out.append(_replace(row, message=message, upstream=first.key))
-            continue
-        cause = ""
-        if row.status == "fail":
-            cause = diagnose(case, row.output, results.get(row.key), row.precision)
-        message = row.message + (f"; tolerance because: {row.reason}" if row.reason else "")
-        message += f". Likely cause: {cause}" if cause else ""
-        out.append(_replace(row, message=message, cause=cause))
+        first = min(earlier, key=lambda r: stage_of(r.output))
+        message = f"follows from the failure of {first.key} upstream; {row.message}"
+        out.append(_replace(row, message=message, upstream=first.key))
     return out
+
+
+def _evidence(
+    gold: GoldenSet,
+    rows: Sequence[CheckRow],
+    results: Mapping[str, np.ndarray],
+    precision: str,
+    results_path: str,
+) -> SetEvidence:
+    """What the whole set's failures say together (float32, step factors, losses)."""
+    failures = [
+        Failure(gold.cases[r.case], r.output, results.get(r.key))
+        for r in rows
+        if r.status == "fail" and r.case in gold.cases
+    ]
+    compared = sum(r.status in ("pass", "fail") and r.max_abs_err is not None for r in rows)
+    nonfinite = [
+        key
+        for key, value in results.items()
+        if value.dtype.kind in "fc" and not np.isfinite(value).all()
+    ]
+    return set_evidence(
+        failures,
+        compared,
+        precision,
+        nonfinite=nonfinite,
+        golden_dir=str(gold.directory),
+        results=results_path,
+        seed=int(gold.manifest.get("seed", 0)) if isinstance(gold.manifest, dict) else 0,
+    )
+
+
+def _diagnosed(
+    case: GoldenCase, row: CheckRow, results: Mapping[str, np.ndarray], evidence: SetEvidence
+) -> CheckRow:
+    """A root failure with its likely cause (and a reproduction when no cause is known)."""
+    if row.status not in _FAILING or row.upstream:
+        return row
+    cause = ""
+    if row.status == "fail":
+        cause = diagnose(case, row.output, results.get(row.key), row.precision, evidence)
+    message = row.message + (f"; tolerance because: {row.reason}" if row.reason else "")
+    message += f". Likely cause: {cause}" if cause else ""
+    snippet = reproduction(case, row.output, evidence) if cause.startswith(NO_KNOWN_CAUSE) else ""
+    return _replace(row, message=message, cause=cause, reproduce=snippet)
 
 
 def _replace(row: CheckRow, **changes: Any) -> CheckRow:
@@ -460,8 +514,13 @@ def check_results(
             rows.append(_missing_case_row(name, declared))
             continue
         case = gold.cases[name]
-        case_rows = [_check_output(case, out, declared, arrays) for out in outputs]
-        rows += _with_diagnoses(case, case_rows, arrays)
+        rows += _mark_upstream([_check_output(case, out, declared, arrays) for out in outputs])
+    path = str(results) if isinstance(results, (str, os.PathLike)) else "RESULTS.npz"
+    evidence = _evidence(gold, rows, arrays, declared, path)
+    rows = [
+        r if r.case not in gold.cases else _diagnosed(gold.cases[r.case], r, arrays, evidence)
+        for r in rows
+    ]
     known = {f"{n}/{o}" for n, case in gold.cases.items() for o in case.outputs}
     full_outputs = _selection(gold, expected, None)
     unchecked = [
