@@ -3,7 +3,8 @@
 :data:`COMMAND` runs every mutant of ``tests/golden/mutants.py`` planted into the independent
 implementation ``tests/golden/reference_impl.py`` against a fresh golden set at float64 and
 float32, and writes what the table shows to :data:`RECORD` (per mutant: its name, its bug,
-its verdict at each precision and the diagnosis; and the clean run's verdicts). The table is
+its verdict at each precision, the first root failure's diagnosis and how it names the bug;
+and the clean run's verdicts). A second table counts those judgements. The table is
 rendered from that committed record by the script's own :func:`mutation_table`, so reading
 it costs no rerun. ``tests/golden/test_mutation.py`` reruns the suite once (about 10 s),
 asserting every verdict and diagnosis, and that the rerun gives the committed record.
@@ -38,6 +39,12 @@ def render_mutation() -> str:
     return module.mutation_table(module.read_record(ROOT / RECORD))
 
 
+def render_diagnosis_counts() -> str:
+    """How many mutants' first root failure names the bug (right, partly, wrong, none)."""
+    module = _mutation_module()
+    return module.counts_table(module.read_record(ROOT / RECORD))
+
+
 TABLES = [
     Table(
         id="validating-mutation",
@@ -45,6 +52,14 @@ TABLES = [
         command=COMMAND,
         record=(RECORD,),
         render=render_mutation,
+        rerun_by="tests/golden/test_mutation.py::test_a_rerun_gives_the_committed_record",
+    ),
+    Table(
+        id="validating-diagnosis",
+        page="docs/validating.md",
+        command=COMMAND,
+        record=(RECORD,),
+        render=render_diagnosis_counts,
         rerun_by="tests/golden/test_mutation.py::test_a_rerun_gives_the_committed_record",
     ),
 ]

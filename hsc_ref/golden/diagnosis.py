@@ -752,12 +752,13 @@ def _zero_eigenvalues(case: GoldenCase, suffix: str, precision: str, of_hc: bool
     cutoff = RTOL_FACTOR * n * eps_of(precision) * norm
     mags = np.sort(np.abs(lam))
     small, zeros = int((mags <= cutoff).sum()), int((lam == 0).sum())
-    what = "Hc" if of_hc else "H"
+    what = ("Hc" if of_hc else "H") + {"": "", "_g": "_G", "_d": "_D"}[suffix]
     if not small:
         return f"; {what} has no eigenvalue at or below the cutoff"
     exact = f", {zeros} of them exactly 0" if zeros else f", the smallest |lam| = {mags[0]:.3g}"
+    counted = "1 eigenvalue" if small == 1 else f"{small} eigenvalues"
     return (
-        f": {what} has {small} eigenvalues at or below the cutoff {cutoff:.3g}{exact}: a "
+        f": {what} has {counted} at or below the cutoff {cutoff:.3g}{exact}: a "
         f"division by an eigenvalue before the cutoff is applied (1/lam is inf, mask / lam is "
         f"0/0 = NaN at an exact zero, and inf * 0 in Q diag(1/lam) Q^T is NaN); apply the "
         f"cutoff first: np.where(kept, 1 / np.where(kept, lam, 1), 0)"

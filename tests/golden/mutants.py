@@ -1,8 +1,11 @@
 """Realistic bugs planted one at a time into the independent implementation.
 
 Each mutant is one change of :class:`reference_impl.Config`, the words the checker's
-diagnosis must contain for it (in the cause of a root failure), the outputs its root
-failures may be (``None``: any), and, when float32 cannot see it, why.
+diagnosis of the *first* root failure must contain for it, the outputs its root failures
+may be (``None``: any), and, when float32 cannot see it, why. A diagnosis is judged
+(:meth:`Mutant.judge`) ``right`` when it contains those words, ``partly`` when it contains
+only words that name the bug's area (``partial``), ``none`` when it names no cause and
+``wrong`` otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +30,27 @@ class Mutant:
     roots: frozenset[str] | None = None
     float32_blind: str = ""  # why float32 cannot see it ("" when it must fail there too)
     extra: dict[str, Any] = field(default_factory=dict)
+    partial: tuple[str, ...] = ()  # words of a diagnosis that names the area, not the bug
+    float32_diagnosis: str = ""  # the words float32's first root failure gets, when others
+
+    def expected(self, precision: str) -> str:
+        """The words the diagnosis of the first root failure must contain at ``precision``."""
+        return (
+            self.float32_diagnosis
+            if precision == "float32" and self.float32_diagnosis
+            else (self.diagnosis)
+        )
+
+    def judge(self, cause: str) -> str:
+        """``right`` (names the bug), ``partly`` (names its area only), ``none`` (no cause,
+        or no known one) or ``wrong`` (names another cause) for a diagnosis ``cause``."""
+        if self.diagnosis in cause:
+            return "right"
+        if any(words in cause for words in self.partial):
+            return "partly"
+        if not cause or cause.startswith("no known cause matches"):
+            return "none"
+        return "wrong"
 
 
 _RANGE = "kept or dropped near the cutoff"
@@ -281,5 +305,62 @@ MUTANTS: tuple[Mutant, ...] = (
         {"eigenvalues": "descending"},
         "descending order",
         frozenset({"eigenvalues"}),
+    ),
+    # ----------------------------------------------------------------- the diagnosis suite
+    # (bugs whose diagnosis once named the wrong cause: float32 rounding, the learning rate,
+    # softplus; kept at the end of the list)
+    Mutant(
+        "pinv_ridge",
+        "pinv(H) as the ridge inverse (H^2 + 1e-8 I)^-1 H (torch.linalg.solve with a small eps)",
+        {"pinv_method": "ridge"},
+        "a ridge (Tikhonov) inverse",
+        CUTOFF_ROOTS,
+        partial=("kept or dropped near the cutoff",),
+        # at float32 1e-8 shrinks no kept eigenvalue visibly (1e-8 / lam^2 < eps32 for lam ~ 1)
+        # and inverts the float32 rounding noise of zeros: what the checker then sees is a
+        # pseudo-inverse that keeps them, i.e. no cutoff
+        float32_diagnosis="kept or dropped near the cutoff",
+    ),
+    Mutant(
+        "pinv_positive_eigenvalues_only",
+        "the cutoff keeps lam > cutoff, not |lam| > cutoff: negative eigenvalues dropped from "
+        "pinv and rank",
+        {"pinv_method": "positive_only"},
+        "negative eigenvalues dropped",
+        CUTOFF_ROOTS,
+        partial=("kept or dropped near the cutoff",),
+    ),
+    Mutant(
+        "eigenvectors_transposed",
+        "Q.T used where Q belongs (Q^T diag(.) Q) in pinv and the spectral step",
+        {"eigenvectors": "transposed"},
+        "other eigenvectors",
+        CUTOFF_ROOTS | STEP_ROOTS,
+    ),
+    Mutant(
+        "gradient_accumulated_twice",
+        "the gradient accumulated twice into .grad (backward run twice without zero_grad) "
+        "before the step",
+        {"step_gradient_scale": 2.0},
+        "a doubled step",
+        STEP_ROOTS,
+        partial=("a constant factor",),
+    ),
+    Mutant(
+        "pinv_mask_over_lam",
+        "the pseudo-inverse's eigenvalues as kept / lam: 0/0 = NaN at an exact zero eigenvalue "
+        "(the dead ReLU unit's, DiracGAN's at equilibrium)",
+        {"pinv_method": "mask_over_lam"},
+        "non-finite values first appear in pinv",
+        CUTOFF_ROOTS,
+        partial=("non-finite values",),
+    ),
+    Mutant(
+        "squared_error_halved",
+        "the MLP loss 0.5 * mean (f - y)^2 (the 1/2 convention of squared error)",
+        {"squared_error_half": True},
+        "1/2 convention of squared error",
+        LOSS_ROOTS,
+        partial=("a constant factor",),
     ),
 )

@@ -9,10 +9,12 @@ Usage (from the repository root)::
 
 writes a fresh golden set to a temporary folder, checks the clean independent
 implementation and each mutant at float64 and at float32, and prints the Markdown table
-(mutant, the bug, verdict at each precision, the diagnosis of its first root failure).
+(mutant, the bug, verdict at each precision, the diagnosis of its first root failure, and
+how that diagnosis names the bug at each precision: right, partly, wrong or none).
 ``--record PATH`` also writes what the table shows as JSON, atomically (an existing record is
-kept unless ``--force``): per mutant its name, its bug, its verdict at each precision and the
-diagnosis, and the clean run's verdicts. ``docs/tables/validating_tables.py`` renders the
+kept unless ``--force``): per mutant its name, its bug, its verdict at each precision, the
+first root failure and its diagnosis, and the judgement of that diagnosis at each precision;
+and the clean run's verdicts. ``docs/tables/validating_tables.py`` renders the
 page's table from that record with :func:`mutation_table`, and
 ``tests/golden/test_mutation.py`` asserts every verdict and that a rerun gives the record.
 """
@@ -79,9 +81,10 @@ class Verdict:
     failed: bool
     roots: tuple[golden.CheckRow, ...]
 
-    def diagnosed(self, words: str) -> golden.CheckRow | None:
-        """The first root failure whose cause contains ``words``."""
-        return next((r for r in self.roots if words in r.cause), None)
+    @property
+    def first(self) -> golden.CheckRow | None:
+        """The first root failure of the report: the one a user reads first."""
+        return self.roots[0] if self.roots else None
 
 
 def verdict(report: golden.CheckReport) -> Verdict:
@@ -107,7 +110,9 @@ class MutantRow:
 
     ``verdicts`` holds, per precision, ``"FAIL"``, ``"passes"`` or ``"passes: why"`` (a
     mutant float32 cannot see); ``root`` and ``diagnosis`` the first float64 root failure
-    whose cause names the bug, and the cause's first clause (``None`` when no cause names it).
+    and its cause's first clause (``None`` when nothing fails); ``judged`` per precision how
+    the first root failure's diagnosis names the bug (:meth:`mutants.Mutant.judge`:
+    ``right``, ``partly``, ``wrong``, ``none``; ``passes`` where nothing fails).
     """
 
     name: str
@@ -115,6 +120,7 @@ class MutantRow:
     verdicts: Mapping[str, str]
     root: str | None
     diagnosis: str | None
+    judged: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -125,10 +131,18 @@ class MutationRecord:
     mutants: tuple[MutantRow, ...]
 
 
+JUDGEMENTS = ("right", "partly", "wrong", "none")
+
+
 def _clause(cause: str, words: str) -> str:
     """The cause's first clause, and the expected words when they come later."""
     first = cause.split(": ", maxsplit=1)[0].split("; ", maxsplit=1)[0]
-    return first if words in first else f"{first} ... {words}"
+    return first if words in first or words not in cause else f"{first} ... {words}"
+
+
+def judged(mutant: Mutant, v: Verdict) -> str:
+    """How the diagnosis of ``v``'s first root failure names ``mutant`` (``passes``: none)."""
+    return "passes" if v.first is None else mutant.judge(v.first.cause)
 
 
 def verdict_text(v: Verdict, why_it_passes: str = "") -> str:
@@ -141,11 +155,12 @@ def verdict_text(v: Verdict, why_it_passes: str = "") -> str:
 def mutant_row(mutant: Mutant, verdicts: Mapping[str, Verdict]) -> MutantRow:
     """The table's row of ``mutant`` from its verdicts at each precision."""
     texts = {p: verdict_text(verdicts[p], mutant.float32_blind) for p in PRECISIONS}
-    root = verdicts["float64"].diagnosed(mutant.diagnosis)
+    judgements = {p: judged(mutant, verdicts[p]) for p in PRECISIONS}
+    root = verdicts["float64"].first
     if root is None:
-        return MutantRow(mutant.name, mutant.description, texts, None, None)
+        return MutantRow(mutant.name, mutant.description, texts, None, None, judgements)
     clause = _clause(root.cause, mutant.diagnosis)
-    return MutantRow(mutant.name, mutant.description, texts, root.key, clause)
+    return MutantRow(mutant.name, mutant.description, texts, root.key, clause, judgements)
 
 
 def summarize(verdicts: Mapping[str, Mapping[str, Verdict]]) -> MutationRecord:
@@ -165,6 +180,7 @@ def record_json(record: MutationRecord) -> dict[str, Any]:
                 "verdicts": dict(row.verdicts),
                 "root": row.root,
                 "diagnosis": row.diagnosis,
+                "judged": dict(row.judged),
             }
             for row in record.mutants
         ],
@@ -179,12 +195,24 @@ def _verdict_texts(data: Any, where: str) -> dict[str, str]:
     return {p: data[p] for p in PRECISIONS}
 
 
+def _judgements(data: Any, where: str) -> dict[str, str]:
+    allowed = (*JUDGEMENTS, "passes")
+    if not isinstance(data, dict) or set(data) != set(PRECISIONS):
+        raise ValueError(f"{where}: judgements must be given for exactly {list(PRECISIONS)}")
+    if not all(j in allowed for j in data.values()):
+        raise ValueError(f"{where}: a judgement is one of {list(allowed)}, got {data}")
+    return {p: data[p] for p in PRECISIONS}
+
+
 def _mutant_row(data: Any, where: str) -> MutantRow:
-    keys = {"name", "bug", "verdicts", "root", "diagnosis"}
+    keys = {"name", "bug", "verdicts", "root", "diagnosis", "judged"}
     if not isinstance(data, dict) or set(data) != keys:
         raise ValueError(f"{where}: a mutant holds exactly the keys {sorted(keys)}")
     verdicts = _verdict_texts(data["verdicts"], f"{where} ({data['name']})")
-    return MutantRow(data["name"], data["bug"], verdicts, data["root"], data["diagnosis"])
+    judgements = _judgements(data["judged"], f"{where} ({data['name']})")
+    return MutantRow(
+        data["name"], data["bug"], verdicts, data["root"], data["diagnosis"], judgements
+    )
 
 
 def record_from_json(data: Any, where: str = "the record") -> MutationRecord:
@@ -208,16 +236,25 @@ def _cell(text: str) -> str:
 
 
 def table_row(row: MutantRow) -> str:
-    """One Markdown row: mutant, the bug, verdict per precision, diagnosis (``-`` if none)."""
+    """One Markdown row: mutant, the bug, verdict per precision, diagnosis (``-`` if none),
+    and how the diagnosis was judged at each precision."""
     diagnosis = f"`{row.root}`: {row.diagnosis}" if row.root is not None else "-"
-    cells = [f"`{row.name}`", row.bug, *(row.verdicts[p] for p in PRECISIONS), diagnosis]
+    judgement = " / ".join(row.judged[p] for p in PRECISIONS)
+    cells = [
+        f"`{row.name}`",
+        row.bug,
+        *(row.verdicts[p] for p in PRECISIONS),
+        diagnosis,
+        judgement,
+    ]
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
 def markdown(rows: list[str]) -> str:
     head = [
-        "| mutant | the bug | float64 | float32 | diagnosis of the first root failure (float64) |",
-        "|---|---|---|---|---|",
+        "| mutant | the bug | float64 | float32 | diagnosis of the first root failure (float64) "
+        "| judged (float64 / float32) |",
+        "|---|---|---|---|---|---|",
     ]
     return "\n".join(head + rows)
 
@@ -225,6 +262,30 @@ def markdown(rows: list[str]) -> str:
 def mutation_table(record: MutationRecord) -> str:
     """The Markdown table of ``record`` (from a run's :func:`summarize` or :func:`read_record`)."""
     return markdown([table_row(row) for row in record.mutants])
+
+
+def judgement_counts(record: MutationRecord) -> dict[str, dict[str, int]]:
+    """``{precision: {judgement: number of mutants}}`` (``passes``: the mutants it cannot see)."""
+    return {
+        p: {j: sum(row.judged[p] == j for row in record.mutants) for j in (*JUDGEMENTS, "passes")}
+        for p in PRECISIONS
+    }
+
+
+def counts_table(record: MutationRecord) -> str:
+    """The Markdown table of how the first root failure's diagnosis names each mutant."""
+    counts = judgement_counts(record)
+    head = [
+        "| precision | mutants | right | partly | wrong | none | not seen (passes) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = [
+        f"| {p} | {len(record.mutants)} | "
+        + " | ".join(str(counts[p][j]) for j in (*JUDGEMENTS, "passes"))
+        + " |"
+        for p in PRECISIONS
+    ]
+    return "\n".join(head + rows)
 
 
 def tolerance_usage(gold: golden.GoldenSet) -> dict[str, float]:
@@ -271,6 +332,8 @@ def _table(gold: golden.GoldenSet, record_path: str | None, force: bool) -> None
 
     record = summarize(all_verdicts(gold))
     print(mutation_table(record))
+    print()
+    print(counts_table(record))
     if record_path is not None:
         _io.atomic_write_json(record_path, record_json(record), overwrite=force)
         print(f"wrote {record_path}", file=sys.stderr)

@@ -53,12 +53,18 @@ class Config:
     # reporting
     symmetrize_jacobian: bool = False
     eigenvalues: str = "eigh"  # or "singular_values", "descending"
+    # ---- the diagnosis suite's bugs (kept in their own block)
+    pinv_method: str = "eigh"  # or "ridge", "positive_only", "mask_over_lam"
+    ridge: float = 1e-8  # the delta of pinv_method="ridge": (H^2 + delta I)^-1 H
+    eigenvectors: str = "columns"  # or "transposed": Q.T used where Q belongs
+    step_gradient_scale: float = 1.0  # 2: the gradient accumulated twice before the step
+    squared_error_half: bool = False  # the loss 0.5 * mean (f - y)^2
 
     def model_key(self, kind: str) -> tuple:
         """The choices that change the model stage of a case of ``kind``."""
         names = {
             "matrix": (),
-            "mlp": ("reduction", "mlp_mean_over", "weight_layout"),
+            "mlp": ("reduction", "mlp_mean_over", "weight_layout", "squared_error_half"),
             "gan": (
                 "softplus",
                 "generator_loss",
@@ -82,6 +88,7 @@ class Config:
             "d_loss_concatenated",
             "gram",
             "style_layers",
+            "squared_error_half",
         }
         rest = tuple(getattr(self, f.name) for f in fields(self) if f.name not in model)
         return (*self.model_key(kind), *rest)
@@ -172,7 +179,8 @@ def _mlp_stage(case: Any, config: Config) -> dict[str, np.ndarray]:
     def loss(theta: Any) -> Any:
         residual = mlp_apply(theta, layers, inp["x"], act, config.weight_layout) - inp["y"]
         over_outputs = anp.sum if config.mlp_mean_over == "batch" else anp.mean
-        return _mean(over_outputs(residual**2, axis=-1), config, axes=(-1,))
+        half = 0.5 if config.squared_error_half else 1.0
+        return half * _mean(over_outputs(residual**2, axis=-1), config, axes=(-1,))
 
     value, grad, hess = _hessian(loss, inp["theta"])
     return {"loss": value, "grad": grad, "hessian": hess}
@@ -346,10 +354,29 @@ def _pinv(a: np.ndarray, n_policy: int, config: Config, eig: tuple | None = None
         return scipy.linalg.pinvh(a)
     if config.cutoff_rule == "scipy_pinv":
         return scipy.linalg.pinv(a)
-    lam, q = np.linalg.eigh(a) if eig is None else eig
-    kept = np.abs(lam) > _cutoff(lam, n_policy, config)
-    inv = np.where(kept, 1 / np.where(kept, lam, 1), 0).astype(a.dtype)
+    if not np.isfinite(a).all():  # a NaN upstream (Hc of a NaN pinv): eigh would raise
+        return np.full_like(a, np.nan)
+    if config.pinv_method == "ridge":  # torch.linalg.solve(H @ H + eps * I, H)
+        return np.linalg.solve(a @ a + a.dtype.type(config.ridge) * np.eye(a.shape[0]), a)
+    lam, q = _eigh(a, config) if eig is None else eig
+    kept = _kept(lam, n_policy, config)
+    if config.pinv_method == "mask_over_lam":  # kept.float() / lam: 0/0 at an exact zero
+        inv = kept.astype(a.dtype) / lam
+    else:
+        inv = np.where(kept, 1 / np.where(kept, lam, 1), 0).astype(a.dtype)
     return (q * inv) @ q.T
+
+
+def _eigh(a: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """``eigh``, with the eigenvector matrix transposed when the mutant says so."""
+    lam, q = np.linalg.eigh(a)
+    return lam, (q.T if config.eigenvectors == "transposed" else q)
+
+
+def _kept(lam: np.ndarray, n_policy: int, config: Config) -> np.ndarray:
+    """The eigenvalues above the cutoff (the positive ones only, mutated)."""
+    cutoff = _cutoff(lam, n_policy, config)
+    return lam > cutoff if config.pinv_method == "positive_only" else np.abs(lam) > cutoff
 
 
 def _rank(h: np.ndarray, lam: np.ndarray, n_policy: int, config: Config) -> np.ndarray:
@@ -358,7 +385,7 @@ def _rank(h: np.ndarray, lam: np.ndarray, n_policy: int, config: Config) -> np.n
     if config.rank_rule in ("torch_matrix_rank", "jax_matrix_rank"):
         sigma = np.abs(lam)  # both: S.max() * max(M, N) * eps
         return np.int64((sigma > sigma.max() * lam.shape[0] * _eps(lam.dtype.type)).sum())
-    return np.int64((np.abs(lam) > _cutoff(lam, n_policy, config)).sum())
+    return np.int64(_kept(lam, n_policy, config).sum())
 
 
 def _phi(lam: np.ndarray) -> np.ndarray:
@@ -385,12 +412,13 @@ def spectral(h: np.ndarray, g: np.ndarray, lr: float, n_policy: int, config: Con
         vec = np.full(n, np.nan, dtype)
         out = {"eigenvalues": vec, "pinv": nan, "hc": nan, "rank": np.int64(0)}
         return out | {"step": vec, "step_cholesky": vec, "step_literal": vec}
-    lam, q = np.linalg.eigh(h)
+    lam, q = _eigh(h, config)
     pinv = _pinv(h, n_policy, config, (lam, q))
     hc = h + pinv
     if config.clip_gradient is not None:
         norm = float(np.linalg.norm(g))
         g = g * dtype(min(1.0, config.clip_gradient / norm)) if norm > 0 else g
+    g = g * dtype(config.step_gradient_scale)  # only the step's gradient: grad is reported
     scale = dtype(config.step_sign * lr**config.lr_power)
     spectral_map = {
         "hsc": _phi(lam),
