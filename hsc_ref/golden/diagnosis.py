@@ -224,7 +224,17 @@ _STEPS = ("step", "step_cholesky", "step_literal")
 
 @dataclass(frozen=True)
 class Failure:
-    """One failed output of a result set: its case, its name and the implementation's value."""
+    """One failed output of a result set: its case, its name and the implementation's value.
+
+    Attributes
+    ----------
+    case : GoldenCase
+        The case the output belongs to.
+    output : str
+        The output's name (``"pinv_d"``).
+    actual : array_like or None
+        The implementation's value (None when missing).
+    """
 
     case: GoldenCase
     output: str
@@ -773,7 +783,7 @@ def _nonfinite_hint(case: GoldenCase, output: str, evidence: SetEvidence) -> str
         for o in sorted(case.outputs, key=lambda o: (stage_of(o), o))
         if depends_on(output, o) and f"{case.name}/{o}" not in evidence.nonfinite
     ]
-    finite = f" ({', '.join(earlier)}: finite)" if earlier and evidence.nonfinite else ""
+    finite = f" ({', '.join(earlier)} finite)" if earlier and evidence.nonfinite else ""
     where = f"non-finite values first appear in {output}, {_WHAT.get(base, 'the step')}{finite}"
     logits = case.meta.get("max_abs_logit")
     if base in ("gram", "style_gram", "layer_loss", "loss", "grad", "hessian", "jacobian"):
