@@ -401,7 +401,11 @@ def _evidence(
         for r in rows
         if r.status == "fail" and r.case in gold.cases
     ]
-    compared = sum(r.status in ("pass", "fail") and r.max_abs_err is not None for r in rows)
+    compared = [
+        (gold.cases[r.case], r.output)
+        for r in rows
+        if r.status in ("pass", "fail") and r.max_abs_err is not None and r.case in gold.cases
+    ]
     nonfinite = [
         key
         for key, value in results.items()

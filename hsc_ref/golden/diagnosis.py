@@ -39,6 +39,7 @@ __all__ = [
     "stage_of",
     "depends_on",
     "set_evidence",
+    "float32_visible",
     "diagnose",
     "reproduction",
     "cutoff_policy_lines",
@@ -203,11 +204,12 @@ def _game_n(case: GoldenCase) -> int | None:
 # --------------------------------------------------------------------------- set evidence
 
 FLOAT32_SHARE = 0.5
-"""Share of a set's compared outputs that must fail within their float32 tolerance (and not
-their float64 one) before float32 rounding is named: a float32 computation saved as float64
-moves every output with a nonzero scale by about its float32 rounding, far more than its
-float64 tolerance, so it fails nearly all of them; one wrong formula fails the few outputs
-computed from it (a ridge pseudo-inverse fails ``pinv``, ``hc`` and ``step_literal``)."""
+"""Share of a set's float32-visible compared outputs (:func:`float32_visible`) that must fail
+within their float32 tolerance (and not their float64 one) before float32 rounding is named:
+a float32 computation saved as float64 moves each of them by about its float32 rounding, far
+more than its float64 tolerance, so it fails nearly all of them (the mutation suite's float32
+mutant all but one); one wrong formula fails the few outputs computed from it (a ridge
+pseudo-inverse about one in eight within float32, and others beyond). A test pins both."""
 
 FLOAT32_BEYOND = 0.1
 """Largest share (of those within) of failures beyond their float32 tolerance that a float32
@@ -305,9 +307,35 @@ def _float32_row(case: GoldenCase, output: str, a: np.ndarray) -> bool:
     return tol32.comparable and _within(a, d, tol32) and err >= 0.1 * eps_of("float32") * _scale(d)
 
 
-def _float32_evidence(arrays: Sequence[tuple[Failure, Any]], compared: int, precision: str) -> str:
-    if precision != "float64" or "float32" not in PRECISIONS:
-        return ""
+def float32_visible(case: GoldenCase, output: str) -> bool:
+    """Whether float32 rounding of ``output`` would fail its float64 tolerance.
+
+    True for a floating output that is comparable at float32, with a nonzero reference whose
+    float64 tolerance is below one float32 rounding of its scale: there a float32
+    computation cannot pass. Integer outputs (the rank), exact zeros and outputs not
+    comparable at float32 say nothing about float32.
+
+    Examples
+    --------
+    >>> from hsc_ref.golden.cases import build_case
+    >>> case = build_case("matrix_spd")
+    >>> float32_visible(case, "step"), float32_visible(case, "rank")
+    (True, False)
+    """
+    d = np.asarray(case.outputs[output])
+    if d.dtype.kind != "f" or "float32" not in PRECISIONS:
+        return False
+    scale = _scale(d)
+    tol32, tol64 = case.tolerances[output]["float32"], case.tolerances[output]["float64"]
+    return (
+        tol32.comparable
+        and scale > 0
+        and tol64.atol + tol64.rtol * scale < (eps_of("float32") * scale)
+    )
+
+
+def _float32_counts(arrays: Sequence[tuple[Failure, Any]]) -> tuple[int, int]:
+    """How many failures lie within their float32 tolerance, and how many beyond it."""
     within = beyond = 0
     for failure, a in arrays:
         tol32 = failure.case.tolerances[failure.output]["float32"]
@@ -316,17 +344,24 @@ def _float32_evidence(arrays: Sequence[tuple[Failure, Any]], compared: int, prec
         elif tol32.comparable:
             d = np.asarray(failure.case.outputs[failure.output], dtype=np.float64)
             within, beyond = (within + 1, beyond) if _within(a, d, tol32) else (within, beyond + 1)
-    if not within or within < FLOAT32_SHARE * compared or beyond > FLOAT32_BEYOND * within:
+    return within, beyond
+
+
+def _float32_evidence(arrays: Sequence[tuple[Failure, Any]], visible: int, precision: str) -> str:
+    if precision != "float64" or "float32" not in PRECISIONS:
+        return ""
+    within, beyond = _float32_counts(arrays)
+    if not within or within < FLOAT32_SHARE * visible or beyond > FLOAT32_BEYOND * within:
         return ""
     return (
-        f"{within} of the set's {compared} compared outputs fail within their float32 "
-        f"tolerance, {beyond} beyond it"
+        f"{within} of the set's {visible} compared outputs that float32 rounding would fail "
+        f"fail within their float32 tolerance, {beyond} beyond it"
     )
 
 
 def set_evidence(
     failures: Sequence[Failure],
-    compared: int,
+    compared: Sequence[tuple[GoldenCase, str]],
     precision: str,
     *,
     nonfinite: Iterable[str] = (),
@@ -341,8 +376,8 @@ def set_evidence(
     failures : sequence of Failure
         The failed outputs of the set (downstream ones included: a float32 computation fails
         nearly every output, most of them downstream of an earlier one).
-    compared : int
-        How many outputs the check compared (passed or failed).
+    compared : sequence of (GoldenCase, str)
+        The outputs the check compared (passed or failed).
     precision : str
         The precision the set was checked at.
     nonfinite : iterable of str
@@ -361,7 +396,8 @@ def set_evidence(
     >>> from hsc_ref.golden.cases import build_case
     >>> case = build_case("matrix_spd")
     >>> one = [Failure(case, "step", 2 * case.outputs["step"])]
-    >>> set_evidence(one, compared=7, precision="float64").step_factors[0][1:3]
+    >>> compared = [(case, output) for output in case.outputs]
+    >>> set_evidence(one, compared, precision="float64").step_factors[0][1:3]
     (0.5, 2.0)
     """
     arrays = [(f, _float_array(f.actual, f.case.outputs[f.output])) for f in failures]
@@ -382,7 +418,7 @@ def set_evidence(
             matches[failure.key] = _variant_matches(failure.case, failure.output, a, precision)
     return SetEvidence(
         precision,
-        _float32_evidence(arrays, compared, precision),
+        _float32_evidence(arrays, sum(float32_visible(c, o) for c, o in compared), precision),
         tuple(factors),
         matches,
         frozenset(nonfinite),

@@ -10,10 +10,19 @@ from dataclasses import replace
 
 import numpy as np
 from mutation_table import check
-from reference_impl import Config
+from reference_impl import Config, implement_all
 
 from hsc_ref import golden
-from hsc_ref.golden.diagnosis import depends_on, diagnose, stage_of
+from hsc_ref.golden.diagnosis import (
+    FLOAT32_SHARE,
+    Failure,
+    _float32_counts,
+    _float_array,
+    depends_on,
+    diagnose,
+    float32_visible,
+    stage_of,
+)
 
 
 def report_for(gold: golden.GoldenSet, precision: str = "float64", **changes):
@@ -187,3 +196,30 @@ def test_no_known_cause_comes_with_a_snippet_that_runs(
     assert root.cause.startswith("no known cause matches") and "build_case" in root.reproduce
     exec(compile(root.reproduce, "<snippet>", "exec"), {})
     assert "worst entry" in capsys.readouterr().out
+
+
+def test_the_float32_share_separates_a_float32_computation_from_a_ridge_by_a_wide_margin(
+    session_gold: golden.GoldenSet,
+) -> None:
+    """FLOAT32_SHARE = 0.5 lies far from both: about 1 for float32, about 1/8 for a ridge."""
+    shares = {}
+    for name, changes in (
+        ("float32", {"float32_inside": True}),
+        ("ridge", {"pinv_method": "ridge"}),
+    ):
+        results = implement_all(session_gold, replace(Config(), **changes))
+        report = golden.check_results(session_gold, results)
+        compared = [
+            (session_gold.cases[r.case], r.output)
+            for r in report.rows
+            if r.status in ("pass", "fail") and r.max_abs_err is not None
+        ]
+        failures = [
+            Failure(session_gold.cases[r.case], r.output, results.get(r.key))
+            for r in report.rows
+            if r.status == "fail"
+        ]
+        arrays = [(f, _float_array(f.actual, f.case.outputs[f.output])) for f in failures]
+        within, _ = _float32_counts(arrays)
+        shares[name] = within / sum(float32_visible(c, o) for c, o in compared)
+    assert shares["float32"] >= 0.9 > FLOAT32_SHARE >= 0.25 >= shares["ridge"], shares
