@@ -922,6 +922,14 @@ def _spectral_map_hint(case: GoldenCase, output: str, a: np.ndarray, precision: 
             f"its {int(negative.sum())} negative ones): the cutoff tests lam > cutoff "
             f"where the policy keeps |lam| > cutoff (negative curvature is not noise)"
         )
+    # flipping the sign of a negative eigenvalue's inverse changes it by 2/|lam|
+    if (negative & (2 * np.abs(inv) > bound)).any() and fits(np.abs(inv)):
+        return (
+            f"actual inverts |lam|: the {int(negative.sum())} negative eigenvalues come out "
+            f"positive, as V diag(1/s) V^T from an SVD H = U diag(s) V^T gives (for a "
+            f"symmetric H, U and V differ by the signs of the negative eigenvalues: pinv = "
+            f"V diag(1/s) U^T)"
+        )
     rayleigh = np.einsum("ij,ik,kj->j", q, part, q)
     usable = kept & (np.abs(rayleigh) > 0)
     if usable.any():

@@ -356,6 +356,15 @@ MUTANTS: tuple[Mutant, ...] = (
         partial=("non-finite values",),
     ),
     Mutant(
+        "pinv_svd_without_u",
+        "pinv(H) as V diag(1/s) V^T from torch.linalg.svd (U dropped as equal to V for a "
+        "symmetric H: the signs of negative eigenvalues lost)",
+        {"pinv_method": "svd_without_u"},
+        "actual inverts |lam|",
+        CUTOFF_ROOTS,
+        partial=("negative eigenvalues",),
+    ),
+    Mutant(
         "squared_error_halved",
         "the MLP loss 0.5 * mean (f - y)^2 (the 1/2 convention of squared error)",
         {"squared_error_half": True},

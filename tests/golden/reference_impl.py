@@ -54,7 +54,7 @@ class Config:
     symmetrize_jacobian: bool = False
     eigenvalues: str = "eigh"  # or "singular_values", "descending"
     # ---- the diagnosis suite's bugs (kept in their own block)
-    pinv_method: str = "eigh"  # or "ridge", "positive_only", "mask_over_lam"
+    pinv_method: str = "eigh"  # or "ridge", "positive_only", "mask_over_lam", "svd_without_u"
     ridge: float = 1e-8  # the delta of pinv_method="ridge": (H^2 + delta I)^-1 H
     eigenvectors: str = "columns"  # or "transposed": Q.T used where Q belongs
     step_gradient_scale: float = 1.0  # 2: the gradient accumulated twice before the step
@@ -362,6 +362,8 @@ def _pinv(a: np.ndarray, n_policy: int, config: Config, eig: tuple | None = None
     kept = _kept(lam, n_policy, config)
     if config.pinv_method == "mask_over_lam":  # kept.float() / lam: 0/0 at an exact zero
         inv = kept.astype(a.dtype) / lam
+    elif config.pinv_method == "svd_without_u":  # V diag(1/s) V^T: s = |lam|, signs lost
+        inv = np.where(kept, 1 / np.where(kept, np.abs(lam), 1), 0).astype(a.dtype)
     else:
         inv = np.where(kept, 1 / np.where(kept, lam, 1), 0).astype(a.dtype)
     return (q * inv) @ q.T
