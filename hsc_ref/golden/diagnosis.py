@@ -3,18 +3,27 @@
 The outputs of a case form a chain: Gram matrices, loss, gradient, Hessian, spectrum (and
 rank), ``H^+``, ``Hc``, steps. :func:`depends_on` says which failure follows from which, so
 that a report names the earliest failing quantity first. :func:`diagnose` names the
-pattern of one failed output, recomputing from the case's own reference data:
+pattern of one failed output, recomputing from the case's own reference data and using what
+the whole result set says (:func:`set_evidence`):
 
-- differences at float32 rounding (within the float32 tolerance, not the float64 one);
-- a sign flip, or a constant factor with its value and what it matches (``lr``, the batch
-  size, ``1/||g||`` of a clipped gradient, a Gram-matrix or style-loss convention, ...);
-- a known loss variant re-evaluated from the inputs (weights loaded without ``W =
-  weight.T``, the minimax generator loss, PyTorch's ``BCELoss`` clamp, ``F.softplus``'s
-  threshold), or PyTorch's parameter order;
+- a sign flip, or a constant factor with its value and what it matches, matched to the
+  output's own tolerance and only where the factor can act (``lr`` and a doubled step for
+  steps, told apart by the set's other cases; the batch size, the number of outputs, the
+  1/2 squared-error convention for losses; ``1/||g||`` of a clipped gradient; a Gram-matrix
+  or style-loss convention, ...);
+- a known loss variant re-evaluated from the inputs at the checked precision (weights loaded
+  without ``W = weight.T``, the minimax generator loss, ``log(1 + exp(t))``, BCE through
+  sigmoid probabilities, PyTorch's ``BCELoss`` clamp, ``F.softplus``'s threshold; variants
+  that agree on one loss told apart by the set's others), or PyTorch's parameter order;
 - a symmetrized game Jacobian, singular values reported as eigenvalues, a reversed order;
+- a pseudo-inverse that is another function of ``H``: a ridge inverse, the negative
+  eigenvalues dropped, ``1/|lam|``, other eigenvectors (``Q.T`` for ``Q``);
 - eigenvalues kept or dropped by a pseudo-inverse, with the cutoff range they imply and the
   library defaults in that range;
-- a Newton step, or ``Hc`` applied instead of inverted.
+- a Newton step, or ``Hc`` applied instead of inverted;
+- non-finite values, blamed on the first stage of the chain where they appear;
+- differences at float32 rounding, only when the whole set's errors say float32;
+- otherwise :data:`NO_KNOWN_CAUSE`, and :func:`reproduction` gives the lines to look closer.
 """
 
 from __future__ import annotations
