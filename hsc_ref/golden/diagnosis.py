@@ -1124,6 +1124,11 @@ def diagnose(
         when no rule applies; empty when ``actual`` is missing or not an array of the
         reference's shape.
 
+    Raises
+    ------
+    ValueError
+        When ``evidence`` is of a set checked at another precision.
+
     Examples
     --------
     >>> from hsc_ref.golden.cases import build_case
