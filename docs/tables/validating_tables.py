@@ -1,4 +1,4 @@
-"""The measured table of ``docs/validating.md``: what the golden checker catches (mutants).
+"""The measured tables of ``docs/validating.md``: what the golden checker catches.
 
 :data:`COMMAND` runs every mutant of ``tests/golden/mutants.py`` planted into the independent
 implementation ``tests/golden/reference_impl.py`` against a fresh golden set at float64 and
@@ -8,6 +8,10 @@ and the clean run's verdicts). A second table counts those judgements. The table
 rendered from that committed record by the script's own :func:`mutation_table`, so reading
 it costs no rerun. ``tests/golden/test_mutation.py`` reruns the suite once (about 10 s),
 asserting every verdict and diagnosis, and that the rerun gives the committed record.
+
+:data:`SWEEP_COMMAND` checks the same implementation with its cutoff ``k`` x the golden one
+for a grid of ``k`` (``tests/golden/cutoff_sweep.py``) and writes :data:`SWEEP_RECORD`;
+``tests/golden/test_cutoff_band.py`` reruns it (about a second) against the record.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from tables import ROOT, Table
 GOLDEN_TESTS = "tests/golden"
 RECORD = "docs/tables/records/validating-mutation.json"
 COMMAND = f"python {GOLDEN_TESTS}/mutation_table.py --record {RECORD}"
+SWEEP_RECORD = "docs/tables/records/validating-cutoff-sweep.json"
+SWEEP_COMMAND = f"python {GOLDEN_TESTS}/cutoff_sweep.py --record {SWEEP_RECORD}"
 
 
 @cache
@@ -45,6 +51,13 @@ def render_diagnosis_counts() -> str:
     return module.counts_table(module.read_record(ROOT / RECORD))
 
 
+def render_cutoff_sweep() -> str:
+    """The cutoff sweep's table, from the committed record."""
+    _mutation_module()  # puts tests/golden on sys.path
+    module = importlib.import_module("cutoff_sweep")
+    return module.sweep_table(*module.read_record(ROOT / SWEEP_RECORD))
+
+
 TABLES = [
     Table(
         id="validating-mutation",
@@ -61,5 +74,13 @@ TABLES = [
         record=(RECORD,),
         render=render_diagnosis_counts,
         rerun_by="tests/golden/test_mutation.py::test_a_rerun_gives_the_committed_record",
+    ),
+    Table(
+        id="validating-cutoff-sweep",
+        page="docs/validating.md",
+        command=SWEEP_COMMAND,
+        record=(SWEEP_RECORD,),
+        render=render_cutoff_sweep,
+        rerun_by="tests/golden/test_cutoff_band.py::test_a_rerun_gives_the_committed_sweep",
     ),
 ]

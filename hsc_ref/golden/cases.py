@@ -606,6 +606,106 @@ _MATRIX_CASES: dict[str, tuple[Callable, float, str, str]] = {
 }
 
 
+TIGHT_CUTOFF_RATIO = 1.2
+"""The ``matrix_cutoff_tight*`` cases put eigenvalues at ``1 / 1.2`` and ``1.2`` x the cutoff.
+
+A cutoff ``k`` x the golden one keeps the same set only for ``1 / 1.2 <= k <= 1.2`` (up to the
+eigenvalues' rounding): one off by more than a factor 1.2, in either direction, changes
+``H^+``, ``Hc`` and the rank.
+"""
+
+TIGHT_PINV_MARGIN = 1.5
+"""Least factor by which keeping or dropping either eigenvalue next to the cutoff of a
+``matrix_cutoff_tight*`` case moves an entry of ``H^+`` beyond the ``H^+`` tolerance."""
+
+
+def _cutoff_tight_spectrum(precision: str, rng: np.random.Generator) -> np.ndarray:
+    """n = 12, ||H|| = 4: eigenvalues at 1/1.2 and -1.2 times the cutoff ``c`` of ``precision``.
+
+    Placement, in units of ``c = 100 n eps ||H||``: the eigenvalue tolerance is ``10 n eps
+    ||H|| = 0.1 c``, so rounding decides the kept set in ``[0.9, 1.1] c`` (``_ambiguous``), and
+    an eigenvalue computed by a backward-stable ``eigh`` lies within ``n eps ||H|| = 0.01 c``
+    of the constructed one. ``c / 1.2 = 0.833 c`` lies 0.067 c below that band and 0.064 c
+    above ``c / 1.3 = 0.769 c``; ``1.2 c`` lies 0.1 c above the band and 0.1 c below ``1.3 c``:
+    a cutoff 1.3 x smaller keeps the first, one 1.3 x larger drops the second, each with at
+    least 6 x the eigenvalue's rounding to spare. Two more at ``-0.4 c`` and ``5 c`` bound the
+    range of cutoffs a kept count implies (``[0.4, 1/1.2)`` or ``[1.2, 5)`` x ``c``), so that a
+    diagnosis of a cutoff off by 1.3 or 2 does not offer library defaults, an absolute cutoff
+    (``c / ||H|| = 0.25 c``) or the other precision's eps. The bulk ``4, -3, 3`` and four in
+    ``[1, 2]`` gives ``||H||_F / max|lam|`` in ``[1.54, 1.77]``, ``trace H / max|lam|`` in
+    ``[2, 3]`` and ``sum |lam| / max|lam|`` in ``[3.5, 4.5]``: a cutoff scaled by any of them
+    instead of ``max|lam|`` lies between 1.54 c and 4.5 c, drops the eigenvalue at 1.2 c and
+    keeps the one at 5 c.
+    """
+    c = cutoff_rtol(12, precision) * 4.0
+    r = TIGHT_CUTOFF_RATIO
+    near = [-0.4 * c, c / r, -r * c, 5 * c, 0.0]
+    return np.concatenate([[4.0, -3.0, 3.0], rng.uniform(1.0, 2.0, 4), near])
+
+
+def _concentrated_basis(
+    lam: np.ndarray, columns: Sequence[int], precision: str, rng: np.random.Generator
+) -> np.ndarray:
+    """A Haar-random orthogonal ``Q``, drawn again until each of ``columns`` is concentrated.
+
+    Keeping or dropping the eigenvalue ``lam[j]`` changes ``H^+`` by ``q_j q_j^T / lam[j]``,
+    whose largest entry is ``max_i q_ij^2 / |lam[j]|``; the ``H^+`` tolerance is ``SAFETY * 3
+    e_H ||H^+||^2`` (Wedin), a 2-norm bound that an entry of a spread eigenvector (``max_i
+    q_ij^2`` near ``1 / n``) does not reach. Each column ``j`` must have ``max_i q_ij^2 >=
+    TIGHT_PINV_MARGIN * tolerance * |lam[j]|`` (0.375 for the eigenvalue at 1.2 c, 0.26 for
+    the one at c / 1.2): about one draw in four has both.
+    """
+    n = lam.shape[0]
+    scale = float(np.abs(lam).max())
+    kept = np.abs(lam) > cutoff_rtol(n, precision) * scale
+    p_norm = 1.0 / float(np.abs(lam[kept]).min())
+    tolerance = SAFETY * 3 * n * eps_of(precision) * scale * p_norm**2
+    need = TIGHT_PINV_MARGIN * tolerance * np.abs(lam[list(columns)])
+    for _ in range(1000):
+        q = scipy.stats.ortho_group.rvs(n, random_state=rng)
+        if np.all((q[:, list(columns)] ** 2).max(axis=0) >= need):
+            return q
+    raise RuntimeError("no concentrated basis in 1000 draws")  # p = 0.76^1000 < 1e-100
+
+
+def _cutoff_tight_case(
+    name: str, seed: int, lr: float, description: str, *, policy: str
+) -> GoldenCase:
+    """``H = Q diag(lam) Q^T`` from :func:`_cutoff_tight_spectrum` and a concentrated ``Q``."""
+    rng = _seeded_rng(seed, name)
+    lam = _cutoff_tight_spectrum(policy, rng)
+    c = cutoff_rtol(lam.shape[0], policy) * float(np.abs(lam).max())
+    next_to_cutoff = np.flatnonzero((np.abs(lam) > 0.5 * c) & (np.abs(lam) < 2 * c))
+    q = _concentrated_basis(lam, next_to_cutoff.tolist(), policy, rng)
+    h = (q * lam) @ q.T
+    g = rng.standard_normal(lam.shape[0])
+    meta = {"constructed_eigenvalues": lam.tolist()}
+    return matrix_case(
+        name, 0.5 * (h + h.T), g, lr=lr, description=description, meta=meta, policy=policy
+    )
+
+
+_TIGHT_CUTOFF_CASES: dict[str, tuple[float, str, str]] = {
+    "matrix_cutoff_tight": (
+        0.5,
+        "eigenvalues at -0.4, 1/1.2, -1.2 and 5 times the float64 cutoff 100 n eps ||H|| "
+        "(n = 12) and an exact zero, ||H||_F >= 1.54 ||H||: a cutoff off by more than a factor "
+        "1.2, or scaled by ||H||_F or the trace instead of max|lam|, changes H^+, Hc and the "
+        "rank; lr = 0.5",
+        "float64",
+    ),
+    "matrix_cutoff_tight_float32": (
+        0.5,
+        "eigenvalues at -0.4, 1/1.2, -1.2 and 5 times the float32 cutoff 100 n eps32 ||H|| "
+        "(n = 12) and an exact zero; the reference applies the float32 cutoff, so H^+, Hc and "
+        "the rank are comparable at float32 only; lr = 0.5",
+        "float32",
+    ),
+}
+"""Matrix cases written after every other case (a set without them still names the others
+in the same order)."""
+
+
 # --------------------------------------------------------------------------- model cases
 
 
@@ -1066,7 +1166,13 @@ _STYLE_CASES: dict[str, str] = {
 }
 
 
-CASE_NAMES: tuple[str, ...] = (*_MATRIX_CASES, *_MLP_CASES, *_GAN_CASES, *_STYLE_CASES)
+CASE_NAMES: tuple[str, ...] = (
+    *_MATRIX_CASES,
+    *_MLP_CASES,
+    *_GAN_CASES,
+    *_STYLE_CASES,
+    *_TIGHT_CUTOFF_CASES,
+)
 """Names of the golden cases, in writing order."""
 
 
@@ -1096,6 +1202,9 @@ def build_case(name: str, seed: int = 0) -> GoldenCase:
         )
     if name in _STYLE_CASES:
         return _style_case(name, int(seed), description=_STYLE_CASES[name])
+    if name in _TIGHT_CUTOFF_CASES:
+        lr, description, policy = _TIGHT_CUTOFF_CASES[name]
+        return _cutoff_tight_case(name, int(seed), lr, description, policy=policy)
     raise ValueError(f"case must be one of {list(CASE_NAMES)}, got {name!r}")
 
 

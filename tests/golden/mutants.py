@@ -54,6 +54,8 @@ class Mutant:
 
 
 _RANGE = "kept or dropped near the cutoff"
+_BELOW = "(0.83 x the cutoff) kept"  # matrix_cutoff_tight*'s eigenvalue at c / 1.2
+_ABOVE = "(1.2 x the cutoff) dropped"  # ... and the one at 1.2 c
 
 MUTANTS: tuple[Mutant, ...] = (
     # ----------------------------------------------------------------- the cutoff
@@ -371,5 +373,37 @@ MUTANTS: tuple[Mutant, ...] = (
         "1/2 convention of squared error",
         LOSS_ROOTS,
         partial=("a constant factor",),
+    ),
+    # ----------------------------------------------------------------- the cutoff's band
+    # factors near 1 and other norms of H in place of max|lam|: the matrix_cutoff_tight*
+    # cases' eigenvalues at 1/1.2 and 1.2 x the cutoff see each one, and the diagnosis must
+    # name that eigenvalue kept or dropped (the older cases' eigenvalues at exactly 0.5 and 2
+    # x the cutoff make their own verdict on x2 and /2 a matter of rounding)
+    Mutant(
+        "cutoff_x1_3", "cutoff rtol 1.3 x the policy", {"cutoff_scale": 1.3}, _ABOVE, CUTOFF_ROOTS
+    ),
+    Mutant("cutoff_div1_3", "cutoff rtol / 1.3", {"cutoff_scale": 1 / 1.3}, _BELOW, CUTOFF_ROOTS),
+    Mutant("cutoff_x2", "cutoff rtol 2 x the policy", {"cutoff_scale": 2.0}, _ABOVE, CUTOFF_ROOTS),
+    Mutant("cutoff_div2", "cutoff rtol / 2", {"cutoff_scale": 0.5}, _BELOW, CUTOFF_ROOTS),
+    Mutant(
+        "cutoff_frobenius_norm",
+        "cutoff rtol x ||H||_F (torch.linalg.norm(H)'s default) instead of max|lam|",
+        {"cutoff_rule": "frobenius"},
+        _ABOVE,
+        CUTOFF_ROOTS,
+    ),
+    Mutant(
+        "cutoff_trace",
+        "cutoff rtol x |trace H| instead of max|lam|",
+        {"cutoff_rule": "trace"},
+        _ABOVE,
+        CUTOFF_ROOTS,
+    ),
+    Mutant(
+        "cutoff_eigenvalue_sum",
+        "cutoff rtol x sum |lam| (the nuclear norm) instead of max|lam|",
+        {"cutoff_rule": "nuclear"},
+        _ABOVE,
+        CUTOFF_ROOTS,
     ),
 )

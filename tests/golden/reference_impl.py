@@ -33,7 +33,8 @@ class Config:
     float32_inside: bool = False  # compute in float32, save as float64
     # cutoff of every pseudo-inverse and of the rank
     cutoff_scale: float = 1.0
-    cutoff_rule: str = "golden"  # or a library default, "absolute", "other_eps", "game_n"
+    cutoff_rule: str = "golden"  # or a library default, "absolute", "other_eps", "game_n",
+    # or a norm of OTHER_NORMS in place of max|lam|
     rank_rule: str = "golden"  # or "numpy_matrix_rank", "torch_matrix_rank", "jax_matrix_rank"
     # losses
     softplus: str = "logaddexp"  # "naive", "torch_threshold", "sigmoid_bce", "bce_clamped"
@@ -320,6 +321,15 @@ def _eps(dtype: type) -> float:
     return float(np.finfo(dtype).eps)
 
 
+OTHER_NORMS: dict[str, Callable[[np.ndarray], Any]] = {
+    "frobenius": lambda lam: np.sqrt(np.sum(lam * lam)),  # torch.linalg.norm(H)'s default
+    "trace": lambda lam: np.abs(np.sum(lam)),  # |trace H|
+    "nuclear": lambda lam: np.sum(np.abs(lam)),  # sum |lam|, torch.linalg.matrix_norm 'nuc'
+}
+"""Norms of a symmetric ``H`` a cutoff may be scaled by in place of ``max|lam|``, from its
+eigenvalues (equal to the matrix's own up to rounding)."""
+
+
 def _cutoff(lam: np.ndarray, n_policy: int, config: Config) -> float:
     """The magnitude at or below which an eigenvalue counts as zero."""
     dtype = lam.dtype.type
@@ -330,6 +340,9 @@ def _cutoff(lam: np.ndarray, n_policy: int, config: Config) -> float:
     if rule == "other_eps":
         other = np.float32 if dtype == np.float64 else np.float64
         return GOLDEN_RTOL_FACTOR * n * _eps(other) * norm
+    if rule in OTHER_NORMS:  # the golden rtol times another norm of H than max|lam|
+        other = float(OTHER_NORMS[rule](lam))
+        return GOLDEN_RTOL_FACTOR * n_policy * eps * other * config.cutoff_scale
     rtol = {
         "golden": GOLDEN_RTOL_FACTOR * n_policy * eps,
         "game_n": GOLDEN_RTOL_FACTOR * n_policy * eps,
