@@ -280,6 +280,12 @@ class SetEvidence:
         Where the golden set and the results file lie, for the reproduction snippets.
     seed : int
         The golden set's seed (a snippet rebuilds a model case's reference from it).
+    cutoff_rules : frozenset of str or None
+        The keys of the known wrong cutoffs (:func:`_library_cutoffs`) that lie in the cutoff
+        ranges implied by the most failed pseudo-inverses and ranks of the set (``None``: no
+        known cutoff lies in any). One matrix leaves a wide range that holds several rules;
+        the wrong rule explains the others too. Not all of them: a float32 computation
+        inverts its own rounding noise of exact zeros, which no cutoff rule predicts.
     """
 
     precision: str = "float64"
@@ -290,6 +296,7 @@ class SetEvidence:
     golden_dir: str = "GOLDEN_DIR"
     results: str = "RESULTS.npz"
     seed: int = 0
+    cutoff_rules: frozenset[str] | None = None
 
 
 def _float_array(actual: Any, desired: Any) -> np.ndarray | None:
@@ -412,6 +419,7 @@ def set_evidence(
     arrays = [(f, _float_array(f.actual, f.case.outputs[f.output])) for f in failures]
     factors = []
     matches = {}
+    rule_counts: dict[str, int] = {}
     for failure, a in arrays:
         if a is None or (not np.isfinite(a).all() and _split(failure.output)[0] != "loss"):
             continue
@@ -425,6 +433,12 @@ def set_evidence(
                 factors.append((failure.key, lr, *found))
         elif base == "loss":
             matches[failure.key] = _variant_matches(failure.case, failure.output, a, precision)
+        elif base in ("pinv", "hc", "rank") and np.isfinite(a).all():
+            found_range = _cutoff_range(failure.case, failure.output, a, precision)
+            for key, _label in found_range[-1] if found_range is not None else ():
+                rule_counts[key] = rule_counts.get(key, 0) + 1
+    most = max(rule_counts.values(), default=0)
+    rules = frozenset(k for k, count in rule_counts.items() if count == most) if most else None
     return SetEvidence(
         precision,
         _float32_evidence(arrays, sum(float32_visible(c, o) for c, o in compared), precision),
@@ -434,6 +448,7 @@ def set_evidence(
         str(golden_dir),
         str(results),
         int(seed),
+        rules,
     )
 
 
@@ -899,8 +914,16 @@ def _positive_rank_hint(case: GoldenCase, output: str, a: np.ndarray) -> str:
     )
 
 
-def _spectral_map_hint(case: GoldenCase, output: str, a: np.ndarray, precision: str) -> str:
-    """``pinv`` or ``hc`` that is another function of ``H`` than the golden pseudo-inverse."""
+def _spectral_map_hint(
+    case: GoldenCase, output: str, a: np.ndarray, precision: str, *, cutoff_moved: bool = False
+) -> str:
+    """``pinv`` or ``hc`` that is another function of ``H`` than the golden pseudo-inverse.
+
+    ``cutoff_moved``: the implementation kept another number of eigenvalues than the golden
+    cutoff. Inverting ``|lam|`` and a ridge inverse keep the golden count, and near the cutoff
+    a dropped eigenvalue changes the entries by little more than their tolerance, as a
+    flipped sign or a fitted ridge does: those two rules are then not tried.
+    """
     base, suffix = _split(output)
     eigen = _eigen(case, suffix) if base in ("pinv", "hc") else None
     if eigen is None or a.shape != eigen[0].shape:
@@ -932,7 +955,8 @@ def _spectral_map_hint(case: GoldenCase, output: str, a: np.ndarray, precision: 
             f"where the policy keeps |lam| > cutoff (negative curvature is not noise)"
         )
     # flipping the sign of a negative eigenvalue's inverse changes it by 2/|lam|
-    if (negative & (2 * np.abs(inv) > bound)).any() and fits(np.abs(inv)):
+    flips = (negative & (2 * np.abs(inv) > bound)).any()
+    if flips and not cutoff_moved and fits(np.abs(inv)):
         return (
             f"actual inverts |lam|: the {int(negative.sum())} negative eigenvalues come out "
             f"positive, as V diag(1/s) V^T from an SVD H = U diag(s) V^T gives (for a "
@@ -946,7 +970,7 @@ def _spectral_map_hint(case: GoldenCase, output: str, a: np.ndarray, precision: 
         i = int(np.argmin(np.where(usable, np.abs(lam), np.inf)))
         delta = float(lam[i] / rayleigh[i] - lam[i] ** 2)
         shrunk = abs(rayleigh[i] - inv[i]) > bound
-        if delta > 0 and shrunk and fits(lam / (lam**2 + delta)):
+        if delta > 0 and shrunk and not cutoff_moved and fits(lam / (lam**2 + delta)):
             return (
                 f"a ridge (Tikhonov) inverse (H^2 + delta I)^-1 H with delta = {delta:.3g} in "
                 f"place of the pseudo-inverse: it shrinks each eigenvalue's inverse by lam^2 / "
@@ -993,25 +1017,61 @@ def _implied_kept(
     return int(inverted.size), float(1.0 / inverted.max()) if inverted.size else math.inf
 
 
-def _library_cutoffs(case: GoldenCase, output: str, n: int, norm: float, precision: str):
-    eps = eps_of(precision)
+def _library_cutoffs(
+    case: GoldenCase, output: str, lam: np.ndarray, precision: str
+) -> list[tuple[str, str, float]]:
+    """``(key, label, cutoff)`` of the wrong cutoffs people use, for the spectrum ``lam``."""
+    eps, n = eps_of(precision), lam.shape[0]
+    mags = np.abs(lam)
+    norm = float(mags.max())
     base, _ = _split(output)
+    rtol = RTOL_FACTOR * n * eps
     out = [
-        ("NumPy's pinv / torch.pinverse / CuPy's default rcond = 1e-15", 1e-15 * norm),
-        ("SciPy's pinv/pinvh and torch.linalg.pinv default rtol = n * eps", n * eps * norm),
-        ("JAX's pinv default rtol = 10 * n * eps", 10 * n * eps * norm),
         (
+            "rcond_1e-15",
+            "NumPy's pinv / torch.pinverse / CuPy's default rcond = 1e-15",
+            1e-15 * norm,
+        ),
+        (
+            "n_eps",
+            "SciPy's pinv/pinvh and torch.linalg.pinv default rtol = n * eps",
+            n * eps * norm,
+        ),
+        ("10_n_eps", "JAX's pinv default rtol = 10 * n * eps", 10 * n * eps * norm),
+        (
+            "absolute",
             f"an absolute cutoff atol = {RTOL_FACTOR:g} * n * eps that ignores ||H|| = {norm:.3g}",
-            RTOL_FACTOR * n * eps,
+            rtol,
+        ),
+        (
+            "frobenius",
+            "the golden rtol times ||H||_F (torch.linalg.norm(H)'s default, "
+            f"{float(np.sqrt((mags**2).sum())) / norm:.3g} x max|lam| here) instead of max|lam|",
+            rtol * float(np.sqrt((mags**2).sum())),
+        ),
+        (
+            "trace",
+            "the golden rtol times |trace H| instead of max|lam|",
+            rtol * abs(float(lam.sum())),
+        ),
+        (
+            "nuclear",
+            "the golden rtol times sum |lam| (the nuclear norm) instead of max|lam|",
+            rtol * float(mags.sum()),
         ),
     ]
     if base == "rank":
         out.append(
-            ("NumPy/JAX/PyTorch matrix_rank's default tol = max|sigma| * n * eps", n * eps * norm)
+            (
+                "rank_default",
+                "NumPy/JAX/PyTorch matrix_rank's default tol = max|sigma| * n * eps",
+                n * eps * norm,
+            )
         )
     other = "float32" if precision == "float64" else "float64"
     out.append(
         (
+            "other_eps",
             f"the {other} cutoff (eps of {other}) at {precision}",
             RTOL_FACTOR * n * eps_of(other) * norm,
         )
@@ -1020,6 +1080,7 @@ def _library_cutoffs(case: GoldenCase, output: str, n: int, norm: float, precisi
     if game_n and _suffix(output):
         out.append(
             (
+                "game_n",
                 f"the whole game's n = {game_n} instead of this player's own n = {n}",
                 RTOL_FACTOR * game_n * eps * norm,
             )
@@ -1027,35 +1088,56 @@ def _library_cutoffs(case: GoldenCase, output: str, n: int, norm: float, precisi
     return out
 
 
-def _cutoff_hint(case: GoldenCase, output: str, a: np.ndarray, precision: str) -> str:
+def _cutoff_range(case: GoldenCase, output: str, a: np.ndarray, precision: str):
+    """What a failed pseudo-inverse or rank says of the implementation's cutoff, or ``None``.
+
+    Returns ``(kept, golden, changed, smallest, low, high, cutoff, in_range)``: the count of
+    eigenvalues it kept and the golden count, the magnitudes kept or dropped in between, the
+    smallest magnitude it inverted, the range ``[low, high)`` its cutoff lies in, the golden
+    cutoff, and the known wrong cutoffs ``(key, label)`` inside that range.
+    """
     base, suffix = _split(output)
     h = _reference_h(case, suffix)
     if base not in ("pinv", "hc", "rank") or h is None:
-        return ""
+        return None
     lam = np.linalg.eigvalsh(h)
     n, norm = lam.shape[0], float(np.abs(lam).max())
     implied = _implied_kept(output, np.asarray(a, dtype=np.float64), h, lam) if norm else None
     if implied is None:
-        return ""
+        return None
     kept, smallest = implied
     cutoff = RTOL_FACTOR * n * eps_of(precision) * norm
     mags = np.sort(np.abs(lam))[::-1]
     golden = int((mags > cutoff).sum())
     if kept == golden:
-        return ""
+        return None
     changed = mags[min(kept, golden) : max(kept, golden)]
+    low = min(float(mags[kept]) if kept < n else 0.0, smallest)
+    high = smallest
+    in_range = [
+        (key, label)
+        for key, label, value in _library_cutoffs(case, output, lam, precision)
+        if low <= value < high
+    ]
+    return kept, golden, changed, smallest, low, high, cutoff, in_range
+
+
+def _cutoff_hint(
+    case: GoldenCase, output: str, a: np.ndarray, precision: str, evidence: SetEvidence
+) -> str:
+    found = _cutoff_range(case, output, a, precision)
+    if found is None:
+        return ""
+    kept, golden, changed, smallest, low, high, cutoff, in_range = found
+    n = np.shape(_reference_h(case, _split(output)[1]))[0]
     verb = "kept" if kept > golden else "dropped"
     listed = ", ".join(f"{m:.3g} ({m / cutoff:.2g} x the cutoff)" for m in changed[:4])
     if kept > golden and not 0.5 <= smallest / max(float(changed[-1]), 1e-300) <= 2:
         listed += f" (the smallest inverted as {smallest:.3g}: its own rounding noise)"
-    low = min(float(mags[kept]) if kept < n else 0.0, smallest)
-    high = smallest
-    in_range = [
-        name
-        for name, value in _library_cutoffs(case, output, n, norm, precision)
-        if low <= value < high
-    ]
-    matches = f"; that range holds {' and '.join(in_range)}" if in_range else ""
+    best = [(key, label) for key, label in in_range if key in (evidence.cutoff_rules or ())]
+    in_range = best or in_range  # the rules that explain the most failed matrices of the set
+    labels = [label for _key, label in in_range]
+    matches = f"; that range holds {' and '.join(labels)}" if labels else ""
     return (
         f"eigenvalues kept or dropped near the cutoff: {kept} kept where the golden cutoff "
         f"keeps {golden}, so |lam| = {listed} {verb}; the implementation's cutoff lies in "
@@ -1152,15 +1234,16 @@ def diagnose(
     variant = _variant_hint(case, output, a, evidence)
     if variant:
         return variant
-    spectral = _spectral_map_hint(case, output, a, precision) or _positive_rank_hint(
-        case, output, a
-    )
+    cutoff = _cutoff_hint(case, output, a, precision, evidence)
+    spectral = _spectral_map_hint(
+        case, output, a, precision, cutoff_moved=bool(cutoff)
+    ) or _positive_rank_hint(case, output, a)
     hints: Sequence[str] = [
         _permutation_hint(case, output, a, d),
         _structure_hint(output, a, d, precision),
         _factor_hint(case, output, a, d, evidence),
         spectral,
-        "" if spectral else _cutoff_hint(case, output, a, precision),
+        "" if spectral else cutoff,
         _step_hint(case, output, a, precision),
     ]
     found = [h for h in hints if h]
