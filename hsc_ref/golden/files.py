@@ -635,7 +635,8 @@ def _compare_arrays(found: GoldenCase, mine: GoldenCase, diffs: _Differences) ->
         tol, whole, reason = _input_tolerance(mine, key)
         size, share = _array_share(found.inputs[key], expected, tol, whole)
         norm = "in Frobenius norm " if whole else ""
-        detail = f"differs {norm}by up to {size:.3g} from this machine's regeneration ({reason})"
+        detail = f"differs by {'' if whole else 'up to '}{size:.3g} {norm}from this machine's "
+        detail += f"regeneration ({reason})"
         diffs.share(share, f"{where}: input {key!r}", detail)
     for key, expected in mine.outputs.items():
         tolerance = _output_tolerance(mine, key)
@@ -674,7 +675,7 @@ def blas_info() -> list[dict[str, Any]]:
         import threadpoolctl  # noqa: PLC0415  (a core dependency, guarded anyway)
     except ImportError:
         return [{"unavailable": "threadpoolctl is not installed"}]
-    return [
+    found = [
         {
             "internal_api": info.get("internal_api"),
             "version": info.get("version"),
@@ -685,6 +686,7 @@ def blas_info() -> list[dict[str, Any]]:
         for info in threadpoolctl.threadpool_info()
         if info.get("user_api") == "blas"
     ]
+    return sorted(found, key=lambda lib: lib["filename"])
 
 
 def verify_golden(gold: GoldenSet) -> Regeneration:
@@ -757,7 +759,11 @@ def _describe_blas(libraries: Any) -> str:
     if not libraries:
         return "none (written before sets recorded their BLAS)"
     return "; ".join(
-        ", ".join(f"{k} {v}" for k, v in lib.items()) if isinstance(lib, dict) else str(lib)
+        f"{lib.get('internal_api')} {lib.get('version')}, kernel {lib.get('architecture')}, "
+        f"{lib.get('num_threads')} thread{'' if lib.get('num_threads') == 1 else 's'} "
+        f"({lib.get('filename')})"
+        if isinstance(lib, dict) and "internal_api" in lib
+        else str(lib)
         for lib in libraries
     )
 
