@@ -30,6 +30,7 @@ import scipy.stats
 
 from hsc_ref.corrections import correct
 from hsc_ref.derivatives import value_grad_hessian
+from hsc_ref.golden._exact import exact_matrix
 from hsc_ref.layout import flatten
 from hsc_ref.models import mlp
 from hsc_ref.spectral import decompose
@@ -469,7 +470,8 @@ def _matrix_case(
 ) -> GoldenCase:
     rng = _seeded_rng(seed, name)
     lam_true = np.asarray(lam_fn(rng), dtype=np.float64)
-    h = _matrix_from_spectrum(lam_true, rng)
+    # the construction always runs (it draws from rng); seed 0's H is stored exactly
+    h = exact_matrix(name, seed, _matrix_from_spectrum(lam_true, rng))
     g = rng.standard_normal(lam_true.shape[0])
     meta = {"constructed_eigenvalues": lam_true.tolist()}
     return matrix_case(name, h, g, lr=lr, description=description, meta=meta, policy=policy)
