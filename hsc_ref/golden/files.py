@@ -17,6 +17,7 @@ is derived in ``docs/validating.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -91,12 +92,16 @@ class GoldenSet:
         hsc_ref writes (:data:`~hsc_ref.golden.cases.CASE_NAMES`), so a case absent from the
         folder is reported missing; empty (the default, for sets built in memory) means the
         set's own cases.
+    regeneration : Regeneration or None
+        How closely the set agrees with this machine's regeneration (set by
+        :func:`read_golden`; None for sets built in memory).
     """
 
     directory: Path
     manifest: dict[str, Any]
     cases: dict[str, GoldenCase]
     expected_cases: tuple[str, ...] = ()
+    regeneration: Regeneration | None = None
 
 
 # --------------------------------------------------------------------------- files
@@ -449,6 +454,18 @@ class Regeneration:
     where: str
     blas_recorded: tuple[dict[str, Any], ...]
     blas_here: tuple[dict[str, Any], ...]
+
+    def summary(self) -> str:
+        """One line: how close the set is to this machine's regeneration, and its BLAS."""
+        if self.largest_share == 0:
+            closeness = "bit for bit what this machine regenerates"
+        else:
+            closeness = (
+                f"within {self.largest_share:.2g} of a tolerance of this machine's regeneration "
+                f"(largest: {self.where}; accepted up to {AGREEMENT:g})"
+            )
+        blas = _describe_blas(self.blas_recorded)
+        return f"golden set accepted: {closeness}; written with BLAS {blas}"
 
 
 @functools.lru_cache(maxsize=8)
@@ -827,8 +844,7 @@ def read_golden(directory: str | os.PathLike) -> GoldenSet:
     manifest = _read_manifest(directory)
     cases = {name: _read_case(directory, name, spec) for name, spec in manifest["cases"].items()}
     gold = GoldenSet(directory, manifest, cases, CASE_NAMES)
-    verify_golden(gold)
-    return gold
+    return dataclasses.replace(gold, regeneration=verify_golden(gold))
 
 
 # --------------------------------------------------------------------------- results

@@ -161,7 +161,9 @@ def test_a_set_written_under_another_blas_kernel_checks_here(
     assert golden.check_results(gold, here, only=KERNEL_CASES).passed
 
 
-def test_a_set_written_by_an_older_hsc_ref_under_haswell_keeps_checking(tmp_path: Path) -> None:
+def test_a_set_written_by_an_older_hsc_ref_under_haswell_keeps_checking(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     gold = golden.read_golden(OLDER)
     assert "blas" not in gold.manifest  # written before sets recorded their BLAS
     agreement = golden.verify_golden(gold)
@@ -174,6 +176,9 @@ def test_a_set_written_by_an_older_hsc_ref_under_haswell_keeps_checking(tmp_path
     results = golden.save_results(tmp_path / "r.npz", reference_results(gold))
     command = ["golden", "check", str(OLDER), str(results), "--json", str(tmp_path / "r.json")]
     assert main([*command, "--only", *names]) == 0
+    said = capsys.readouterr().out
+    assert "golden set accepted: within 0.0" in said and "of this machine's regeneration" in said
+    assert "written with BLAS none (written before sets recorded their BLAS)" in said
 
 
 # --------------------------------------------------------------------------- refused
