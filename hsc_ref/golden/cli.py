@@ -77,7 +77,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     check = actions.add_parser(
         "check",
         help="compare RESULTS.npz ('<case>/<output>' arrays) with the golden set in DIR "
-        "(verified to be what this hsc_ref writes); exit 1 on any failure, missing output or "
+        "(verified against this machine's regeneration: exact files, flags and integers, values "
+        "within 0.25 of each tolerance); exit 1 on any failure, missing output or "
         "case, or when nothing was compared",
     )
     check.add_argument("dir", help="golden folder written by 'hsc-ref golden write'")
