@@ -1,10 +1,11 @@
 """Golden reference files: seeded cases, their derived tolerances, writing, reading, checking.
 
 A *golden set* is a folder with one pickle-free ``.npz`` per case and a ``manifest.json``
-that records the schema version, the versions that produced it, the conventions (flat
-layout, losses, cutoff policy), every array's shape and dtype, the SHA-256 and size of each
-data file, and for every output a tolerance per precision (``float64``, ``float32``):
-``rtol``, ``atol``, whether the output is comparable at that precision, and the reason.
+that records the schema version, the versions and BLAS libraries (kernel included) that
+produced it, the conventions (flat layout, losses, cutoff policy), every array's shape and
+dtype, the SHA-256 and size of each data file, and for every output a tolerance per
+precision (``float64``, ``float32``): ``rtol``, ``atol``, whether the output is comparable at
+that precision, and the reason.
 
 Another implementation reads the inputs, computes the outputs, saves them in one ``.npz``
 with keys ``"<case>/<output>"`` and runs :func:`check_results` (or
@@ -212,9 +213,11 @@ def write_golden(
 
     Notes
     -----
-    The same seed gives byte-identical files on the same machine: the ``.npz`` entries are
-    written in sorted order with a fixed date, and the manifest has no time stamp. The whole
-    set is written into a sibling folder first and then renamed into place (or exchanged
+    The same seed gives byte-identical files on the same machine (with the same BLAS thread
+    count, recorded under ``"blas"``): the ``.npz`` entries are written in sorted order with a
+    fixed date, and the manifest has no time stamp. Another machine writes the same inputs and
+    references that agree within :data:`AGREEMENT` of their tolerances (:func:`verify_golden`).
+    The whole set is written into a sibling folder first and then renamed into place (or exchanged
     atomically with the previous set): an interrupted write leaves the previous set intact,
     and a reader sees the old set or the new one, never a mix.
 
