@@ -30,7 +30,7 @@ import scipy.stats
 
 from hsc_ref.corrections import correct
 from hsc_ref.derivatives import value_grad_hessian
-from hsc_ref.golden._exact import exact_matrix
+from hsc_ref.golden._stored_inputs import exact_matrix
 from hsc_ref.layout import flatten
 from hsc_ref.models import mlp
 from hsc_ref.spectral import decompose

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from hsc_ref import _io
-from hsc_ref.golden import _exact, cases
+from hsc_ref.golden import _stored_inputs, cases
 
-STORE = Path(_exact.__file__).with_name(_exact.EXACT_FILE)
+STORE = Path(_stored_inputs.__file__).with_name(_stored_inputs.EXACT_FILE)
 
 
 def constructed(name: str) -> np.ndarray:
@@ -33,7 +33,7 @@ def constructed(name: str) -> np.ndarray:
 def shares() -> dict[str, float]:
     """``||H_stored - H_constructed||_F`` over the eigenvalue tolerance, per stored case."""
     out = {}
-    for name, stored in _exact.stored_matrices().items():
+    for name, stored in _stored_inputs.stored_matrices().items():
         tol = cases.build_case(name).tolerances["eigenvalues"]["float64"].atol
         out[name] = float(np.linalg.norm(stored - constructed(name))) / tol
     return out
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for name, share in shares().items():
         print(f"{name:<28} stored vs constructed here: {share:.3g} x the eigenvalue tolerance")
-    stored = _exact.stored_matrices()
+    stored = _stored_inputs.stored_matrices()
     missing = [n for n in cases._MATRIX_CASES if n not in stored]
     print(f"matrix cases without a stored H: {missing or 'none'}")
     if args.write and missing:

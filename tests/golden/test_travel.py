@@ -25,7 +25,7 @@ from golden_support import copy_set, edit_manifest, reference_results
 
 from hsc_ref import _io, golden
 from hsc_ref.cli import main
-from hsc_ref.golden import _exact, cases, files
+from hsc_ref.golden import _stored_inputs, cases, files
 
 OLDER = Path(__file__).resolve().parent / "data" / "older_haswell"
 KERNEL_CASES = ["matrix_spd", "matrix_cutoff_band", "gan_player_cutoffs"]
@@ -98,7 +98,7 @@ def test_every_input_is_the_same_bits_under_another_kernel(
 
 
 def test_every_matrix_case_has_its_matrix_stored() -> None:
-    missing = [n for n in cases._MATRIX_CASES if n not in _exact.stored_matrices()]
+    missing = [n for n in cases._MATRIX_CASES if n not in _stored_inputs.stored_matrices()]
     assert not missing, f"run python tests/golden/exact_inputs.py --write to store {missing}"
 
 
