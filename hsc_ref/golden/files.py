@@ -419,8 +419,10 @@ accepted must be at least 0.2. 0.25 leaves a quarter of margin over it for the b
 order terms (measured across OpenBLAS kernels and NumPy SIMD levels: at most 0.06). It stays far
 below what a wrong set needs: a reference moved by a full tolerance (share 1) is refused four
 times over, and a correct implementation, within ``tolerance / SAFETY`` of the exact value,
-passes against every accepted set, since ``0.25 + 0.1 < 1``. The worst an accepted set can do
-is let through an error of ``1.25`` tolerances from this machine's reference.
+passes against every accepted set: it is at most ``0.1 + 0.25 + 0.1 = 0.45`` of a tolerance
+from the file's reference (this machine's reference is within 0.1 of the exact value). The
+worst an accepted set can do, with a reference moved by 0.25 and its tolerance loosened by a
+quarter, is let through an error of 1.5 tolerances from this machine's reference.
 """
 
 _FEW_OPERATIONS = 16
