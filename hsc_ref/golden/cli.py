@@ -44,9 +44,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise ValueError(f"results file {results} is a folder, not an .npz file")
     json_path = Path(args.json) if args.json else results.with_suffix(".check.json")
     _refuse_overwriting_inputs(json_path, Path(args.dir), Path(args.results))
-    report = golden.check_results(args.dir, args.results, precision=args.precision, only=args.only)
+    gold = golden.read_golden(args.dir)
+    report = golden.check_results(gold, args.results, precision=args.precision, only=args.only)
     _io.atomic_write_json(json_path, report.to_json(), overwrite=args.force)
     print(report.format_table(failures_only=args.failures_only))
+    if gold.regeneration is not None:
+        print(gold.regeneration.summary())
     print(f"wrote {json_path}")
     return 0 if report.passed else 1
 
@@ -74,7 +77,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     check = actions.add_parser(
         "check",
         help="compare RESULTS.npz ('<case>/<output>' arrays) with the golden set in DIR "
-        "(verified to be what this hsc_ref writes); exit 1 on any failure, missing output or "
+        "(verified against this machine's regeneration: exact files, flags and integers, values "
+        "within 0.25 of each tolerance); exit 1 on any failure, missing output or "
         "case, or when nothing was compared",
     )
     check.add_argument("dir", help="golden folder written by 'hsc-ref golden write'")

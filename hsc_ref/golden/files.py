@@ -1,10 +1,11 @@
 """Golden reference files: seeded cases, their derived tolerances, writing, reading, checking.
 
 A *golden set* is a folder with one pickle-free ``.npz`` per case and a ``manifest.json``
-that records the schema version, the versions that produced it, the conventions (flat
-layout, losses, cutoff policy), every array's shape and dtype, the SHA-256 and size of each
-data file, and for every output a tolerance per precision (``float64``, ``float32``):
-``rtol``, ``atol``, whether the output is comparable at that precision, and the reason.
+that records the schema version, the versions and BLAS libraries (kernel included) that
+produced it, the conventions (flat layout, losses, cutoff policy), every array's shape and
+dtype, the SHA-256 and size of each data file, and for every output a tolerance per
+precision (``float64``, ``float32``): ``rtol``, ``atol``, whether the output is comparable at
+that precision, and the reason.
 
 Another implementation reads the inputs, computes the outputs, saves them in one ``.npz``
 with keys ``"<case>/<output>"`` and runs :func:`check_results` (or
@@ -17,6 +18,7 @@ is derived in ``docs/validating.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -24,6 +26,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -35,6 +38,8 @@ import numpy as np
 
 from hsc_ref import __version__, _io, _outputs, _validation
 from hsc_ref.golden.cases import (
+    _MATRIX_NAMES,
+    _TUNED_INDEX,
     CASE_NAMES,
     CONVENTIONS,
     PRECISIONS,
@@ -48,11 +53,14 @@ from hsc_ref.golden.cases import (
 __all__ = [
     "SCHEMA_VERSION",
     "MANIFEST_NAME",
+    "AGREEMENT",
     "GoldenFileError",
     "GoldenSet",
+    "Regeneration",
     "write_golden",
     "read_golden",
     "verify_golden",
+    "blas_info",
     "save_results",
     "result_keys",
     "load_results",
@@ -85,12 +93,16 @@ class GoldenSet:
         hsc_ref writes (:data:`~hsc_ref.golden.cases.CASE_NAMES`), so a case absent from the
         folder is reported missing; empty (the default, for sets built in memory) means the
         set's own cases.
+    regeneration : Regeneration or None
+        How closely the set agrees with this machine's regeneration (set by
+        :func:`read_golden`; None for sets built in memory).
     """
 
     directory: Path
     manifest: dict[str, Any]
     cases: dict[str, GoldenCase]
     expected_cases: tuple[str, ...] = ()
+    regeneration: Regeneration | None = None
 
 
 # --------------------------------------------------------------------------- files
@@ -157,8 +169,11 @@ def _manifest_header(seed: int) -> dict[str, Any]:
                 "check is restricted with --only, which lists what it did not check"
             ),
             "integrity": (
-                "'hsc-ref golden check' regenerates every case from the seed and refuses a set "
-                "whose files or manifest differ from what this hsc_ref version writes"
+                "sizes and SHA-256 of the files, schema, case list, flags, integers and texts "
+                "exact; 'hsc-ref golden check' regenerates every case from the seed on its "
+                f"machine and refuses a set whose inputs, references, tolerances or rounded meta "
+                f"differ from it by more than {AGREEMENT:g} of their tolerances (another BLAS "
+                f"kernel moves them by less); results are checked against the file's references"
             ),
             "doc": "docs/validating.md",
         },
@@ -198,9 +213,11 @@ def write_golden(
 
     Notes
     -----
-    The same seed gives byte-identical files on the same machine: the ``.npz`` entries are
-    written in sorted order with a fixed date, and the manifest has no time stamp. The whole
-    set is written into a sibling folder first and then renamed into place (or exchanged
+    The same seed gives byte-identical files on the same machine (with the same BLAS thread
+    count, recorded under ``"blas"``): the ``.npz`` entries are written in sorted order with a
+    fixed date, and the manifest has no time stamp. Another machine writes the same inputs and
+    references that agree within :data:`AGREEMENT` of their tolerances (:func:`verify_golden`).
+    The whole set is written into a sibling folder first and then renamed into place (or exchanged
     atomically with the previous set): an interrupted write leaves the previous set intact,
     and a reader sees the old set or the new one, never a mix.
 
@@ -218,7 +235,12 @@ def write_golden(
     directory.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{directory.name}.writing-", dir=directory.parent))
     try:
-        manifest: dict[str, Any] = {**_manifest_header(seed), "versions": _versions(), "cases": {}}
+        manifest: dict[str, Any] = {
+            **_manifest_header(seed),
+            "versions": _versions(),
+            "blas": blas_info(),
+            "cases": {},
+        }
         for case in cases:
             data = _case_bytes(case)
             _io.atomic_write_bytes(stage / f"{case.name}.npz", data)
@@ -386,77 +408,344 @@ def _checked_tolerance(entry: Mapping[str, Any]) -> Tolerance:
 
 # --------------------------------------------------------------------------- integrity
 
+AGREEMENT = 0.25
+"""Share of its tolerance by which a golden set may differ from this machine's regeneration.
+
+Every tolerance is :data:`~hsc_ref.golden.cases.SAFETY` (10) times a first-order bound on the
+float64 error of one implementation. Two correct float64 computations of the same reference,
+on two machines (another BLAS kernel, another SIMD level of NumPy), each lie within that bound
+of the exact value, so they differ by at most ``2 / SAFETY = 0.2`` of the tolerance: the share
+accepted must be at least 0.2. 0.25 leaves a quarter of margin over it for the bounds' higher
+order terms (measured across OpenBLAS kernels and NumPy SIMD levels: at most 0.06). It stays far
+below what a wrong set needs: a reference moved by a full tolerance (share 1) is refused four
+times over, and a correct implementation, within ``tolerance / SAFETY`` of the exact value,
+passes against every accepted set: it is at most ``0.1 + 0.25 + 0.1 = 0.45`` of a tolerance
+from the file's reference (this machine's reference is within 0.1 of the exact value). The
+worst an accepted set can do, with a reference moved by 0.25 and its tolerance loosened by a
+quarter, is let through an error of 1.5 tolerances from this machine's reference.
+"""
+
+_FEW_OPERATIONS = 16
+"""Rounded float64 operations behind an input or a meta number that is not a matrix or a tuned
+value: seeded draws, ``sin``/``cos``/products of them, a forward pass with fan-in 4. Its
+tolerance is ``SAFETY * _FEW_OPERATIONS * eps * max|x|`` (40 ulps accepted at AGREEMENT)."""
+
+_FORMER_HEADER = {
+    ("tolerance_policy", "integrity"): (
+        "'hsc-ref golden check' regenerates every case from the seed and refuses a set whose "
+        "files or manifest differ from what this hsc_ref version writes"
+    ),
+}
+"""Header texts of sets written before sets travelled: accepted in place of today's."""
+
+
+@dataclass(frozen=True)
+class Regeneration:
+    """How closely a golden set agrees with this machine's regeneration of it.
+
+    Attributes
+    ----------
+    largest_share : float
+        The largest difference between a value of the set and this machine's, as a share of
+        its tolerance (at most :data:`AGREEMENT` for an accepted set; 0 when bit-identical).
+    where : str
+        Which value it is (``"case 'matrix_spd': input 'H'"``), or empty.
+    blas_recorded, blas_here : tuple of dict
+        The BLAS libraries the set records (empty for a set written before the record) and
+        those of this machine (:func:`blas_info`).
+    """
+
+    largest_share: float
+    where: str
+    blas_recorded: tuple[dict[str, Any], ...]
+    blas_here: tuple[dict[str, Any], ...]
+
+    def summary(self) -> str:
+        """One line: how close the set is to this machine's regeneration, and its BLAS."""
+        if self.largest_share == 0:
+            closeness = "bit for bit what this machine regenerates"
+        else:
+            closeness = (
+                f"within {self.largest_share:.2g} of a tolerance of this machine's regeneration "
+                f"(largest: {self.where}; accepted up to {AGREEMENT:g})"
+            )
+        blas = _describe_blas(self.blas_recorded)
+        return f"golden set accepted: {closeness}; written with BLAS {blas}"
+
 
 @functools.lru_cache(maxsize=8)
-def _regenerated(seed: int, names: tuple[str, ...]) -> dict[str, tuple[dict[str, Any], dict]]:
-    """What this hsc_ref writes for ``names``: each case's manifest entry and its arrays.
+def _regenerated(seed: int, names: tuple[str, ...]) -> dict[str, tuple[dict[str, Any], GoldenCase]]:
+    """What this hsc_ref writes on this machine for ``names``: manifest entries and cases.
 
     Cached per process: the cases are deterministic, and a test session reads one set often.
     """
     out = {}
     for case in build_cases(seed, names):
-        data = _case_bytes(case)
-        entry = json.loads(json.dumps(_case_manifest(case, data)))
-        out[case.name] = (entry, {"input": case.inputs, "output": case.outputs})
+        entry = json.loads(json.dumps(_case_manifest(case, _case_bytes(case))))
+        out[case.name] = (entry, case)
     return out
 
 
-def _first_difference(found: Any, expected: Any, where: str) -> str | None:
-    """Path and values of the first difference between two JSON values, or None."""
+class _Differences:
+    """The first refused difference, and the largest accepted share, of one comparison."""
+
+    def __init__(self) -> None:
+        self.refused: str | None = None
+        self.largest = (0.0, "")
+
+    def share(self, share: float, where: str, detail: str, of: str = "its tolerance") -> None:
+        """Record a difference of ``share`` of its tolerance; refuse it above AGREEMENT."""
+        if self.refused is not None:
+            return
+        if share > AGREEMENT:
+            self.refused = (
+                f"{where} {detail}: {share:.3g} x {of}, beyond the {AGREEMENT:g} x accepted "
+                f"between machines"
+            )
+        elif share > self.largest[0]:
+            self.largest = (share, where)
+
+    def exact(self, where: str, detail: str) -> None:
+        """Record a difference no machine explains (a flag, an integer, a text)."""
+        if self.refused is None:
+            self.refused = f"{where} {detail}"
+
+
+def _float_share(found: float, expected: float, tol: float) -> float:
+    diff = 0.0 if found == expected else abs(found - expected)
+    if diff == 0.0:
+        return 0.0
+    return diff / tol if tol > 0 and math.isfinite(diff) else math.inf
+
+
+_NUMBER = re.compile(r"([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)")
+
+
+def _text_difference(found: str, expected: str, where: str, diffs: _Differences) -> None:
+    """Texts that format rounded numbers (reasons, meta): the words exact, each decimal number
+    within AGREEMENT of itself (``.3g`` digits move with the rounding), integers exact."""
+    a, b = _NUMBER.split(found), _NUMBER.split(expected)
+    same_words = len(a) == len(b) and a[::2] == b[::2]
+    if not same_words or any(
+        x != y and not ({".", "e", "E"} & set(y)) for x, y in zip(a[1::2], b[1::2], strict=True)
+    ):
+        diffs.exact(where, f"is {found!r} in the file, {expected!r} in this version")
+        return
+    for x, y in zip(a[1::2], b[1::2], strict=True):
+        diffs.share(
+            _float_share(float(x), float(y), abs(float(y))),
+            where,
+            f"has {x} in the file where this machine writes {y}",
+        )
+
+
+def _json_difference(
+    found: Any, expected: Any, where: str, diffs: _Differences, tol: Any = None
+) -> None:
+    """Compare manifest values: structure, integers, flags and words exact, floats within
+    ``AGREEMENT`` of ``tol(where, expected)`` (None: exact), texts by :func:`_text_difference`."""
+    if diffs.refused is not None:
+        return
     if isinstance(found, dict) and isinstance(expected, dict):
         for key in sorted(set(found) | set(expected)):
             if key not in found or key not in expected:
                 side = "has an extra" if key in found else "lacks the"
-                return f"{where} {side} entry {key!r}"
-            diff = _first_difference(found[key], expected[key], f"{where}.{key}")
-            if diff:
-                return diff
-        return None
-    if found != expected or type(found) is not type(expected):
-        return f"{where} is {found!r} in the file, {expected!r} in this version"
-    return None
+                diffs.exact(where, f"{side} entry {key!r}")
+                return
+            _json_difference(found[key], expected[key], f"{where}.{key}", diffs, tol)
+        return
+    if isinstance(found, list) and isinstance(expected, list) and len(found) == len(expected):
+        for i, (x, y) in enumerate(zip(found, expected, strict=True)):
+            _json_difference(x, y, f"{where}[{i}]", diffs, tol)
+        return
+    same_type = type(found) is type(expected)
+    scale = tol(where, expected) if tol is not None and same_type else None
+    if same_type and isinstance(expected, float) and scale is not None:
+        detail = f"is {found!r} in the file, {expected!r} here"
+        diffs.share(_float_share(found, expected, scale), where, detail)
+    elif same_type and isinstance(expected, str) and scale is not None and found != expected:
+        _text_difference(found, expected, where, diffs)
+    elif found != expected or not same_type:
+        diffs.exact(where, f"is {found!r} in the file, {expected!r} in this version")
 
 
-def _array_difference(case: GoldenCase, arrays: Mapping[str, Mapping[str, np.ndarray]]) -> str:
-    """Name the largest changed array of a case whose data file differs from this version's."""
-    worst = ("", "", 0.0, 0.0)
-    for group, mine in arrays.items():
-        theirs = case.inputs if group == "input" else case.outputs
-        for key, expected in mine.items():
-            a = np.asarray(theirs[key], dtype=np.float64)
-            e = np.asarray(expected, dtype=np.float64)
-            err = float(np.abs(a - e).max()) if a.size else 0.0
-            scale = float(np.abs(e).max()) if e.size else 0.0
-            if err > worst[2]:
-                worst = (group, key, err, scale)
-    group, key, err, scale = worst
-    if not key:
-        return "the bytes differ while every array is equal (another writer?)"
-    return (
-        f"{group} {key!r} differs by up to {err:.3g} (its largest entry is {scale:.3g}): a "
-        f"modified reference or input"
-    )
+def _entry_tolerance(case: GoldenCase) -> Any:
+    """The tolerance of each rounding-dependent number of a case's manifest entry."""
+    eps = eps_of("float64")
+    suffixes = {label: suffix for suffix, label in _MATRIX_NAMES.items()}
+
+    def tol(where: str, value: Any) -> float | None:
+        parts = where.split(".")
+        if "tolerance" in parts and parts[-1] in ("rtol", "atol"):
+            return abs(value)  # a tolerance within AGREEMENT of itself
+        if parts[-1] == "reason" or (parts[1] == "meta" and isinstance(value, str)):
+            return 0.0  # texts: their decimal numbers within AGREEMENT of themselves
+        if parts[1] != "meta" or not isinstance(value, float):
+            return None
+        if len(parts) == 5 and parts[2] == "cutoff_policy" and parts[3] in suffixes:
+            # ||H|| = max |lam| moves as the eigenvalues do (Weyl); a cutoff is rtol ||H||
+            lam_tol = case.tolerances[f"eigenvalues{suffixes[parts[3]]}"]["float64"].atol
+            policy = case.meta["cutoff_policy"][parts[3]]
+            factor = {"norm_H": 1.0, "cutoff_float64": policy["rtol_float64"]}
+            factor["cutoff_float32"] = policy["rtol_float32"]
+            if parts[4] in factor:
+                return lam_tol * factor[parts[4]]
+            return None  # n, rtol: exact
+        return SAFETY * _FEW_OPERATIONS * eps * abs(value)
+
+    return tol
 
 
-def verify_golden(gold: GoldenSet) -> None:
-    """Refuse a golden set that is not exactly what this hsc_ref version writes.
+def _input_tolerance(case: GoldenCase, key: str) -> tuple[Any, bool, str]:
+    """Tolerance of one input of this machine's ``case``: ``(tol, whole, reason)``.
 
-    Every case of the manifest is regenerated from the manifest's seed; the manifest's
-    header (conventions, tolerance policy), each case's entry (tolerances, reasons, meta,
-    shapes, dtypes) and the SHA-256 of each data file must equal this version's. An edited
-    tolerance, a re-hashed reference, a case this version does not write, all raise.
+    ``whole``: ``tol`` bounds the Frobenius norm of the difference, else each entry.
+    """
+    value = np.asarray(case.inputs[key], dtype=np.float64)
+    eps = eps_of("float64")
+    if case.kind == "matrix" and key == "H":
+        # H is built through BLAS (a seeded orthogonal factor times the spectrum). A change
+        # of Frobenius norm t moves every eigenvalue by at most t (Weyl), and every output by
+        # at most the same share of its tolerance: each is SAFETY x a bound linear in ||dH||.
+        return case.tolerances["eigenvalues"]["float64"].atol, True, "its eigenvalue tolerance"
+    tol = np.full(value.shape, SAFETY * _FEW_OPERATIONS * eps * float(np.abs(value).max(initial=0)))
+    reason = f"{SAFETY:g} x {_FEW_OPERATIONS} rounded operations"
+    if key == "phi" and "tuned" in case.meta:
+        # the tuned bias sets log(min |lam(H_D)|) by Newton steps of slope -2: it is known to
+        # half the relative uncertainty of that eigenvalue, its tolerance over its size
+        lam = np.abs(case.outputs["eigenvalues_d"])
+        lam_tol = case.tolerances["eigenvalues_d"]["float64"].atol
+        tol[_TUNED_INDEX] = 0.5 * lam_tol / float(lam.min())
+        reason += "; the tuned bias: half the relative tolerance of the eigenvalue it places"
+    return tol, False, reason
+
+
+def _array_share(found: Any, expected: Any, tol: Any, whole: bool) -> tuple[float, float]:
+    """``(largest difference, its share of tol)``; equal non-finite entries count as equal."""
+    a = np.asarray(found, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    same = (a == e) | (np.isnan(a) & np.isnan(e))
+    with np.errstate(invalid="ignore"):
+        diff = np.where(same, 0.0, np.abs(a - e))
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    if not diff.size:
+        return 0.0, 0.0
+    if whole:
+        size = float(np.sqrt(np.sum(diff**2))) if np.isfinite(diff).all() else math.inf
+        return size, _float_share(size, 0.0, float(tol))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(diff == 0, 0.0, diff / np.asarray(tol, dtype=np.float64))
+    shares = np.where(np.isnan(shares), np.inf, shares)
+    return float(diff.max()), float(shares.max())
+
+
+def _output_tolerance(case: GoldenCase, key: str) -> tuple[Any, str] | None:
+    """This machine's tolerance of an output at the first precision it is comparable at."""
+    for precision in PRECISIONS:
+        tol = case.tolerances[key][precision]
+        if tol.comparable:
+            return tol.atol + tol.rtol * np.abs(np.asarray(case.outputs[key], float)), precision
+    return None  # reported, never failed: rounding decides it, so nothing is compared
+
+
+def _compare_arrays(found: GoldenCase, mine: GoldenCase, diffs: _Differences) -> None:
+    """Inputs, then reference outputs, within AGREEMENT of their tolerances; integers exact."""
+    where = f"case {mine.name!r}"
+    for key, expected in mine.inputs.items():
+        if key not in found.inputs or np.shape(found.inputs[key]) != np.shape(expected):
+            continue  # the manifest comparison names it
+        tol, whole, reason = _input_tolerance(mine, key)
+        size, share = _array_share(found.inputs[key], expected, tol, whole)
+        norm = "in Frobenius norm " if whole else ""
+        detail = f"differs by {'' if whole else 'up to '}{size:.3g} {norm}from this machine's "
+        detail += f"regeneration ({reason})"
+        diffs.share(share, f"{where}: input {key!r}", detail)
+    for key, expected in mine.outputs.items():
+        if key not in found.outputs or np.shape(found.outputs[key]) != np.shape(expected):
+            continue  # the manifest comparison names it
+        tolerance = _output_tolerance(mine, key)
+        if tolerance is None:
+            continue
+        a, e = np.asarray(found.outputs[key]), np.asarray(expected)
+        if e.dtype.kind in "iub":
+            if not np.array_equal(a, e):
+                diffs.exact(
+                    f"{where}: output {key!r}",
+                    f"is {a.tolist()} in the file, {e.tolist()} on this machine: an integer or "
+                    f"flag that no rounding explains",
+                )
+            continue
+        size, share = _array_share(a, e, tolerance[0], False)
+        detail = f"differs by up to {size:.3g} from this machine's regeneration"
+        diffs.share(share, f"{where}: output {key!r}", detail, f"its {tolerance[1]} tolerance")
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """The BLAS libraries NumPy and SciPy run here (``threadpoolctl.threadpool_info()``).
+
+    Each entry has ``internal_api``, ``version``, ``architecture`` (the kernel, e.g.
+    ``"SkylakeX"``, which ``OPENBLAS_CORETYPE`` selects), ``num_threads`` and ``filename`` (the
+    library's file name). Recorded in every golden manifest under ``"blas"``: the kernel, not
+    the library versions, is what moves the last bits of a reference.
+
+    Examples
+    --------
+    >>> sorted(blas_info()[0])
+    ['architecture', 'filename', 'internal_api', 'num_threads', 'version']
+    """
+    import scipy.linalg  # noqa: F401, PLC0415  (load SciPy's BLAS too)
+
+    try:
+        import threadpoolctl  # noqa: PLC0415  (a core dependency, guarded anyway)
+    except ImportError:
+        return [{"unavailable": "threadpoolctl is not installed"}]
+    found = [
+        {
+            "internal_api": info.get("internal_api"),
+            "version": info.get("version"),
+            "architecture": info.get("architecture"),
+            "num_threads": info.get("num_threads"),
+            "filename": os.path.basename(str(info.get("filepath", ""))),
+        }
+        for info in threadpoolctl.threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+    return sorted(found, key=lambda lib: lib["filename"])
+
+
+def verify_golden(gold: GoldenSet) -> Regeneration:
+    """Refuse a golden set that is not what this hsc_ref writes, up to another machine's rounding.
+
+    Exact: the schema and header (conventions, tolerance policy), the case list (cases this
+    version writes), each case's entry (kind, description, array names, shapes, dtypes, the
+    ``comparable`` flag of every tolerance, the words of every reason) and, read before by
+    :func:`read_golden`, the size and SHA-256 of every file. Within :data:`AGREEMENT` of their
+    tolerances, against this machine's regeneration from the manifest's seed: every input,
+    every reference output comparable at some precision (at its tightest comparable tolerance;
+    an output comparable at no precision is decided by rounding and never fails a check, so it
+    is not compared), every tolerance (within that share of itself), and the rounded numbers of
+    the meta (``||H||`` and the cutoffs, within that share of the eigenvalue tolerance). Integer
+    and flag outputs (ranks) must be equal. A result set is then checked against the *file's*
+    references and tolerances, so a set gives the same verdict on every machine that accepts it.
+
+    Returns
+    -------
+    Regeneration
+        The largest accepted share and where, and the BLAS recorded and here.
 
     Raises
     ------
     GoldenFileError
-        Naming the first difference found, and how to regenerate the set.
+        Naming the first refused difference (case, array or key, its size as a share of its
+        tolerance) and the BLAS libraries recorded and here when they differ.
 
     Examples
     --------
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
     >>> _ = write_golden(folder, only=["matrix_spd"])
-    >>> verify_golden(read_golden(folder))  # read_golden already did: no error
+    >>> verify_golden(read_golden(folder)).largest_share  # written here: bit-identical
+    0.0
     """
     manifest = gold.manifest
     seed = manifest.get("seed")
@@ -467,32 +756,77 @@ def verify_golden(gold: GoldenSet) -> None:
     if unknown:
         _refuse(gold, f"cases {unknown} are not cases this hsc_ref writes ({list(CASE_NAMES)})")
     header = json.loads(json.dumps(_manifest_header(seed)))
-    found = {k: v for k, v in manifest.items() if k not in ("cases", "versions")}
-    diff = _first_difference(found, header, "manifest")
-    if diff:
-        _refuse(gold, diff)
-    for name, (entry, arrays) in _regenerated(seed, names).items():
-        diff = _first_difference(manifest["cases"][name], entry, f"case {name!r}")
-        if diff and (".sha256 " in diff or ".size " in diff):
-            diff = f"case {name!r}: {_array_difference(gold.cases[name], arrays)}"
-        if diff:
-            _refuse(gold, diff)
+    found = {k: v for k, v in manifest.items() if k not in ("cases", "versions", "blas")}
+    for (section, key), former in _FORMER_HEADER.items():
+        if found.get(section, {}).get(key) == former:
+            found = {**found, section: {**found[section], key: header[section][key]}}
+    diffs = _Differences()
+    _json_difference(found, header, "manifest", diffs)
+    for name, (entry, case) in _regenerated(seed, names).items():
+        if diffs.refused is None:
+            _compare_arrays(gold.cases[name], case, diffs)
+        written = {k: v for k, v in manifest["cases"][name].items() if k not in ("sha256", "size")}
+        mine = {k: v for k, v in entry.items() if k not in ("sha256", "size")}
+        _json_difference(written, mine, f"case {name!r}", diffs, _entry_tolerance(case))
+    if diffs.refused is not None:
+        _refuse(gold, diffs.refused)
+    recorded = manifest.get("blas", [])
+    return Regeneration(
+        diffs.largest[0],
+        diffs.largest[1],
+        tuple(recorded) if isinstance(recorded, list) else (),
+        tuple(blas_info()),
+    )
+
+
+def _describe_blas(libraries: Any) -> str:
+    if not libraries:
+        return "none (written before sets recorded their BLAS)"
+    if not isinstance(libraries, list):
+        return repr(libraries)
+    return "; ".join(
+        f"{lib.get('internal_api')} {lib.get('version')}, kernel {lib.get('architecture')}, "
+        f"{lib.get('num_threads')} thread{'' if lib.get('num_threads') == 1 else 's'} "
+        f"({lib.get('filename')})"
+        if isinstance(lib, dict) and "internal_api" in lib
+        else str(lib)
+        for lib in libraries
+    )
+
+
+def _without_threads(libraries: Any) -> list[Any]:
+    """BLAS records up to their thread counts (small products run on one thread anyway)."""
+    if not isinstance(libraries, list):
+        return [libraries]
+    return [
+        {k: v for k, v in lib.items() if k != "num_threads"} if isinstance(lib, dict) else lib
+        for lib in libraries
+    ]
 
 
 def _refuse(gold: GoldenSet, difference: str) -> None:
+    recorded, here = gold.manifest.get("blas", []), blas_info()
+    if _without_threads(recorded) == _without_threads(here):
+        blas = f" Written with the BLAS this machine runs ({_describe_blas(here)})."
+    else:
+        blas = (
+            f" The set records the BLAS {_describe_blas(recorded)}; this machine runs "
+            f"{_describe_blas(here)}."
+        )
     written = gold.manifest.get("versions")
     mine = _versions()
-    versions = (
-        ""
-        if written == mine
-        else f" (it records the versions {written}; this is {mine}: another version or "
-        f"machine may round differently)"
-    )
+    changed = [
+        f"{k} {written.get(k)} there, {v} here"
+        for k, v in mine.items()
+        if isinstance(written, dict) and written.get(k) != v
+    ]
+    versions = f" Versions that differ: {', '.join(changed)}." if changed else ""
     raise GoldenFileError(
         f"golden set {gold.directory} is not what hsc_ref {__version__} writes for its seed: "
-        f"{difference}{versions}. Tolerances and references are fixed by the version, not by "
-        f"the files: regenerate the set with 'hsc-ref golden write DIR --force' and recompute "
-        f"your results from its inputs"
+        f"{difference}.{blas}{versions} Another machine's rounding moves a set by at most "
+        f"{AGREEMENT:g} of each tolerance and never a flag, an integer or a text: this set was "
+        f"modified, or written by another hsc_ref. Regenerate it with 'hsc-ref golden write "
+        f"DIR --force' and recompute your results from its inputs"
     )
 
 
@@ -519,8 +853,7 @@ def read_golden(directory: str | os.PathLike) -> GoldenSet:
     manifest = _read_manifest(directory)
     cases = {name: _read_case(directory, name, spec) for name, spec in manifest["cases"].items()}
     gold = GoldenSet(directory, manifest, cases, CASE_NAMES)
-    verify_golden(gold)
-    return gold
+    return dataclasses.replace(gold, regeneration=verify_golden(gold))
 
 
 # --------------------------------------------------------------------------- results
