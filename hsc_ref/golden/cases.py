@@ -680,11 +680,11 @@ def _cutoff_tight_case(
     next_to_cutoff = np.flatnonzero((np.abs(lam) > 0.5 * c) & (np.abs(lam) < 2 * c))
     q = _concentrated_basis(lam, next_to_cutoff.tolist(), policy, rng)
     h = (q * lam) @ q.T
+    # the construction always runs (it draws from rng); seed 0's H is stored exactly
+    h = exact_matrix(name, seed, 0.5 * (h + h.T))
     g = rng.standard_normal(lam.shape[0])
     meta = {"constructed_eigenvalues": lam.tolist()}
-    return matrix_case(
-        name, 0.5 * (h + h.T), g, lr=lr, description=description, meta=meta, policy=policy
-    )
+    return matrix_case(name, h, g, lr=lr, description=description, meta=meta, policy=policy)
 
 
 _TIGHT_CUTOFF_CASES: dict[str, tuple[float, str, str]] = {

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, share in shares().items():
         print(f"{name:<28} stored vs constructed here: {share:.3g} x the eigenvalue tolerance")
     stored = _stored_inputs.stored_matrices()
-    missing = [n for n in cases._MATRIX_CASES if n not in stored]
+    missing = [n for n in (*cases._MATRIX_CASES, *cases._TIGHT_CUTOFF_CASES) if n not in stored]
     print(f"matrix cases without a stored H: {missing or 'none'}")
     if args.write and missing:
         arrays = {f"{n}/H": np.asarray(v) for n, v in stored.items()}
