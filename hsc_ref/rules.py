@@ -311,7 +311,7 @@ def optimistic(lr: float) -> StepRule:
     >>> s1, state = rule.update(np.array([1.0, 0.0]), rule.init(np.zeros(2)))
     >>> s2, state = rule.update(np.array([0.0, 1.0]), state)
     >>> s1, s2                                  # -0.1 g_0, then -0.2 g_1 + 0.1 g_0
-    (array([-0.1, -0. ]), array([ 0.1, -0.2]))
+    (array([-0.1,  0. ]), array([ 0.1, -0.2]))
     """
     lr = _check_lr(lr)
 

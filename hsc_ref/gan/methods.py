@@ -364,7 +364,7 @@ def optimistic(lr: float) -> GameRule:
     >>> s1, state = rule.update(np.array([1.0, 0.0]), rule.init(np.zeros(2)), game=None)
     >>> s2, state = rule.update(np.array([0.0, 1.0]), state, game=None)
     >>> s1, s2                                    # -0.1 v_0, then -0.2 v_1 + 0.1 v_0
-    (array([-0.1, -0. ]), array([ 0.1, -0.2]))
+    (array([-0.1,  0. ]), array([ 0.1, -0.2]))
     """
     rule = rules.optimistic(lr)
 
