@@ -59,7 +59,6 @@ from typing import Any, NamedTuple
 import autograd
 import autograd.numpy as anp
 import numpy as np
-from autograd.differential_operators import make_jvp_reversemode
 
 from hsc_ref import _validation, rules
 from hsc_ref.gan.game import (
@@ -173,14 +172,19 @@ def game_field(
 
     cache: dict[str, Any] = {}
 
-    def vjp(u: np.ndarray) -> np.ndarray:
-        if "vjp" not in cache:  # one trace of the field serves every product
+    def transposed() -> Callable[[Any], Any]:  # u -> J^T u, one trace of the field for all
+        if "vjp" not in cache:
             cache["vjp"] = autograd.make_vjp(field)(w)[0]
-        return np.asarray(cache["vjp"](u))
+        return cache["vjp"]
+
+    def vjp(u: np.ndarray) -> np.ndarray:
+        return np.asarray(transposed()(u))
 
     def jvp(u: np.ndarray) -> np.ndarray:
+        # u -> J^T u is linear: its vector-Jacobian product at any point is u -> J u
+        # (autograd's make_jvp_reversemode, here on the trace the field already has)
         if "jvp" not in cache:
-            cache["jvp"] = make_jvp_reversemode(field)(w)
+            cache["jvp"] = autograd.make_vjp(transposed())(np.zeros_like(w))[0]
         return np.asarray(cache["jvp"](u))
 
     def matrices() -> GameMatrices:

@@ -21,6 +21,7 @@ from hsc_ref.gan.train import (
     METHODS,
     TrainConfig,
     make_rule,
+    memory_parts,
     train,
 )
 from hsc_ref.layout import flatten, layers_from_torch_linear, layers_to_torch_linear
@@ -353,3 +354,9 @@ def test_a_game_method_reads_its_own_option_only():
     assert not np.array_equal(default.theta, other.theta)  # gamma enters the step
     sga = [train(TrainConfig(**{**base, "method": "sga"}, sga_lambda=lam)) for lam in (1.0, 3.0)]
     assert not np.array_equal(sga[0].phi, sga[1].phi)
+
+
+def test_cgd_counts_the_joint_game_matrices_it_solves_with():
+    hessian_part = memory_parts(TrainConfig(method="cgd"))[0][0]
+    assert "the exact 147 x 147 game matrices" in hessian_part  # n_g + n_d = 82 + 65
+    assert "82 x 82 Hessian" in memory_parts(TrainConfig(method="conopt"))[0][0]
