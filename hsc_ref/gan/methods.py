@@ -42,11 +42,11 @@ model ``dx^T grad_x f + dx^T D_xy f dy + |dx|^2 / (2 eta)``, player ``y``
 into the other, give the two linear systems above. For the zero-sum game ``g = -f`` they are the
 paper's update: ``dx = -eta (I + eta^2 D_xy f D_yx f)^-1 (grad_x f + eta D_xy f grad_y f)``.
 
-Every method is defined for simultaneous updates (the papers define none of them for
-alternating ones). ``conopt`` and ``sga`` need only products with ``J``: ``J^T u`` is autograd's
-reverse-mode vector-Jacobian product of the field (one backward pass through the gradient
-computation, a few times a gradient's cost) and ``J u`` the reverse-mode product of that
-linear map; a dense ``J`` would cost ``n_g + n_d`` such products. ``cgd`` needs the dense
+As these papers define them, all five are simultaneous updates of both players (the trainer
+refuses the alternating schedule for them). ``conopt`` and ``sga`` need only products with
+``J``: ``J^T u`` is autograd's reverse-mode vector-Jacobian product of the field (one backward
+pass through the gradient computation, a few times a gradient's cost) and ``J u`` the
+reverse-mode product of that linear map; a dense ``J`` would cost ``n_g + n_d`` such products. ``cgd`` needs the dense
 cross blocks and two linear solves; it takes them from :func:`~hsc_ref.gan.game.game_matrices`
 (hand-derived for MLP players).
 """
@@ -126,13 +126,10 @@ class GameRule(NamedTuple):
     update : callable
         ``update(v, state, *, params, game) -> (step, state)``: ``v`` the field at ``params``,
         ``game`` a :class:`GameField` there.
-    schedules : tuple of str
-        The update orders the method is defined for.
     """
 
     init: Callable[[np.ndarray], Any]
     update: Callable[..., tuple[np.ndarray, Any]]
-    schedules: tuple[str, ...] = ("simultaneous",)
 
 
 def game_field(
@@ -383,8 +380,12 @@ def game_rule(method: str, lr: float, *, gamma: float = 1.0, sga_lambda: float =
 
     Examples
     --------
-    >>> game_rule("optimistic", 0.1).schedules
-    ('simultaneous',)
+    >>> rule = game_rule("conopt", 0.1, gamma=10.0)
+    >>> v, f = dirac_field(np.array([1.0, 0.0]))
+    >>> v, f.vjp(v)                                  # at (1, 0): J = [[0, -1/2], [1/2, 1/4]]
+    (array([-0. ,  0.5]), array([0.25 , 0.125]))
+    >>> rule.update(v, rule.init(np.zeros(2)), game=f)[0]    # -0.1 (v + 10 J^T v)
+    array([-0.25 , -0.175])
     """
     if method == "conopt":
         return consensus(lr, gamma)
