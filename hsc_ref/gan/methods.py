@@ -46,9 +46,9 @@ As these papers define them, all five are simultaneous updates of both players (
 refuses the alternating schedule for them). ``conopt`` and ``sga`` need only products with
 ``J``: ``J^T u`` is autograd's reverse-mode vector-Jacobian product of the field (one backward
 pass through the gradient computation, a few times a gradient's cost) and ``J u`` the
-reverse-mode product of that linear map; a dense ``J`` would cost ``n_g + n_d`` such products. ``cgd`` needs the dense
-cross blocks and two linear solves; it takes them from :func:`~hsc_ref.gan.game.game_matrices`
-(hand-derived for MLP players).
+reverse-mode product of that linear map; a dense ``J`` would cost ``n_g + n_d`` such
+products. ``cgd`` needs the dense cross blocks and two linear solves; it takes them from
+:func:`~hsc_ref.gan.game.game_matrices` (hand-derived for MLP players).
 """
 
 from __future__ import annotations
