@@ -59,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--sga-lambda",
         type=float,
         default=None,
-        help="magnitude of 'sga''s lambda, its sign by the paper's rule (default 1)",
+        help="magnitude of the lambda of 'sga'; its sign follows the paper's rule (default 1)",
     )
     p.add_argument("--loss", default="bce", help=f"generator loss: {', '.join(LOSSES)}")
     p.add_argument(

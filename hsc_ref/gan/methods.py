@@ -65,6 +65,7 @@ from hsc_ref.gan.game import (
     FlatGame,
     GameMatrices,
     PlayerLosses,
+    _players,
     dirac_matrices,
     game_matrices,
     player_losses,
@@ -158,6 +159,7 @@ def game_field(
     >>> f.vjp(np.array([1.0, 0.0]))                   # J^T e_1 = (0, -1/2) at (0, 0)
     array([ 0. , -0.5])
     """
+    theta, phi = _players(fg, theta, phi)
     losses = player_losses(fg, x_real, z) if losses is None else losses
     n_g = theta.shape[0]
     w = np.concatenate([theta, phi])
