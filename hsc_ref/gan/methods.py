@@ -21,7 +21,7 @@ rule asks for it. Both players minimize their own loss. With step size ``eta``:
             Differentiable Games", Algorithm 1 with alignment):
             ``step = -eta (v + lambda A^T v)``, ``A = (J - J^T) / 2``, with
             ``lambda = |lambda| sign(<v, grad H> <A^T v, grad H> / d + eps)``, ``d`` the number
-            of parameters and ``eps = 1/10`` (the paper's); ``sign(0)`` counts as ``+1``.
+            of parameters and ``eps = 1/10`` (the paper's); ``sign(0) = 0``.
 ``cgd``     competitive gradient descent (Schaefer and Anandkumar 2019), the Nash equilibrium
             of the local bilinear game, solved exactly. For ``x = theta``, ``f = L_G``,
             ``y = phi``, ``g = L_D``, mixed Hessians ``D_xy f`` (``cross_g``) and ``D_yx g``
@@ -284,7 +284,7 @@ def symplectic(lr: float, lam: float = 1.0, *, eps: float = SGA_EPS) -> GameRule
             grad_h = game.vjp(v)  # grad (|v|^2 / 2) = J^T v
             a_t_v = 0.5 * (grad_h - game.jvp(v))  # A^T v = (J^T - J) v / 2
             align = float(v @ grad_h) * float(a_t_v @ grad_h) / state.n + eps
-            sign = 1.0 if align >= 0.0 else -1.0
+            sign = float(np.sign(align))
             return _finite(-lr * (v + sign * lam * a_t_v), "SGA"), state
 
     return GameRule(_joint, update)
