@@ -364,6 +364,9 @@ def test_cgd_step_is_the_nash_equilibrium_of_the_local_bilinear_game(zero_sum):
     tol = 64 * EPS * (1 + np.abs(step).max()) * (1 + np.abs(J).max()) ** 2
     np.testing.assert_allclose(dx, -eta * (v[:n_g] + f_xy @ dy), rtol=0, atol=tol)
     np.testing.assert_allclose(dy, -eta * (v[n_g:] + g_yx @ dx), rtol=0, atol=tol)
+    # the same conditions as one block system: -eta [[I, eta D_xy f], [eta D_yx g, I]]^-1 v
+    block = np.block([[np.eye(n_g), eta * f_xy], [eta * g_yx, np.eye(n_d)]])
+    np.testing.assert_allclose(step, -eta * np.linalg.solve(block, v), rtol=0, atol=tol)
     if zero_sum:  # g = -f: the paper's update, with grad_y f = -grad_y g and D_yx f = -D_yx g
         grad_x_f, grad_y_f, f_yx = v[:n_g], -v[n_g:], -g_yx
         want_x = -eta * np.linalg.solve(
