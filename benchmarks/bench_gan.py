@@ -1,9 +1,13 @@
-"""Per-step wall time of the GAN trainer: ``--method hsc`` against ``--method adam``.
+"""Per-step wall time of the GAN trainer: ``--method hsc`` and the game methods against ``adam``.
 
 The pinned ring setup of ``hsc-ref gan`` (``TrainConfig`` defaults: MLPs with hidden width 16,
 batch 64, seed 0, diagnostics off). Each run's ``history["wall_time"]`` holds the timed region
 of every step (both players' updates); a run's figure is the median over its steps, and the
-two methods run in turns.
+methods run in turns. The game-aware methods of :mod:`hsc_ref.gan.methods` (``conopt``,
+``sga``, ``cgd``, ``extragradient``, ``optimistic``) run at their defaults under their
+``simultaneous`` schedule; their timed region is the same kind of work, one update of both
+players (both gradients, then the products, fields or blocks the method asks for). Each row
+records its ratio to Adam's median (``vs_adam``).
 
 A third row times the HSC step from the building blocks the trainer will call once it is wired
 to the hand-derived route: per player, :func:`hsc_ref.gan.game.player_value_grad_hessian`
@@ -26,6 +30,7 @@ from typing import Any
 import numpy as np
 from targets import GAN_ADAM as ADAM
 from targets import GAN_BLOCKS as BLOCKS
+from targets import GAN_GAME as GAME
 from targets import GAN_HSC as HSC
 
 
@@ -57,6 +62,10 @@ def _blocks_step(steps: int) -> float:
     return statistics.median(times)
 
 
+def _game_build(method: str, steps: int):
+    return lambda: _trainer_step(method, steps)
+
+
 def run(*, steps: int, repeats: int, log: Any) -> list[dict[str, Any]]:
     """Median per-step wall time of each method over ``repeats`` runs in turns, BLAS 1 thread."""
     try:
@@ -73,6 +82,7 @@ def _run(*, steps: int, repeats: int, log: Any, blas_threads: int | None) -> lis
         ADAM: lambda: _trainer_step("adam", steps),
         HSC: lambda: _trainer_step("hsc", steps),
         BLOCKS: lambda: _blocks_step(steps),
+        **{label: _game_build(method, steps) for method, label in GAME.items()},
     }
     samples: dict[str, list[float]] = {name: [] for name in builds}
     notes: dict[str, str] = {}
@@ -100,4 +110,8 @@ def _run(*, steps: int, repeats: int, log: Any, blas_threads: int | None) -> lis
             }
         )
         log(f"  {name:42s} {statistics.median(values) * 1e3:8.2f} ms per step")
+    adam = next((r["median_s"] for r in records if r["method"] == ADAM and "median_s" in r), None)
+    for r in records:
+        if adam is not None and "median_s" in r:
+            r["vs_adam"] = r["median_s"] / adam
     return records

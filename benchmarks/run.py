@@ -132,11 +132,12 @@ def _section_lines(result: dict[str, Any]) -> list[str]:
         lines.append("")
     if "gan" in result:
         lines += ["## GAN trainer, per-step wall time (ring, BLAS 1 thread)", ""]
-        lines.append("| method | median ms |")
-        lines.append("|---|---|")
+        lines.append("| method | median ms | vs adam |")
+        lines.append("|---|---|---|")
         for r in result["gan"]:
             shown = f"{r['median_s'] * 1e3:.3g}" if "median_s" in r else r["note"]
-            lines.append(f"| {r['method']} | {shown} |")
+            ratio = f"{r['vs_adam']:.3g}x" if "vs_adam" in r else "—"
+            lines.append(f"| {r['method']} | {shown} | {ratio} |")
         lines.append("")
     if "steps" in result:
         lines += [f"## HSC step from a given H (dgemm {result['dgemm_gflops']:.1f} GFLOP/s)", ""]

@@ -31,6 +31,10 @@ JAX = "jax.jit(jax.hessian)"
 GAN_ADAM = "trainer, --method adam"
 GAN_HSC = "trainer, --method hsc"
 GAN_BLOCKS = "exact route + hsc_step (building blocks)"
+GAN_GAME = {
+    m: f"trainer, --method {m}" for m in ("conopt", "sga", "cgd", "extragradient", "optimistic")
+}
+"""The game-aware methods' rows (``hsc_ref.gan.methods.GAME_METHODS``), shown against Adam's."""
 JAX_STEP = "jax eigh step (jit)"
 
 

@@ -25,7 +25,7 @@ import scipy.optimize
 
 from hsc_ref import _io, _outputs
 from hsc_ref.loop import LoopProgress
-from hsc_ref.rules import AdamState, NewtonState, QuasiNewtonState, _Size
+from hsc_ref.rules import AdamState, NewtonState, OptimisticState, QuasiNewtonState, _Size
 from hsc_ref.spectral import Spectrum
 
 __all__: list[str] = []
@@ -37,7 +37,7 @@ FORMAT = "hsc-ref checkpoint"
 """``checkpoint.json``'s ``format`` entry."""
 
 _STATE_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (AdamState, NewtonState, QuasiNewtonState, _Size)
+    cls.__name__: cls for cls in (AdamState, NewtonState, OptimisticState, QuasiNewtonState, _Size)
 }
 _STRATEGIES: dict[str, type] = {"SR1": scipy.optimize.SR1, "BFGS": scipy.optimize.BFGS}
 

@@ -46,6 +46,8 @@ __all__ = [
     "rule_from",
     "chain",
     "sgd",
+    "OptimisticState",
+    "optimistic",
     "AdamState",
     "adam",
     "ARTICLE_LR",
@@ -288,6 +290,43 @@ def sgd(lr: float) -> StepRule:
             return _finite_step(-lr * g, "the SGD step"), state
 
     return rule_from(_size_of, apply)
+
+
+class OptimisticState(NamedTuple):
+    """Optimistic gradient descent's state: the previous gradient (None before the first)."""
+
+    previous: np.ndarray | None
+
+
+def optimistic(lr: float) -> StepRule:
+    """Optimistic gradient descent (Daskalakis et al. 2018): ``step = -2 lr g_t + lr g_{t-1}``.
+
+    ``x_{t+1} = x_t - 2 lr g_t + lr g_{t-1}``, with ``g_{t-1}`` the previous update's gradient;
+    the first update, with no previous gradient, takes ``g_{-1} = g_0``: a plain gradient step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rule = optimistic(0.1)
+    >>> s1, state = rule.update(np.array([1.0, 0.0]), rule.init(np.zeros(2)))
+    >>> s2, state = rule.update(np.array([0.0, 1.0]), state)
+    >>> s1, s2                                  # -0.1 g_0, then -0.2 g_1 + 0.1 g_0
+    (array([-0.1,  0. ]), array([ 0.1, -0.2]))
+    """
+    lr = _check_lr(lr)
+
+    def init(x0: Any) -> tuple[_Size, OptimisticState]:
+        return _size_of(x0), OptimisticState(None)
+
+    def apply(updates: Any, state: tuple[_Size, OptimisticState], context: Context):
+        size, memory = state
+        g = _vector_like(updates, size.n, "grad")
+        previous = g if memory.previous is None else memory.previous
+        with np.errstate(over="ignore", invalid="ignore"):  # checked: an overflow raises
+            step = _finite_step(-2.0 * lr * g + lr * previous, "the optimistic step")
+        return step, (size, OptimisticState(np.array(g, dtype=np.float64)))
+
+    return rule_from(init, apply)
 
 
 class AdamState(NamedTuple):

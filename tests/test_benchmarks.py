@@ -163,3 +163,23 @@ def test_the_headline_table_of_docs_benchmarks_md_is_what_targets_py_makes_of_it
     page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     table = targets.rerun_table(runs).strip()
     assert table.count("\n") >= 5 and table in page
+
+
+def test_gan_table_shows_each_method_against_adam():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run as bench_run
+        import targets
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rows = [
+        {"method": targets.GAN_ADAM, "median_s": 0.002, "vs_adam": 1.0},
+        {"method": targets.GAN_GAME["conopt"], "median_s": 0.005, "vs_adam": 2.5},
+        {"method": targets.GAN_GAME["sga"], "note": "failed: ValueError: x"},
+    ]
+    lines = bench_run._section_lines({"gan": rows})
+    assert "| trainer, --method conopt | 5 | 2.5x |" in lines
+    assert "| trainer, --method sga | failed: ValueError: x | — |" in lines
+    from hsc_ref.gan.methods import GAME_METHODS
+
+    assert tuple(targets.GAN_GAME) == GAME_METHODS  # every game method has its row

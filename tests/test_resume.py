@@ -80,6 +80,25 @@ def test_a_periodic_checkpoint_resumes_too(tmp_path):
     _assert_same_training(reference, train(config, resume_from=_checkpoint.read(tmp_path)[0]))
 
 
+def test_optimistic_resume_needs_and_keeps_the_previous_field(tmp_path):
+    # the state that makes optimistic steps resumable: v_{t-1}, both players' (the joint
+    # rule's state sits in the generator's slot, the discriminator's is None)
+    config = _config("optimistic")
+    saved: dict[str, LoopProgress] = {}
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress=_Stop(4), checkpoint=lambda p, why: saved.setdefault(why, p))
+    _checkpoint.write(tmp_path, saved["interrupted"], {})
+    back = _checkpoint.read(tmp_path)[0]
+    ((theta, (size, memory)), (phi, d_state)), stream = back.state
+    assert d_state is None and memory.previous.shape == (theta.size + phi.size,)
+    reference = train(config)
+    _assert_same_training(reference, train(config, resume_from=back))
+    forgot = back._replace(
+        state=(((theta, (size, memory._replace(previous=None))), (phi, None)), stream)
+    )
+    assert not np.array_equal(train(config, resume_from=forgot).theta, reference.theta)
+
+
 def test_checkpoints_hold_plain_data_only(tmp_path):
     strategy = scipy.optimize.SR1()
     strategy.initialize(2, "inv_hess")

@@ -22,6 +22,7 @@ from hsc_ref.rules import (
     clip_by_global_norm,
     clip_grad_norm,
     newton_type,
+    optimistic,
     project_box,
     sgd,
     spectrum_in,
@@ -137,7 +138,13 @@ def test_line_search_and_projection_need_their_context():
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: sgd(0.1), lambda: adam(0.1), lambda: clip_by_global_norm(1.0)]
+    "make",
+    [
+        lambda: sgd(0.1),
+        lambda: adam(0.1),
+        lambda: clip_by_global_norm(1.0),
+        lambda: optimistic(0.1),
+    ],
 )
 def test_first_order_rules_check_the_gradient_length(make):
     rule = make()
@@ -145,7 +152,9 @@ def test_first_order_rules_check_the_gradient_length(make):
         rule.update(np.ones(2), rule.init(np.zeros(3)))
 
 
-@pytest.mark.parametrize("make", [lambda: sgd(1e308), lambda: adam(1e308, eps=1e-300)])
+@pytest.mark.parametrize(
+    "make", [lambda: sgd(1e308), lambda: adam(1e308, eps=1e-300), lambda: optimistic(1e308)]
+)
 def test_an_overflowing_step_raises_instead_of_returning_inf(make):
     rule = make()
     with pytest.raises(FloatingPointError, match="lr or the gradient is too large"):
@@ -157,3 +166,17 @@ def test_quasi_newton_rules_need_the_iterate(make):
     rule = make()
     with pytest.raises(ValueError, match="needs params="):
         rule.update(np.ones(2), rule.init(np.zeros(2)))
+
+
+def test_optimistic_steps_are_twice_the_gradient_minus_the_previous_one():
+    rule = optimistic(0.25)
+    grads = [np.array([1.0, -2.0]), np.array([0.5, 4.0]), np.array([-3.0, 0.0])]
+    state, steps = rule.init(np.zeros(2)), []
+    for g in grads:
+        step, state = rule.update(g, state)
+        steps.append(step)
+    # x_{t+1} = x_t - 2 lr g_t + lr g_{t-1}, the first with g_{-1} = g_0: exact in binary
+    np.testing.assert_array_equal(steps[0], -0.25 * grads[0])
+    np.testing.assert_array_equal(steps[1], -0.5 * grads[1] + 0.25 * grads[0])
+    np.testing.assert_array_equal(steps[2], -0.5 * grads[2] + 0.25 * grads[1])
+    np.testing.assert_array_equal(state[1].previous, grads[2])

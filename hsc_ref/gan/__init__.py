@@ -3,6 +3,7 @@
 Modules: :mod:`~hsc_ref.gan.data` (the ring, grid and DiracGAN data),
 :mod:`~hsc_ref.gan.game` (models, losses, per-player Hessians, the game Jacobian),
 :mod:`~hsc_ref.gan.metrics` (modes captured, high-quality fraction, reverse KL),
+:mod:`~hsc_ref.gan.methods` (the game-aware methods on the joint gradient field),
 :mod:`~hsc_ref.gan.train` (one loop for every method) and :mod:`~hsc_ref.gan.cli`
 (``hsc-ref gan``). The names users call are re-exported here.
 """
@@ -30,6 +31,7 @@ from hsc_ref.gan.game import (
 from hsc_ref.gan.metrics import N_EVAL, ModeMetrics, mode_metrics
 from hsc_ref.gan.train import (
     DEFAULT_LR,
+    GAME_METHODS,
     HESSIAN_METHODS,
     METHOD_ALIASES,
     METHODS,
@@ -65,6 +67,7 @@ __all__ = [
     "mode_metrics",
     "METHODS",
     "HESSIAN_METHODS",
+    "GAME_METHODS",
     "SCHEDULES",
     "DEFAULT_LR",
     "TrainConfig",

@@ -18,7 +18,7 @@ from hsc_ref import _outputs
 from hsc_ref.gan.data import DATASETS
 from hsc_ref.gan.game import LOSSES
 from hsc_ref.gan.report import GanRun, run_to_folder
-from hsc_ref.gan.train import METHODS, SCHEDULES, TrainConfig
+from hsc_ref.gan.train import GAME_METHODS, METHODS, SCHEDULES, TrainConfig
 
 __all__ = ["add_parser"]
 
@@ -52,8 +52,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=_hidden, default=(16,), help="hidden widths, e.g. 16 or 8,8")
     p.add_argument("--lr", type=float, default=None, help="step size (default: per method)")
     p.add_argument("--mu", type=float, default=1.0, help="damping of 'damped' (default 1)")
+    p.add_argument(
+        "--gamma", type=float, default=None, help="consensus weight of 'conopt' (default 1)"
+    )
+    p.add_argument(
+        "--sga-lambda",
+        type=float,
+        default=None,
+        help="magnitude of the lambda of 'sga'; its sign follows the paper's rule (default 1)",
+    )
     p.add_argument("--loss", default="bce", help=f"generator loss: {', '.join(LOSSES)}")
-    p.add_argument("--schedule", default="alternating", help=f"one of {', '.join(SCHEDULES)}")
+    p.add_argument(
+        "--schedule",
+        default=None,
+        help=f"one of {', '.join(SCHEDULES)} (default alternating; simultaneous for the "
+        f"game methods {', '.join(GAME_METHODS)})",
+    )
     p.add_argument(
         "--spectrum-every",
         type=int,
@@ -77,6 +91,8 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         hidden=tuple(args.hidden),
         lr=args.lr,
         mu=args.mu,
+        gamma=args.gamma,
+        sga_lambda=args.sga_lambda,
         loss=args.loss,
         schedule=args.schedule,
         spectrum_every=args.spectrum_every,

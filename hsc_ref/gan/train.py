@@ -9,6 +9,11 @@ generator, then
   generator steps on ``L_G(theta, phi_new)`` with the same ``(x, z)`` (PyTorch DCGAN order);
 * ``"simultaneous"``: both players step from ``(theta, phi)``.
 
+The game-aware methods of :mod:`hsc_ref.gan.methods` (:data:`GAME_METHODS`) update both
+players at once from the joint field ``v = (grad_theta L_G, grad_phi L_D)`` and its exact
+Jacobian, on the step's batch; they are defined for ``"simultaneous"`` updates only, which is
+their default schedule (the others default to ``"alternating"``).
+
 Methods (``lr`` defaults in :data:`DEFAULT_LR`):
 
 ``"article"``  the article's loop as written (``docs/design.md``, "GAN setup and metrics"):
@@ -21,6 +26,10 @@ Methods (``lr`` defaults in :data:`DEFAULT_LR`):
 ``"newton"``   pseudo-inverse Newton; ``"saddle_free"`` (alias ``"abs"``); ``"damped"``
                Levenberg-Marquardt ``(H + mu I)^+`` (``mu`` from the config).
 ``"sgd"``, ``"adam"`` (betas (0.5, 0.999), no clipping), ``"sr1"`` (SciPy SR1, inverse form).
+``"conopt"``, ``"sga"``, ``"cgd"``, ``"extragradient"``, ``"optimistic"``: consensus
+               optimization (``gamma``), symplectic gradient adjustment (``sga_lambda``),
+               competitive gradient descent, extragradient and optimistic gradient descent;
+               their updates are written in :mod:`hsc_ref.gan.methods`.
 
 Per step the history records both losses, gradient norms (before clipping), step norms, wall
 time of the update (what the method itself needs: for Adam only gradients, for the article's
@@ -41,10 +50,12 @@ batches and the evaluation noise, so the same config gives bit-identical results
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import autograd
 import numpy as np
 
 from hsc_ref import _limits, _validation
@@ -60,6 +71,7 @@ from hsc_ref.gan.game import (
     player_losses,
     player_value_grad_hessian,
 )
+from hsc_ref.gan.methods import GAME_METHODS, GameRule, game_field, game_rule
 from hsc_ref.gan.metrics import N_EVAL, mode_metrics
 from hsc_ref.loop import CheckpointFn, LoopProgress, rule_step, run_loop, summary_record
 from hsc_ref.rules import (
@@ -71,12 +83,16 @@ from hsc_ref.rules import (
     sgd,
     sr1,
 )
+from hsc_ref.spectral import decompose
 
 __all__ = [
     "METHODS",
     "HESSIAN_METHODS",
+    "GAME_METHODS",
     "SCHEDULES",
     "DEFAULT_LR",
+    "METHOD_OPTIONS",
+    "DEFAULT_OPTIONS",
     "TrainConfig",
     "TrainResult",
     "METHOD_ALIASES",
@@ -86,7 +102,17 @@ __all__ = [
     "train",
 ]
 
-METHODS = ("article", "hsc", "newton", "saddle_free", "damped", "sgd", "adam", "sr1")
+METHODS = (
+    "article",
+    "hsc",
+    "newton",
+    "saddle_free",
+    "damped",
+    "sgd",
+    "adam",
+    "sr1",
+    *GAME_METHODS,
+)
 """Trainer names accepted by :class:`TrainConfig`."""
 
 HESSIAN_METHODS = ("hsc", "newton", "saddle_free", "damped")
@@ -104,8 +130,22 @@ DEFAULT_LR = {
     "sgd": 0.05,
     "adam": 1e-3,
     "sr1": 0.1,
+    "conopt": 0.1,
+    "sga": 0.1,
+    "cgd": 0.1,
+    "extragradient": 0.1,
+    "optimistic": 0.1,
 }
 """Step size of each method when the config leaves ``lr`` unset."""
+
+METHOD_OPTIONS = {"damped": ("mu",), "conopt": ("gamma",), "sga": ("sga_lambda",)}
+"""The :class:`TrainConfig` fields each method reads besides ``lr`` (a method not listed reads
+none): ``mu`` the damping of ``damped``, ``gamma`` the consensus weight of ``conopt``,
+``sga_lambda`` the magnitude of SGA's ``lambda``. ``gamma`` and ``sga_lambda`` given to another
+method are refused; ``mu`` has a default in every config."""
+
+DEFAULT_OPTIONS = {"mu": 1.0, "gamma": 1.0, "sga_lambda": 1.0}
+"""The value of each :data:`METHOD_OPTIONS` field when the config leaves it unset."""
 
 METHOD_ALIASES = {"abs": "saddle_free"}
 """Other accepted method names."""
@@ -137,12 +177,19 @@ class TrainConfig:
         Hidden activation of both MLPs.
     loss : {"bce", "minimax"}
         Generator loss; the article's loop requires ``"bce"``.
-    schedule : {"alternating", "simultaneous"}
-        Update order; the article's loop is alternating.
+    schedule : {"alternating", "simultaneous"} or None
+        Update order; the article's loop is alternating, the :data:`GAME_METHODS` are
+        simultaneous. ``None`` (the default) takes ``"simultaneous"`` for the game methods and
+        ``"alternating"`` for the others.
     lr : float or None
         Step size; ``None`` takes :data:`DEFAULT_LR`.
     mu : float
         Damping of ``"damped"``.
+    gamma : float or None
+        Consensus weight of ``"conopt"`` (``None``: 1); refused for other methods.
+    sga_lambda : float or None
+        Magnitude of ``lambda`` of ``"sga"`` (``None``: 1; its sign is the paper's rule);
+        refused for other methods.
     spectrum_every : int
         Period of the spectrum diagnostics for rules that do not need the Hessian; 0 (the
         default) computes none. Rules that use ``H`` record theirs every step.
@@ -163,9 +210,11 @@ class TrainConfig:
     noise_dim: int = 2
     activation: str = "tanh"
     loss: str = "bce"
-    schedule: str = "alternating"
+    schedule: str | None = None
     lr: float | None = None
     mu: float = 1.0
+    gamma: float | None = None
+    sga_lambda: float | None = None
     spectrum_every: int = 0
     n_eval: int = N_EVAL
     hessian_route: str = "auto"
@@ -178,8 +227,27 @@ class TrainConfig:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.hessian_route not in ROUTES:
             raise ValueError(f"hessian_route must be one of {ROUTES}, got {self.hessian_route!r}")
+        if self.schedule is None:
+            default = "simultaneous" if self.method in GAME_METHODS else "alternating"
+            object.__setattr__(self, "schedule", default)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.method in GAME_METHODS and self.schedule != "simultaneous":
+            raise ValueError(
+                f"method {self.method!r} is defined for schedule='simultaneous' only, "
+                f"got schedule={self.schedule!r}"
+            )
+        for name in ("gamma", "sga_lambda"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            takers = [m for m, names in METHOD_OPTIONS.items() if name in names]
+            if name not in METHOD_OPTIONS.get(self.method, ()):
+                raise ValueError(
+                    f"{name} applies only to method {' or '.join(map(repr, takers))}, got "
+                    f"{name}={value!r} with method={self.method!r}"
+                )
+            _validation.check_positive(value, name)
         for name in ("steps", "batch", "n_eval", "noise_dim"):
             _validation.check_count(getattr(self, name), name, minimum=1)
         _validation.check_count(self.seed, "seed")
@@ -198,6 +266,19 @@ class TrainConfig:
     def step_size(self) -> float:
         """``lr``, or the method's default."""
         return DEFAULT_LR[self.method] if self.lr is None else float(self.lr)
+
+    def option(self, name: str) -> float:
+        """A :data:`METHOD_OPTIONS` field's value, or its default (:data:`DEFAULT_OPTIONS`).
+
+        Examples
+        --------
+        >>> TrainConfig(method="conopt", gamma=10.0).option("gamma")
+        10.0
+        >>> TrainConfig(method="sga").option("sga_lambda")
+        1.0
+        """
+        value = getattr(self, name)
+        return DEFAULT_OPTIONS[name] if value is None else float(value)
 
     def game(self):
         """The :class:`~hsc_ref.gan.Game` this config plays."""
@@ -258,6 +339,11 @@ def make_rule(method: str, lr: float, mu: float = 1.0, *, generator: bool = Fals
     array([-0.5, -0. ])
     """
     method = METHOD_ALIASES.get(method, method)
+    if method in GAME_METHODS:
+        raise ValueError(
+            f"method {method!r} updates both players jointly: it has no per-player rule "
+            f"(hsc_ref.gan.methods.game_rule gives its GameRule)"
+        )
     if method == "article" and generator:
         return chain(article_curvature(), article_optimizer(lr))
     if method in ("article", "adam"):  # the article's Adam, unclipped
@@ -268,6 +354,15 @@ def make_rule(method: str, lr: float, mu: float = 1.0, *, generator: bool = Fals
     if method in HESSIAN_METHODS:
         return newton_type(method, lr=lr, **({"mu": mu} if method == "damped" else {}))
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def _config_game_rule(config: TrainConfig) -> GameRule:
+    return game_rule(
+        config.method,
+        config.step_size,
+        gamma=config.option("gamma"),
+        sga_lambda=config.option("sga_lambda"),
+    )
 
 
 def _history_names() -> tuple[str, ...]:
@@ -293,7 +388,9 @@ def train(
     checkpoint : callable, optional
         ``checkpoint(progress, reason)`` with a :class:`~hsc_ref.loop.LoopProgress` whose
         state is ``(((theta, g_state), (phi, d_state)), stream_state)`` (the rules' states
-        and the training batches' generator state): every ``checkpoint_every`` steps
+        and the training batches' generator state; for the :data:`GAME_METHODS`, which update
+        both players jointly, ``g_state`` is the joint rule's state and ``d_state`` is None):
+        every ``checkpoint_every`` steps
         (``"periodic"``), at Ctrl-C (``"interrupted"``, then the ``KeyboardInterrupt``
         propagates) and once the loop is done, before the evaluation (``"finished"``).
     checkpoint_every : int, default 0
@@ -325,13 +422,22 @@ def train(
     init_seq, stream_seq, eval_seq = np.random.SeedSequence(int(config.seed)).spawn(3)
     fg = init_game(config.game(), np.random.default_rng(init_seq))
     lr = config.step_size
-    gen_rule = make_rule(config.method, lr, config.mu, generator=True)
-    disc_rule = make_rule(config.method, lr, config.mu)
-    players = ((fg.theta.copy(), gen_rule.init(fg.theta)), (fg.phi.copy(), disc_rule.init(fg.phi)))
     stream = np.random.default_rng(stream_seq)
     if resume_from is not None:
         stream.bit_generator.state = resume_from.state[1]
-    step = _game_step(config, fg, gen_rule, disc_rule, stream)
+    if config.method in GAME_METHODS:
+        rule = _config_game_rule(config)
+        w0 = np.concatenate([fg.theta, fg.phi])
+        players = ((fg.theta.copy(), rule.init(w0)), (fg.phi.copy(), None))
+        step = _joint_step(config, fg, rule, stream)
+    else:
+        gen_rule = make_rule(config.method, lr, config.option("mu"), generator=True)
+        disc_rule = make_rule(config.method, lr, config.option("mu"))
+        players = (
+            (fg.theta.copy(), gen_rule.init(fg.theta)),
+            (fg.phi.copy(), disc_rule.init(fg.phi)),
+        )
+        step = _game_step(config, fg, gen_rule, disc_rule, stream)
     callback = None if progress is None else (lambda t, _record: progress(t))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked per step
         res = run_loop(
@@ -369,7 +475,8 @@ def memory_parts(config: TrainConfig) -> list[tuple[str, int]]:
 
     Each ``what`` starts with the config field (``hidden``, ``batch``, ``steps``,
     ``n_eval``). The parts, each an upper bound: the larger player's exact Hessian and its
-    ``eigh`` (counted whatever the method: the diagnostics and the final matrices need it), a
+    ``eigh`` (counted whatever the method: the diagnostics and the final matrices need it; for
+    ``"cgd"``, which solves with the game's blocks every step, the joint matrices), a
     step's batch through the batched Hessian route's parameter copies, the per-step history,
     the evaluation samples.
 
@@ -382,7 +489,12 @@ def memory_parts(config: TrainConfig) -> list[tuple[str, int]]:
     d = game.data.centers.shape[1]
     widths = [] if config.data == "dirac" else list(config.hidden)
     sizes_g, sizes_d = [game.noise_dim, *widths, d], [d, *widths, 1]
-    n = max(sum(a * b + b for a, b in itertools.pairwise(s)) for s in (sizes_g, sizes_d))
+    n_g, n_d = (sum(a * b + b for a, b in itertools.pairwise(s)) for s in (sizes_g, sizes_d))
+    n = max(n_g, n_d)
+    matrix = f"the exact {n} x {n} Hessian and its eigh"
+    if config.method == "cgd":  # the game's joint matrices, of order n_g + n_d
+        n = n_g + n_d
+        matrix = f"the exact {n} x {n} game matrices and the CGD solves"
     copies = min(BATCHED_CHUNK_SIZE, n)
     activations = sum(sizes_g) + sum(sizes_d)
     modes = game.data.centers.shape[0]
@@ -393,7 +505,7 @@ def memory_parts(config: TrainConfig) -> list[tuple[str, int]]:
         route, per_sample = "on the exact MLP route", n * _BYTES_PER_SAMPLE_PARAMETER
     return [
         (
-            f"hidden = {tuple(config.hidden)} (the exact {n} x {n} Hessian and its eigh)",
+            f"hidden = {tuple(config.hidden)} ({matrix})",
             6 * 8 * n * n,
         ),
         (f"batch = {config.batch} (each batch {route})", config.batch * per_sample),
@@ -481,6 +593,52 @@ def _game_step(
             record[f"step_norm_{name}"] = float(np.linalg.norm(out.step))
             record |= summary_record(out.spectrum, f"_{name}")
         players = ((theta + out_g.step, out_g.state), (phi + out_d.step, out_d.state))
+        return (players, stream.bit_generator.state), record
+
+    return step
+
+
+def _joint_step(
+    config: TrainConfig, fg: FlatGame, rule: GameRule, stream: np.random.Generator
+) -> Callable:
+    """The loop's step of a game method: draw a batch, step both players from ``(theta, phi)``.
+
+    The timed region holds what the method needs: both losses and gradients (the field
+    ``v``) and the rule's update with the products, fields or blocks it asks for.
+    """
+    n_g = fg.theta.shape[0]
+
+    def step(t: int, carry: tuple) -> tuple | None:
+        ((theta, state), (phi, _)), _stream_state = carry
+        x_real = sample(fg.game.data, config.batch, stream)
+        z = stream.standard_normal((config.batch, fg.game.noise_dim))
+        losses = player_losses(fg, x_real, z)
+        start = time.perf_counter()
+        value_g, grad_g = autograd.value_and_grad(lambda th: losses.generator(th, phi))(theta)
+        value_d, grad_d = autograd.value_and_grad(lambda ph: losses.discriminator(theta, ph))(phi)
+        v = np.concatenate([grad_g, grad_d])
+        if not np.all(np.isfinite(v)) or not np.isfinite(value_g) or not np.isfinite(value_d):
+            return None
+        w = np.concatenate([theta, phi])
+        field = game_field(fg, theta, phi, x_real, z, route=config.hessian_route, losses=losses)
+        try:
+            dw, state = rule.update(v, state, params=w, game=field)
+        except FloatingPointError:  # the rule refused an overflowing or singular step
+            return None
+        wall = time.perf_counter() - start
+        record = {"wall_time": wall, "loss_g": float(value_g), "loss_d": float(value_d)}
+        for name, grad, part in (("g", grad_g, dw[:n_g]), ("d", grad_d, dw[n_g:])):
+            record[f"grad_norm_{name}"] = float(np.linalg.norm(grad))
+            record[f"step_norm_{name}"] = float(np.linalg.norm(part))
+        if config.spectrum_every > 0 and t % config.spectrum_every == 0:  # outside the timing
+            for name, player in (("g", "generator"), ("d", "discriminator")):
+                H = player_value_grad_hessian(
+                    fg, theta, phi, x_real, z, player=player, route=config.hessian_route
+                ).hessian
+                record |= summary_record(
+                    decompose(H) if np.all(np.isfinite(H)) else None, f"_{name}"
+                )
+        players = ((theta + dw[:n_g], state), (phi + dw[n_g:], None))
         return (players, stream.bit_generator.state), record
 
     return step

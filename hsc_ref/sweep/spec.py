@@ -45,7 +45,15 @@ from typing import Any
 from hsc_ref.corrections import get_correction
 from hsc_ref.gan.data import DATASETS
 from hsc_ref.gan.game import LOSSES
-from hsc_ref.gan.train import DEFAULT_LR, METHOD_ALIASES, METHODS, SCHEDULES, TrainConfig
+from hsc_ref.gan.train import (
+    DEFAULT_LR,
+    GAME_METHODS,
+    METHOD_ALIASES,
+    METHOD_OPTIONS,
+    METHODS,
+    SCHEDULES,
+    TrainConfig,
+)
 from hsc_ref.style.images import BUNDLED_IMAGES
 from hsc_ref.style.loss import CONVENTIONS
 from hsc_ref.style.optimize import IMAGE_METHODS, MAX_DENSE_UNKNOWNS
@@ -224,7 +232,18 @@ def _option_words(kind: str, name: str, value: Any) -> list[str]:
 
 
 _COMMON_KEYS = ("methods", "steps", "lr", "seeds", "tune_seeds", "confirm_seeds", "criterion")
-_GAN_KEYS = ("data", "hidden", "batch", "n_eval", "loss", "schedule", "mu", "spectrum_every")
+_GAN_KEYS = (
+    "data",
+    "hidden",
+    "batch",
+    "n_eval",
+    "loss",
+    "schedule",
+    "mu",
+    "spectrum_every",
+    "gamma",
+    "sga_lambda",
+)
 _STYLE_KEYS = (
     "sizes",
     "content",
@@ -315,7 +334,8 @@ class Section:
     fixed : dict
         Options shared by every run of the table.
     method_options : dict of str to dict
-        Options of one method's runs (style: ``mu``, ``delta``).
+        Options of one method's runs (style: ``mu``, ``delta``; GAN: the game methods'
+        ``schedule``, ``gamma``, ``sga_lambda``).
     seeds, tune_seeds, confirm_seeds : tuple of int
         Repeats (grid mode), or the tuning and confirmation seeds (tune-confirm mode).
     criterion : tuple of str
@@ -411,6 +431,30 @@ def _gan_fixed(table: Mapping[str, Any]) -> dict[str, Any]:
     fixed["schedule"] = _choice(table.get("schedule", "alternating"), "gan.schedule", SCHEDULES)
     fixed["mu"] = _number(table.get("mu", 1.0), "gan.mu")
     return fixed
+
+
+def _gan_method_options(table: Mapping[str, Any], methods: Sequence[str]) -> dict:
+    """The game methods' options: ``schedule`` ``"simultaneous"`` when the spec sets none (the
+    only one they are defined for), ``gamma`` (``conopt``) and ``sga_lambda`` (``sga``)."""
+    options: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    if "schedule" not in table:
+        for method in methods:
+            if method in GAME_METHODS:
+                options[method]["schedule"] = "simultaneous"
+    for name in ("gamma", "sga_lambda"):
+        if name not in table:
+            continue
+        value = _number(table[name], f"gan.{name}")
+        takers = [m for m in methods if name in METHOD_OPTIONS.get(m, ())]
+        if not takers:
+            wanted = [m for m, names in METHOD_OPTIONS.items() if name in names]
+            raise SpecError(
+                f"gan.{name} applies only to method {' or '.join(wanted)}, which gan.methods "
+                f"does not list (remove gan.{name})"
+            )
+        for method in takers:
+            options[method][name] = value
+    return {m: o for m, o in options.items() if o}
 
 
 def _style_settings(table: Mapping[str, Any], methods: Sequence[str]) -> tuple[dict, ...]:
@@ -511,7 +555,10 @@ def _section(kind: str, table: Any, mode: str) -> Section:
         settings, fixed = _gan_settings(table), _gan_fixed(table)
     else:
         settings, fixed = _style_settings(table, methods), _style_fixed(table)
-    per_method = _style_method_options(table, methods) if kind == "style" else {}
+    if kind == "style":
+        per_method = _style_method_options(table, methods)
+    else:
+        per_method = _gan_method_options(table, methods)
     section = Section(
         kind,
         tuple(methods),

@@ -64,6 +64,10 @@ def test_gan_command_refuses_to_overwrite_without_force(tmp_path, capsys):
         (["--steps", "0"], "steps must be a positive integer"),
         (["--schedule", "random"], "schedule must be one of"),
         (["--lr", "-1"], "lr must be"),
+        (["--gamma", "2"], "gamma applies only to method 'conopt'"),
+        (["--method", "conopt", "--sga-lambda", "2"], "--sga-lambda applies only to method 'sga'"),
+        (["--method", "cgd", "--schedule", "alternating"], "defined for schedule='simultaneous'"),
+        (["--method", "conopt", "--gamma", "-1"], "gamma must be"),
     ],
 )
 def test_gan_command_reports_bad_input_in_one_line(tmp_path, capsys, extra, message):
@@ -127,3 +131,25 @@ def test_missing_tqdm_trains_without_a_bar(tmp_path, capsys, monkeypatch):
     args = ["gan", "--out", str(tmp_path), "--no-plots", "--steps", "2", "--hidden", "4"]
     assert main([*args, "--batch", "8", "--n-eval", "40"]) == 0
     assert "install tqdm" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("method", "extra"),
+    [
+        ("conopt", ["--gamma", "2"]),
+        ("sga", ["--sga-lambda", "0.5"]),
+        ("cgd", []),
+        ("extragradient", []),
+        ("optimistic", ["--lr", "0.05"]),
+    ],
+)
+def test_gan_command_runs_each_game_method_simultaneously_with_its_options(
+    tmp_path, capsys, method, extra
+):
+    args = ["gan", "--method", method, *extra, "--out", str(tmp_path), "--no-plots", *TINY]
+    assert main(args) == 0
+    config = json.loads((tmp_path / "metrics.json").read_text())["config"]
+    assert config["method"] == method and config["schedule"] == "simultaneous"
+    assert config["gamma"] == (2.0 if method == "conopt" else None)
+    assert config["sga_lambda"] == (0.5 if method == "sga" else None)
+    assert f"{method} on ring, 2 steps" in capsys.readouterr().out

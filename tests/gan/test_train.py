@@ -13,10 +13,15 @@ from hsc_ref.derivatives import hessian
 from hsc_ref.gan.data import sample
 from hsc_ref.gan.game import init_game, mlp_game, player_losses
 from hsc_ref.gan.train import (
+    DEFAULT_LR,
+    DEFAULT_OPTIONS,
+    GAME_METHODS,
     HESSIAN_METHODS,
+    METHOD_OPTIONS,
     METHODS,
     TrainConfig,
     make_rule,
+    memory_parts,
     train,
 )
 from hsc_ref.layout import flatten, layers_from_torch_linear, layers_to_torch_linear
@@ -145,7 +150,10 @@ def test_hsc_first_step_on_diracgan_is_the_hand_computed_one(schedule):
     assert result.phi[0] == pytest.approx(psi, abs=8 * EPS)
 
 
-@pytest.mark.parametrize("method", METHODS)
+PLAYER_METHODS = tuple(m for m in METHODS if m not in GAME_METHODS)
+
+
+@pytest.mark.parametrize("method", PLAYER_METHODS)
 def test_each_rule_reduces_a_convex_discriminator_loss(method):
     # a linear discriminator is logistic regression: L_D is convex in phi
     game = mlp_game("ring", hidden=())
@@ -266,6 +274,11 @@ def test_dirac_run_reports_distance_to_equilibrium():
         ({"activation": "gelu"}, "activation must be one of"),
         ({"seed": -1}, "seed must be a non-negative integer"),
         ({"spectrum_every": -1}, "spectrum_every must be a non-negative integer"),
+        ({"method": "sga", "schedule": "alternating"}, "defined for schedule='simultaneous'"),
+        ({"method": "hsc", "gamma": 2.0}, "gamma applies only to method 'conopt'"),
+        ({"method": "conopt", "sga_lambda": 2.0}, "sga_lambda applies only to method 'sga'"),
+        ({"method": "conopt", "gamma": 0.0}, "gamma must be"),
+        ({"method": "sga", "sga_lambda": -1.0}, "sga_lambda must be"),
     ],
 )
 def test_bad_config_is_rejected_with_the_rule(kwargs, match):
@@ -297,3 +310,53 @@ def test_the_exact_hessian_route_trains_as_the_autograd_reference():
     np.testing.assert_array_equal(exact.history["rank_g"], reference.history["rank_g"])
     with pytest.raises(ValueError, match="hessian_route must be one of"):
         TrainConfig(hessian_route="fast")
+
+
+# --------------------------------------------------------------------------- game methods
+
+
+def test_game_methods_default_to_simultaneous_and_the_others_to_alternating():
+    for method in METHODS:
+        want = "simultaneous" if method in GAME_METHODS else "alternating"
+        assert TrainConfig(method=method).schedule == want
+        assert DEFAULT_LR[method] > 0
+    # every declared option is a config field with a default, and only game methods and
+    # damped declare any
+    fields = TrainConfig.__dataclass_fields__
+    assert {n for names in METHOD_OPTIONS.values() for n in names} == set(DEFAULT_OPTIONS)
+    assert set(DEFAULT_OPTIONS) <= set(fields) and set(METHOD_OPTIONS) <= set(METHODS)
+
+
+@pytest.mark.parametrize("method", GAME_METHODS)
+def test_each_game_method_trains_records_every_field_and_is_bit_identical(method):
+    config = TrainConfig(method=method, steps=3, spectrum_every=2, **TINY)
+    a, b = train(config), train(config)
+    for key in ("loss_g", "loss_d", "grad_norm_g", "grad_norm_d", "step_norm_g", "wall_time"):
+        assert np.isfinite(a.history[key]).all(), key
+    # spectra only where asked (steps 0 and 2), outside the update
+    assert np.isfinite(a.history["rank_g"]).tolist() == [True, False, True]
+    assert a.metrics["diverged_at"] is None
+    for key in a.history.keys() - {"wall_time"}:
+        np.testing.assert_array_equal(a.history[key], b.history[key])
+    np.testing.assert_array_equal(a.theta, b.theta)
+    with pytest.raises(ValueError, match="updates both players jointly"):
+        make_rule(method, 0.1)
+
+
+def test_a_game_method_reads_its_own_option_only():
+    base = dict(method="conopt", steps=2, **TINY)
+    default, explicit, other = (
+        train(TrainConfig(**base)),
+        train(TrainConfig(**base, gamma=DEFAULT_OPTIONS["gamma"])),
+        train(TrainConfig(**base, gamma=5.0)),
+    )
+    np.testing.assert_array_equal(default.theta, explicit.theta)  # None means the default
+    assert not np.array_equal(default.theta, other.theta)  # gamma enters the step
+    sga = [train(TrainConfig(**{**base, "method": "sga"}, sga_lambda=lam)) for lam in (1.0, 3.0)]
+    assert not np.array_equal(sga[0].phi, sga[1].phi)
+
+
+def test_cgd_counts_the_joint_game_matrices_it_solves_with():
+    hessian_part = memory_parts(TrainConfig(method="cgd"))[0][0]
+    assert "the exact 147 x 147 game matrices" in hessian_part  # n_g + n_d = 82 + 65
+    assert "82 x 82 Hessian" in memory_parts(TrainConfig(method="conopt"))[0][0]

@@ -154,6 +154,8 @@ def test_run_keys_are_stable_and_differ_when_any_option_differs():
     [
         "[gan]\ndata = ['grid']\nhidden = [[8, 8]]\nmethods = ['damped']\nmu = 0.5\n"
         "schedule = 'simultaneous'\nloss = 'minimax'\nspectrum_every = 3\nn_eval = 100",
+        "[gan]\ndata = ['dirac']\nmethods = ['conopt']\ngamma = 10.0\nsteps = 3",
+        "[gan]\ndata = ['dirac']\nmethods = ['sga']\nsga_lambda = 0.5\nsteps = 3",
         "[style]\nsizes = [6]\nmethods = ['damped']\nmu = 0.1\nline_search = true\n"
         "style_weight = 1e4\nconvention = 'keras_example'\ncontent = 'waves'\nimage_seed = 3",
     ],
@@ -193,3 +195,23 @@ def test_the_specs_the_docs_show_and_ship_are_valid_and_plan_what_the_page_says(
     assert shipped["tiny-protocol.toml"].planned_count() == 241  # "A sweep of 241 runs"
     assert shipped["tiny-protocol.toml"].mode == "tune-confirm"
     assert shipped["per-step-cost.toml"].planned_count() == 14 + 7
+
+
+def test_game_methods_run_simultaneously_and_take_their_own_parameters_only():
+    spec = parse_spec(
+        "[gan]\ndata = ['dirac']\nmethods = ['hsc', 'conopt', 'sga', 'cgd']\n"
+        "gamma = 10.0\nsga_lambda = 2.0\nsteps = 3"
+    )
+    runs = {r.method: r.config for r in spec.grid_runs()}
+    assert {m: c["schedule"] for m, c in runs.items()} == {
+        "hsc": "alternating",
+        "conopt": "simultaneous",
+        "sga": "simultaneous",
+        "cgd": "simultaneous",
+    }
+    assert [runs[m].get("gamma") for m in runs] == [None, 10.0, None, None]
+    assert [runs[m].get("sga_lambda") for m in runs] == [None, None, 2.0, None]
+    with pytest.raises(SpecError, match=r"gan\.gamma applies only to method conopt"):
+        parse_spec("[gan]\nmethods = ['hsc']\ngamma = 2.0")
+    with pytest.raises(SpecError, match="defined for schedule='simultaneous' only"):
+        parse_spec("[gan]\nmethods = ['optimistic']\nschedule = 'alternating'")
