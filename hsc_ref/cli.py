@@ -1,10 +1,11 @@
 """Command line: ``hsc-ref demo | info | correct | gan | style | golden | sweep``; ``main(argv)``.
 
 Each command parses its options, calls one library function and prints: ``demo`` the
-sections of :data:`DEMO_SECTIONS`, ``correct`` :func:`hsc_ref.correct_files.correct_to_folder`,
-``gan`` :func:`hsc_ref.gan.report.run_to_folder`, ``style`` :func:`hsc_ref.style.run.run_to_folder`,
-``golden`` :mod:`hsc_ref.golden`, ``sweep`` :func:`hsc_ref.sweep.engine.run_sweep`. Every command
-runs with its BLAS pools sized by :mod:`hsc_ref._threads` (``--blas-threads``).
+sections of :data:`DEMO_SECTIONS`, ``correct``
+:func:`hsc_ref.lab.correct_files.correct_to_folder`, ``gan``
+:func:`hsc_ref.lab.gan_run.run_to_folder`, ``style`` :func:`hsc_ref.lab.style_run.run_to_folder`,
+``golden`` :mod:`hsc_ref.golden`, ``sweep`` :func:`hsc_ref.lab.sweep.engine.run_sweep`. Every
+command runs with its BLAS pools sized by :mod:`hsc_ref.lab._threads` (``--blas-threads``).
 ``python -m hsc_ref`` runs the same :func:`main`.
 """
 
@@ -25,15 +26,16 @@ from typing import NoReturn
 
 import numpy as np
 
-from hsc_ref import __version__, _threads
-from hsc_ref.correct_files import correct_to_folder
+from hsc_ref import __version__
 from hsc_ref.demo import core_report
 from hsc_ref.gan import cli as gan_cli
 from hsc_ref.gan.demo import gan_demo
 from hsc_ref.golden import cli as golden_cli
+from hsc_ref.lab import _threads
+from hsc_ref.lab.correct_files import correct_to_folder
+from hsc_ref.lab.sweep import cli as sweep_cli
 from hsc_ref.style import cli as style_cli
 from hsc_ref.style.demo import style_demo
-from hsc_ref.sweep import cli as sweep_cli
 
 __all__ = ["main", "build_parser", "DEMO_SECTIONS", "SUBCOMMANDS", "EXIT_CODES"]
 

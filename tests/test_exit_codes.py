@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hsc_ref import _outputs, cli
+from hsc_ref import cli
 from hsc_ref.cli import EXIT_CODES, main
+from hsc_ref.lab import _outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@
 The rules (``docs/design.md``, "Rules of the architecture", 1 and 2):
 
 - the core, every module at the root of ``hsc_ref`` (private ones included), never imports
-  ``hsc_ref.gan``, ``hsc_ref.style``, ``hsc_ref.golden``, ``hsc_ref.sweep`` or a ``cli``
+  ``hsc_ref.gan``, ``hsc_ref.style``, ``hsc_ref.golden``, ``hsc_ref.lab.sweep`` or a ``cli``
   module; only the top-level command line, ``hsc_ref.cli`` and ``hsc_ref.__main__``, composes
   the subcommands;
 - ``hsc_ref.gan`` and ``hsc_ref.style`` never import each other;
@@ -30,13 +30,13 @@ import pytest
 
 PACKAGE = "hsc_ref"
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
-APPLICATIONS = ("hsc_ref.gan", "hsc_ref.style", "hsc_ref.golden", "hsc_ref.sweep")
+APPLICATIONS = ("hsc_ref.gan", "hsc_ref.style", "hsc_ref.golden", "hsc_ref.lab.sweep")
 COMPOSERS = frozenset({"hsc_ref.cli", "hsc_ref.__main__"})
 """The top-level command line: the only modules allowed to import the subcommands' CLIs."""
 
 CORE_RULE = (
     "the core (modules at the root of hsc_ref) never imports hsc_ref.gan, hsc_ref.style, "
-    "hsc_ref.golden, hsc_ref.sweep or a cli module"
+    "hsc_ref.golden, hsc_ref.lab.sweep or a cli module"
 )
 APPS_RULE = "hsc_ref.gan and hsc_ref.style never import each other"
 CLI_RULE = "only hsc_ref.cli and hsc_ref.__main__ import a cli module"

@@ -1,4 +1,4 @@
-"""Output sets (``hsc_ref._outputs``): a folder appears complete or not at all, ``--force``
+"""Output sets (``hsc_ref.lab._outputs``): a folder appears complete or not at all, ``--force``
 replaces it as a whole, nothing but the set's own files is ever replaced, and of two writers
 one wins and the other fails with a clear message."""
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hsc_ref import _outputs
 from hsc_ref.cli import main
-from hsc_ref.gan.report import OUTPUT_FILES, PLOT_FILES
+from hsc_ref.lab import _outputs
+from hsc_ref.lab.gan_run import OUTPUT_FILES, PLOT_FILES
 
 NAMES = ("a.txt", "b.txt")
 

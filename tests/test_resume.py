@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from hsc_ref import _checkpoint, _outputs
-from hsc_ref.gan import report
 from hsc_ref.gan.train import METHODS, TrainConfig, train
+from hsc_ref.lab import _checkpoint, _outputs, style_run
+from hsc_ref.lab import gan_run as report
 from hsc_ref.loop import LoopProgress
 from hsc_ref.rules import AdamState, NewtonState
-from hsc_ref.style import run as style_run
 
 WALL_CLOCK = {"wall_time", "wall_time_per_step", "times_s"}
 """Entries that record seconds: the only ones a resumed run may change."""

@@ -1,4 +1,4 @@
-"""BLAS pool sizing of the commands (hsc_ref._threads): the setting, the sizes, the limits."""
+"""BLAS pool sizing of the commands (hsc_ref.lab._threads): the setting, the sizes, the limits."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from hsc_ref import _threads
 from hsc_ref.cli import main
+from hsc_ref.lab import _threads
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from tables import ROOT, Table
 
-from hsc_ref._threads import SMALL_N
+from hsc_ref.lab._threads import SMALL_N
 
 __all__ = [
     "TARGET",
@@ -215,7 +215,7 @@ def _winners_sentence(orders: dict[int, dict[int, dict[str, Any]]]) -> str:
 
 
 def _limit_sentence(orders: dict[int, dict[int, dict[str, Any]]]) -> str:
-    limit = f"`auto`'s limit, {SMALL_N} rows (`hsc_ref._threads.SMALL_N`),"
+    limit = f"`auto`'s limit, {SMALL_N} rows (`hsc_ref.lab._threads.SMALL_N`),"
     lost = [n for n, t in orders.items() if n <= SMALL_N and not _one_thread_wins(t)]
     won = [n for n, t in orders.items() if n > SMALL_N and _one_thread_wins(t)]
     if lost or won:

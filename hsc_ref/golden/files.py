@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from hsc_ref import __version__, _io, _outputs, _validation
+from hsc_ref import __version__, _io, _validation
 from hsc_ref.golden.cases import (
     _MATRIX_NAMES,
     _TUNED_INDEX,
@@ -49,6 +49,7 @@ from hsc_ref.golden.cases import (
     build_cases,
     eps_of,
 )
+from hsc_ref.lab import _outputs
 
 __all__ = [
     "SCHEMA_VERSION",

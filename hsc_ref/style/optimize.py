@@ -42,8 +42,9 @@ import autograd
 import numpy as np
 import scipy.optimize
 
-from hsc_ref import _checkpoint, _validation
+from hsc_ref import _validation
 from hsc_ref.corrections import ALIASES, CORRECTIONS
+from hsc_ref.lab import _checkpoint
 from hsc_ref.loop import CheckpointFn, LoopProgress, minimize
 from hsc_ref.rules import (
     Context,

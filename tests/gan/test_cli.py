@@ -12,7 +12,7 @@ import pytest
 
 from hsc_ref.cli import DEMO_SECTIONS, main
 from hsc_ref.gan.demo import gan_demo
-from hsc_ref.gan.report import OUTPUT_FILES, PLOT_FILES
+from hsc_ref.lab.gan_run import OUTPUT_FILES, PLOT_FILES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MANIFEST = "manifest.json"

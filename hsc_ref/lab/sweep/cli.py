@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hsc_ref.sweep.engine import run_sweep
-from hsc_ref.sweep.report import ReportFiles, write_report
+from hsc_ref.lab.sweep.engine import run_sweep
+from hsc_ref.lab.sweep.report import ReportFiles, write_report
 
 __all__ = ["add_parser"]
 

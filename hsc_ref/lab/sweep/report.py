@@ -34,8 +34,8 @@ import numpy as np
 import scipy.stats
 
 from hsc_ref import _extras, _io
-from hsc_ref.sweep.protocol import Plan, Selection, plan
-from hsc_ref.sweep.spec import SweepSpec, parse_spec
+from hsc_ref.lab.sweep.protocol import Plan, Selection, plan
+from hsc_ref.lab.sweep.spec import SweepSpec, parse_spec
 
 __all__ = [
     "RUNS_DIR",

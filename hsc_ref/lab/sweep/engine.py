@@ -8,8 +8,8 @@ The sweep folder::
     runs.csv, summary.csv, protocol.csv, summary.md, plots/   the report (:mod:`.report`)
 
 Each run executes on a Dask worker with one BLAS thread (:func:`execute_run`): it calls the
-same library function as its command (:func:`hsc_ref.gan.report.run_to_folder` or
-:func:`hsc_ref.style.run.run_to_folder`) into a temporary folder on the worker, and sends the
+same library function as its command (:func:`hsc_ref.lab.gan_run.run_to_folder` or
+:func:`hsc_ref.lab.style_run.run_to_folder`) into a temporary folder on the worker, and sends the
 files back as bytes, so workers need no shared file system. The client writes them to
 ``runs/.partial-<key>/`` and renames that folder to ``runs/<key>/``: a run folder is complete
 or absent, and a rerun (after a crash or Ctrl-C) skips every run whose folder exists.
@@ -34,9 +34,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hsc_ref import __version__, _extras, _io, _threads
-from hsc_ref.sweep.protocol import Plan, plan
-from hsc_ref.sweep.report import (
+from hsc_ref import __version__, _extras, _io
+from hsc_ref.lab import _threads
+from hsc_ref.lab.sweep.protocol import Plan, plan
+from hsc_ref.lab.sweep.report import (
     RUN_FILE,
     RUNS_DIR,
     SPEC_FILE,
@@ -44,7 +45,7 @@ from hsc_ref.sweep.report import (
     load_stored,
     write_report,
 )
-from hsc_ref.sweep.spec import RunSpec, SweepSpec, parse_spec, read_spec
+from hsc_ref.lab.sweep.spec import RunSpec, SweepSpec, parse_spec, read_spec
 
 __all__ = [
     "execute_run",
@@ -64,12 +65,12 @@ CONNECT_TIMEOUT = 20
 def _compute(run: RunSpec, out: Path) -> None:
     """What the run's command computes, written to ``out`` (no plots, no progress bar)."""
     if run.kind == "gan":
-        from hsc_ref.gan.report import run_to_folder  # noqa: PLC0415  (light import)
         from hsc_ref.gan.train import TrainConfig  # noqa: PLC0415
+        from hsc_ref.lab.gan_run import run_to_folder  # noqa: PLC0415  (light import)
 
         run_to_folder(TrainConfig(**run.config), out, plots=False, progress=False)
         return
-    from hsc_ref.style.run import run_to_folder as style_to_folder  # noqa: PLC0415
+    from hsc_ref.lab.style_run import run_to_folder as style_to_folder  # noqa: PLC0415
 
     style_to_folder(out, plots=False, progress=False, **run.config)
 
@@ -99,7 +100,7 @@ def execute_run(run: Mapping[str, Any]) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from hsc_ref.sweep.spec import RunSpec
+    >>> from hsc_ref.lab.sweep.spec import RunSpec
     >>> run = RunSpec.build("gan", {"data": "dirac", "method": "hsc", "steps": 2, "lr": 1.0})
     >>> files = execute_run(run.to_json())["files"]
     >>> {"metrics.json", "history.npz", "samples.npz", "matrices.npz"} <= set(files)

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-from hsc_ref import _io, _outputs
+from hsc_ref import _io
+from hsc_ref.lab import _outputs
 from hsc_ref.loop import LoopProgress
 from hsc_ref.rules import AdamState, NewtonState, OptimisticState, QuasiNewtonState, _Size
 from hsc_ref.spectral import Spectrum
@@ -253,7 +254,7 @@ def read(folder: str | os.PathLike) -> tuple[LoopProgress, dict[str, Any]]:
 class Checkpoints:
     """A run's checkpoints in its output set: a :data:`~hsc_ref.loop.CheckpointFn`.
 
-    Each checkpoint replaces the set as a whole (:class:`hsc_ref._outputs.OutputSet`) with
+    Each checkpoint replaces the set as a whole (:class:`hsc_ref.lab._outputs.OutputSet`) with
     :data:`FILES` and a manifest whose status is ``running`` (periodic), ``interrupted``
     (Ctrl-C) or ``failed``, and whose ``steps_completed`` says how far the run got. The
     progress of the reason ``"finished"`` (training done, outputs not yet written) is only

@@ -6,7 +6,7 @@ always written; ``result.png`` and ``figure.png`` (content, style and result sid
 upscaled) need Pillow (extra ``image``), ``losses.png`` (loss per step and per second) needs
 matplotlib (extra ``plot``). Files whose extra is missing are skipped and named in
 :attr:`StyleRun.skipped_line`. The folder is one output set with ``manifest.json``
-(``hsc_ref._outputs``), replaced as a whole only when asked; while the optimizer runs it
+(``hsc_ref.lab._outputs``), replaced as a whole only when asked; while the optimizer runs it
 holds a checkpoint that a resumed run continues.
 """
 
@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsc_ref import _checkpoint, _extras, _io, _limits, _outputs, _validation
+from hsc_ref import _extras, _io, _limits, _validation
 from hsc_ref.corrections import ALIASES, CORRECTIONS
+from hsc_ref.lab import _checkpoint, _outputs
 from hsc_ref.loop import CheckpointFn, LoopProgress
 from hsc_ref.style.images import resolve_image, save_png, side_by_side
 from hsc_ref.style.loss import TransferObjective, feature_extractor, transfer_objective

@@ -3,7 +3,7 @@
 Reads ``H`` (and optionally a gradient ``g``) from pickle-free ``.npy`` files and writes
 ``correction.npz`` (the corrected matrix, ``pinv(H)``, both sets of eigenvalues, the cutoff
 policy and, with ``g``, the HSC step) and ``summary.json`` (ranks, inertias, cutoffs, norms).
-The folder is one output set (``hsc_ref._outputs``): both files and ``manifest.json`` appear
+The folder is one output set (``hsc_ref.lab._outputs``): both files and ``manifest.json`` appear
 together or not at all; an existing set is refused before any work unless asked to replace
 it, and then replaced as a whole.
 """
@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from hsc_ref import _io, _outputs
+from hsc_ref import _io
 from hsc_ref.corrections import ALIASES, CORRECTIONS, CorrectionResult, correct
+from hsc_ref.lab import _outputs
 from hsc_ref.steps import hsc_step
 
 __all__ = ["OUTPUT_FILES", "correction_summary", "check_params", "correct_to_folder"]

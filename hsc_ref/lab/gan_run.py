@@ -6,9 +6,9 @@ samples, mode centres, final ``theta`` and ``phi``), ``history.npz`` (per-step a
 at the final point, :func:`final_matrices`) and the plots ``samples.png``, ``losses.png``
 and ``spectrum.png``. The data files are always written; the plots need matplotlib (extra
 ``plot``) and are skipped without it, which :class:`GanRun` records. The folder is one
-output set with ``manifest.json`` (``hsc_ref._outputs``): it appears whole or not at all, an
+output set with ``manifest.json`` (``hsc_ref.lab._outputs``): it appears whole or not at all, an
 existing set is replaced, as a whole, only when asked, and while training it holds the run's
-latest checkpoint (``hsc_ref._checkpoint``), which a resumed run continues.
+latest checkpoint (``hsc_ref.lab._checkpoint``), which a resumed run continues.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsc_ref import _checkpoint, _extras, _io, _outputs, _validation
+from hsc_ref import _extras, _io, _validation
 from hsc_ref.corrections import correct
 from hsc_ref.gan.data import sample
 from hsc_ref.gan.game import game_matrices, init_game
 from hsc_ref.gan.train import TrainConfig, TrainResult, check_memory, train
+from hsc_ref.lab import _checkpoint, _outputs
 from hsc_ref.loop import LoopProgress
 
 __all__ = [
@@ -139,7 +140,7 @@ def write_outputs(
     """Write a run's data files (and, with matplotlib, the plots) as one output set.
 
     The files and ``manifest.json`` appear in ``out`` together or not at all
-    (``hsc_ref._outputs``); a previous set is replaced as a whole, so no plot of an earlier
+    (``hsc_ref.lab._outputs``); a previous set is replaced as a whole, so no plot of an earlier
     run survives beside new data.
 
     Parameters
