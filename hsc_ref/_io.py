@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import io
 import json
 import os
@@ -277,3 +279,26 @@ def _check_npy_size(shape: tuple[int, ...], dtype: np.dtype, data_bytes: int, wh
     _limits.require_memory(
         nbytes, f"{what} (shape {shape}, {dtype})", hint="hsc_ref loads whole arrays"
     )
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two folders atomically (Linux ``renameat2``); elsewhere with two renames."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        renameat2 = None
+    if renameat2 is not None:
+        result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+        if result == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(code, f"could not exchange {a} and {b}: {os.strerror(code)}")
+    parked = a.with_name(a.name + "-swap")
+    os.rename(b, parked)
+    os.rename(a, b)
+    os.rename(parked, a)

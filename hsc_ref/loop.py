@@ -7,12 +7,21 @@ on a loss: value and gradient, the exact Hessian only when the rule needs it, at
 ``eigh`` (the Newton-type rule's own, reused for the diagnostics). :func:`minimize` puts the
 two together for a single objective; the GAN trainer calls :func:`rule_step` once per player
 inside its own step function.
+
+The functions take plain values and hand back plain values, in the shape of
+``jax.example_libraries.optimizers``: after every completed step ``callback(progress)`` receives
+the loop's whole state as a :class:`LoopProgress` (steps completed; the state, with the
+parameters, the rules' states and any random generator's state; the history so far), and
+``start=progress`` continues from such a state, bit for bit. What to keep of it, and when
+(periodic checkpoints, one at Ctrl-C), is the caller's business: the lab's
+``hsc_ref.lab._checkpoint`` does it for the commands.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import autograd
@@ -28,11 +37,12 @@ from hsc_ref.spectral import Spectrum, decompose
 __all__ = [
     "LoopResult",
     "LoopProgress",
-    "CheckpointFn",
+    "ProgressFn",
     "run_loop",
     "RuleStep",
     "rule_step",
     "MinimizeResult",
+    "MinimizeOptions",
     "minimize",
     "summary_record",
 ]
@@ -62,7 +72,10 @@ class LoopResult(NamedTuple):
 
 
 class LoopProgress(NamedTuple):
-    """Where a loop stands after whole steps: what a checkpoint saves and a resume starts from.
+    """Where a loop stands after whole steps: what a callback sees and ``start`` continues.
+
+    Plain data only (nested tuples, NamedTuples, dicts with string keys, arrays, numbers), so
+    that it can be written as arrays and JSON and read back exactly.
 
     Attributes
     ----------
@@ -71,7 +84,9 @@ class LoopProgress(NamedTuple):
     state : object
         The state after them.
     history : dict of str to ndarray
-        The columns so far (length ``steps``; NaN from ``steps_completed`` on).
+        The columns so far (length ``steps``; NaN from ``steps_completed`` on). These are the
+        loop's own arrays, filled in by the later steps: copy them to keep this moment's rows
+        (writing them to a file does).
     """
 
     steps_completed: int
@@ -79,8 +94,8 @@ class LoopProgress(NamedTuple):
     history: dict[str, np.ndarray]
 
 
-CheckpointFn = Callable[[LoopProgress, str], None]
-"""``checkpoint(progress, reason)`` with ``reason`` ``"periodic"`` or ``"interrupted"``."""
+ProgressFn = Callable[[LoopProgress], None]
+"""``callback(progress)``, called after every completed step with the loop's state."""
 
 
 def run_loop(
@@ -89,10 +104,8 @@ def run_loop(
     steps: int,
     *,
     names: tuple[str, ...] = (),
-    callback: Callable[[int, Mapping[str, float]], None] | None = None,
-    checkpoint: CheckpointFn | None = None,
-    checkpoint_every: int = 0,
-    resume_from: LoopProgress | None = None,
+    callback: ProgressFn | None = None,
+    start: LoopProgress | None = None,
 ) -> LoopResult:
     """Run ``state, record = step(t, state)`` for ``t = 0 .. steps - 1``.
 
@@ -103,22 +116,18 @@ def run_loop(
         floats, or ``None`` when the step's outcome was not finite: the loop then stops and
         keeps the previous state.
     state : object
-        The initial state (ignored with ``resume_from``).
+        The initial state (ignored with ``start``).
     steps : int
         Number of steps (non-negative).
     names : tuple of str, optional
         Columns to create even if no step records them (NaN-filled).
     callback : callable, optional
-        ``callback(t + 1, record)`` after each completed step (progress bars).
-    checkpoint : callable, optional
-        ``checkpoint(progress, reason)`` (:class:`LoopProgress`): every ``checkpoint_every``
-        completed steps before the last (``"periodic"``), and when Ctrl-C stops the loop
-        (``"interrupted"``, with the progress of the last whole step; the
-        ``KeyboardInterrupt`` is raised again afterwards).
-    checkpoint_every : int, default 0
-        Period of the periodic checkpoints (0: none).
-    resume_from : LoopProgress, optional
-        Continue from a checkpoint: the loop runs steps ``steps_completed .. steps - 1`` and
+        ``callback(progress)`` with the :class:`LoopProgress` after each completed step
+        (progress bars, checkpoints). When Ctrl-C stops the loop inside a step, the rows that
+        step began to write are reset to NaN before the ``KeyboardInterrupt`` propagates, so
+        the last progress a callback saw stays whole.
+    start : LoopProgress, optional
+        A progress a callback saw: the loop runs steps ``steps_completed .. steps - 1`` and
         returns what an uninterrupted run returns (given a ``step`` whose outcome depends
         only on ``t`` and the state).
 
@@ -132,15 +141,15 @@ def run_loop(
     >>> res.state, res.history["x"], res.stopped_at
     (1.0, array([4., 2., 1.]), None)
     >>> saved = []
-    >>> _ = run_loop(lambda t, x: (x / 2, {"x": x / 2}), 8.0, 3,
-    ...              checkpoint=lambda p, why: saved.append(p), checkpoint_every=1)
-    >>> resumed = run_loop(lambda t, x: (x / 2, {"x": x / 2}), None, 3, resume_from=saved[0])
+    >>> _ = run_loop(lambda t, x: (x / 2, {"x": x / 2}), 8.0, 3, callback=saved.append)
+    >>> [p.steps_completed for p in saved], saved[0].state
+    ([1, 2, 3], 4.0)
+    >>> resumed = run_loop(lambda t, x: (x / 2, {"x": x / 2}), None, 3, start=saved[0])
     >>> resumed.state, resumed.history["x"]
     (1.0, array([4., 2., 1.]))
     """
     steps = _validation.check_count(steps, "steps")
-    checkpoint_every = _validation.check_count(checkpoint_every, "checkpoint_every")
-    progress = _start(state, steps, names, resume_from)
+    progress = _start(state, steps, names, start)
     history = progress.history
     try:
         for t in range(progress.steps_completed, steps):
@@ -152,40 +161,35 @@ def run_loop(
                 history.setdefault(name, np.full(steps, np.nan))[t] = value
             progress = LoopProgress(t + 1, new_state, history)  # one store: whole steps only
             if callback is not None:
-                callback(t + 1, record)
-            if checkpoint is not None and checkpoint_every and t + 1 < steps:
-                if (t + 1) % checkpoint_every == 0:
-                    checkpoint(progress, "periodic")
+                callback(progress)
     except KeyboardInterrupt:
-        if checkpoint is not None:
-            for column in history.values():  # a row the interrupted step began to write
-                column[progress.steps_completed :] = np.nan
-            checkpoint(progress, "interrupted")
+        for column in history.values():  # a row the interrupted step began to write
+            column[progress.steps_completed :] = np.nan
         raise
     return LoopResult(progress.state, history, steps, None)
 
 
 def _start(
-    state: Any, steps: int, names: tuple[str, ...], resume_from: LoopProgress | None
+    state: Any, steps: int, names: tuple[str, ...], start: LoopProgress | None
 ) -> LoopProgress:
-    """The progress a loop starts from: step 0 with NaN columns, or a checkpoint's copy."""
-    if resume_from is None:
+    """The progress a loop starts from: step 0 with NaN columns, or a copy of ``start``."""
+    if start is None:
         return LoopProgress(0, state, {name: np.full(steps, np.nan) for name in names})
-    if not isinstance(resume_from, LoopProgress):
-        raise TypeError(f"resume_from must be a LoopProgress, got {type(resume_from).__name__}")
-    done = _validation.check_count(resume_from.steps_completed, "steps_completed")
-    history = {
-        name: np.array(column, dtype=np.float64) for name, column in resume_from.history.items()
-    }
+    if not isinstance(start, LoopProgress):
+        raise TypeError(f"start must be a LoopProgress, got {type(start).__name__}")
+    done = _validation.check_count(start.steps_completed, "steps_completed")
+    history = {name: np.array(column, dtype=np.float64) for name, column in start.history.items()}
     wrong = sorted(name for name, column in history.items() if column.shape != (steps,))
     if done > steps or wrong:
         raise ValueError(
-            f"resume_from must come from a loop of {steps} steps, got steps_completed = {done} "
+            f"start must come from a loop of {steps} steps, got steps_completed = {done} "
             f"and history columns {wrong} of another length"
         )
+    for column in history.values():  # rows a later step of the run it came from filled in
+        column[done:] = np.nan
     for name in names:
         history.setdefault(name, np.full(steps, np.nan))
-    return LoopProgress(done, resume_from.state, history)
+    return LoopProgress(done, start.state, history)
 
 
 class RuleStep(NamedTuple):
@@ -309,17 +313,13 @@ def summary_record(spectrum: Spectrum | None, suffix: str = "") -> dict[str, flo
 
 
 def _resumed_minimize(progress: LoopProgress) -> tuple[tuple, list, list, LoopProgress]:
-    """Split :func:`minimize`'s checkpoint into the loop's progress and the loss record."""
+    """Split a progress :func:`minimize` reported into the loop's progress and the losses."""
     if not isinstance(progress, LoopProgress) or len(progress.state) != 4:
-        raise TypeError(
-            "resume_from must be a LoopProgress of minimize, state (x, s, losses, times)"
-        )
+        raise TypeError("start must be a LoopProgress of minimize, state (x, s, losses, times)")
     x, state, losses, times = progress.state
     k = progress.steps_completed
     if len(losses) != k or len(times) != k:
-        raise ValueError(
-            f"resume_from must hold {k} losses and times, got {len(losses)}, {len(times)}"
-        )
+        raise ValueError(f"start must hold {k} losses and times, got {len(losses)}, {len(times)}")
     carry = (np.asarray(x, dtype=np.float64), state)
     return carry, list(losses), list(times), LoopProgress(k, carry, progress.history)
 
@@ -354,30 +354,12 @@ class MinimizeResult(NamedTuple):
     stopped_at: int | None
 
 
-def minimize(
-    fun: Callable[[np.ndarray], Any],
-    x0: ArrayLike,
-    rule: StepRule,
-    steps: int,
-    *,
-    diagnose_every: int = 0,
-    hessian_of: Callable[[np.ndarray], np.ndarray] | None = None,
-    observe: Callable[[Any], Mapping[str, float]] | None = None,
-    callback: Callable[[int, float], None] | None = None,
-    checkpoint: CheckpointFn | None = None,
-    checkpoint_every: int = 0,
-    resume_from: LoopProgress | None = None,
-) -> MinimizeResult:
-    """Apply ``rule`` to ``fun`` for ``steps`` steps from ``x0`` (``x <- x + step``).
+@dataclass(frozen=True)
+class MinimizeOptions:
+    """How :func:`minimize` runs, besides the loss, the start and the rule.
 
-    Parameters
+    Attributes
     ----------
-    fun : callable
-        The loss (autograd-traceable).
-    x0 : array_like, shape (n,)
-        The start.
-    rule : StepRule
-        E.g. ``chain(newton_type("hsc"), backtracking_line_search())``.
     steps : int
         Number of steps.
     diagnose_every : int, default 0
@@ -387,14 +369,50 @@ def minimize(
         ``hessian_of(x) -> H``; default :func:`hsc_ref.derivatives.hessian` of ``fun``.
     observe : callable, optional
         ``observe(state) -> mapping`` of extra per-step columns read from the rule's state.
+
+    Examples
+    --------
+    >>> MinimizeOptions(5, diagnose_every=2).steps
+    5
+    """
+
+    steps: int
+    diagnose_every: int = 0
+    hessian_of: Callable[[np.ndarray], np.ndarray] | None = None
+    observe: Callable[[Any], Mapping[str, float]] | None = None
+
+    def __post_init__(self) -> None:
+        _validation.check_count(self.steps, "steps")
+        _validation.check_count(self.diagnose_every, "diagnose_every")
+
+
+def minimize(
+    fun: Callable[[np.ndarray], Any],
+    x0: ArrayLike,
+    rule: StepRule,
+    options: MinimizeOptions | int,
+    *,
+    callback: ProgressFn | None = None,
+    start: LoopProgress | None = None,
+) -> MinimizeResult:
+    """Apply ``rule`` to ``fun`` from ``x0`` (``x <- x + step``) for ``options.steps`` steps.
+
+    Parameters
+    ----------
+    fun : callable
+        The loss (autograd-traceable).
+    x0 : array_like, shape (n,)
+        The start.
+    rule : StepRule
+        E.g. ``chain(newton_type("hsc"), backtracking_line_search())``.
+    options : MinimizeOptions or int
+        The number of steps and the diagnostics; an int ``n`` is ``MinimizeOptions(n)``.
     callback : callable, optional
-        ``callback(step, loss)`` after every step, with the loss at the point where that
-        step was taken (progress bars).
-    checkpoint, checkpoint_every : optional
-        As in :func:`run_loop`; the progress's state is ``(x, rule_state, losses, times)``
-        with the losses and times (tuples) of the completed steps.
-    resume_from : LoopProgress, optional
-        Such a checkpoint: continue from it (``x0`` is then only checked).
+        ``callback(progress)`` after every step (:func:`run_loop`); the progress's state is
+        ``(x, rule_state, losses, times)`` with the losses (at the points where the steps
+        were taken) and the times (tuples) of the completed steps.
+    start : LoopProgress, optional
+        Such a progress: continue from it (``x0`` is then only checked).
 
     Returns
     -------
@@ -410,20 +428,26 @@ def minimize(
     (array([1., 0.]), array([1., 0., 0.]), array([2., 2.]))
     """
     x = _validation.as_real_array(x0, "x0", ndim=1).astype(np.float64).copy()
-    diagnose_every = _validation.check_count(diagnose_every, "diagnose_every")
-    start = [0.0]  # the clock starts with the first step, at the start point's loss
+    if not isinstance(options, MinimizeOptions):
+        options = MinimizeOptions(options)
+    diagnose_every, hessian_of, observe = (
+        options.diagnose_every,
+        options.hessian_of,
+        options.observe,
+    )
+    clock = [0.0]  # the clock starts with the first step, at the start point's loss
     losses: list[float] = []
     times: list[float] = []
     carry: tuple[np.ndarray, Any] = (x, None)
-    if resume_from is not None:
-        carry, losses, times, resume_from = _resumed_minimize(resume_from)
-        start[0] = time.perf_counter() - (times[-1] if times else 0.0)
+    if start is not None:
+        carry, losses, times, start = _resumed_minimize(start)
+        clock[0] = time.perf_counter() - (times[-1] if times else 0.0)
 
     def step(t: int, carry: tuple[np.ndarray, Any]):
         x, state = carry
         now = time.perf_counter()
-        start[0] = now if t == 0 and not times else start[0]
-        reached = now - start[0]
+        clock[0] = now if t == 0 and not times else clock[0]
+        reached = now - clock[0]
         diagnose = bool(diagnose_every) and t % diagnose_every == 0
         out = rule_step(rule, state, fun, x, diagnose=diagnose, hessian_of=hessian_of)
         if out is None:
@@ -437,26 +461,23 @@ def minimize(
         }
         record |= summary_record(out.spectrum)
         record |= dict(observe(out.state)) if observe is not None else {}
-        if callback is not None:
-            callback(t + 1, out.value)
         return (x + out.step, out.state), record
 
-    def saved(progress: LoopProgress, reason: str) -> None:
+    def report(progress: LoopProgress) -> None:
         k = progress.steps_completed
         state = (*progress.state, tuple(losses[:k]), tuple(times[:k]))
-        checkpoint(LoopProgress(k, state, progress.history), reason)
+        callback(LoopProgress(k, state, progress.history))
 
     res = run_loop(
         step,
-        carry if resume_from is not None else (x, rule.init(x)),
-        steps,
-        checkpoint=None if checkpoint is None else saved,
-        checkpoint_every=checkpoint_every,
-        resume_from=resume_from,
+        carry if start is not None else (x, rule.init(x)),
+        options.steps,
+        callback=None if callback is None else report,
+        start=start,
     )
     x, state = res.state
     losses.append(float(fun(x)))
-    times.append(time.perf_counter() - start[0] if times else 0.0)
+    times.append(time.perf_counter() - clock[0] if times else 0.0)
     return MinimizeResult(
         x=x,
         state=state,

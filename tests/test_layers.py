@@ -3,9 +3,12 @@
 The rules (``docs/design.md``, "Rules of the architecture", 1 and 2):
 
 - the core, every module at the root of ``hsc_ref`` (private ones included), never imports
-  ``hsc_ref.gan``, ``hsc_ref.style``, ``hsc_ref.golden``, ``hsc_ref.lab.sweep`` or a ``cli``
+  ``hsc_ref.gan``, ``hsc_ref.style``, ``hsc_ref.golden``, ``hsc_ref.lab`` or a ``cli``
   module; only the top-level command line, ``hsc_ref.cli`` and ``hsc_ref.__main__``, composes
   the subcommands;
+- the reference (the core, ``hsc_ref.gan``, ``hsc_ref.style``, ``hsc_ref.golden``) never
+  imports the lab, ``hsc_ref.lab``; only the command-line shells (the ``cli`` modules, which
+  nothing in the reference imports) reach into both wings;
 - ``hsc_ref.gan`` and ``hsc_ref.style`` never import each other;
 - no module imports a ``cli`` module except ``hsc_ref.cli`` and ``hsc_ref.__main__`` (so
   ``hsc_ref.golden`` may import the core and the gan and style libraries, never their CLIs);
@@ -22,6 +25,9 @@ the way are not edges: every module would otherwise reach ``hsc_ref/__init__.py`
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -30,14 +36,24 @@ import pytest
 
 PACKAGE = "hsc_ref"
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
-APPLICATIONS = ("hsc_ref.gan", "hsc_ref.style", "hsc_ref.golden", "hsc_ref.lab.sweep")
+APPLICATIONS = ("hsc_ref.gan", "hsc_ref.style", "hsc_ref.golden", "hsc_ref.lab")
+LAB = "hsc_ref.lab"
+REFERENCE_PACKAGES = (
+    "hsc_ref",
+    "hsc_ref.gan",
+    "hsc_ref.style",
+    "hsc_ref.golden",
+    "hsc_ref.testing",
+)
+"""What a validator, a test or a reader imports: none of them may load the lab."""
 COMPOSERS = frozenset({"hsc_ref.cli", "hsc_ref.__main__"})
 """The top-level command line: the only modules allowed to import the subcommands' CLIs."""
 
 CORE_RULE = (
     "the core (modules at the root of hsc_ref) never imports hsc_ref.gan, hsc_ref.style, "
-    "hsc_ref.golden, hsc_ref.lab.sweep or a cli module"
+    "hsc_ref.golden, hsc_ref.lab or a cli module"
 )
+LAB_RULE = "the reference never imports hsc_ref.lab (only cli shells reach both wings)"
 APPS_RULE = "hsc_ref.gan and hsc_ref.style never import each other"
 CLI_RULE = "only hsc_ref.cli and hsc_ref.__main__ import a cli module"
 
@@ -152,6 +168,8 @@ def broken_rules(imp: Import) -> list[str]:
     for a, b in (("hsc_ref.gan", "hsc_ref.style"), ("hsc_ref.style", "hsc_ref.gan")):
         if _within(imp.importer, a) and _within(imp.target, b):
             broken.append(APPS_RULE)
+    if _within(imp.target, LAB) and not _within(imp.importer, LAB) and not _is_cli(imp.importer):
+        broken.append(LAB_RULE)
     if _is_cli(imp.target) and not composer:
         broken.append(CLI_RULE)
     return broken
@@ -268,6 +286,30 @@ def test_the_package_obeys_its_layers():
     assert not violations, "layer rules broken:\n" + "\n".join(violations)
 
 
+def test_the_lab_is_a_wing_of_its_own_with_modules_in_it():
+    # The lab rule passes for nothing if the lab is empty: check what it holds.
+    lab = {name for name in SOURCES if _within(name, LAB)}
+    assert {"hsc_ref.lab._checkpoint", "hsc_ref.lab._outputs", "hsc_ref.lab.sweep"} <= lab
+    edges = {(imp.importer, imp.target) for imports in GRAPH.values() for imp in imports}
+    assert ("hsc_ref.gan.cli", "hsc_ref.lab._outputs") in edges  # a shell reaches the lab
+
+
+def test_importing_the_reference_leaves_the_lab_unloaded():
+    # The dynamic side of the lab rule: what Python actually loads, in a fresh interpreter.
+    code = (
+        "import importlib, sys\n"
+        f"for name in {REFERENCE_PACKAGES!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(sorted(m for m in sys.modules if m == {LAB!r} or m.startswith({LAB + '.'!r})))\n"
+    )
+    root = str(PACKAGE_DIR.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env, check=True
+    )
+    assert out.stdout.strip() == "[]", f"importing the reference loaded the lab: {out.stdout}"
+
+
 def test_the_package_has_no_import_cycle():
     cycles = import_cycles(GRAPH)
     assert not cycles, "import cycles (cut one import of each):\n" + "\n".join(
@@ -299,6 +341,13 @@ _BASE = {
     "hsc_ref.style.loss": "",
     "hsc_ref.golden.__init__": "",
     "hsc_ref.golden.cases": "",
+    "hsc_ref.lab.__init__": "",
+    "hsc_ref.lab._checkpoint": "",
+    "hsc_ref.lab._outputs": "",
+    "hsc_ref.lab._threads": "",
+    "hsc_ref.lab.gan_run": "",
+    "hsc_ref.lab.sweep.__init__": "",
+    "hsc_ref.lab.sweep.engine": "",
 }
 
 
@@ -316,6 +365,16 @@ _BASE = {
         ("hsc_ref.style.loss", "from ..gan.train import train", 1, "hsc_ref.gan.train", APPS_RULE),
         ("hsc_ref.golden.cases", "from hsc_ref.gan import cli", 1, "hsc_ref.gan.cli", CLI_RULE),
         ("hsc_ref.gan.train", "from . import cli", 1, "hsc_ref.gan.cli", CLI_RULE),
+        ("hsc_ref.gan.train", "from hsc_ref.lab import _checkpoint", 1, "hsc_ref.lab._checkpoint",
+         LAB_RULE),
+        ("hsc_ref.style.loss", "def f():\n    import hsc_ref.lab.sweep", 2, "hsc_ref.lab.sweep",
+         LAB_RULE),
+        ("hsc_ref.golden.cases", "from ..lab import _outputs", 1, "hsc_ref.lab._outputs",
+         LAB_RULE),
+        ("hsc_ref.spectral", "from hsc_ref.lab import _threads", 1, "hsc_ref.lab._threads",
+         LAB_RULE),
+        ("hsc_ref.spectral", "from hsc_ref.lab import _threads", 1, "hsc_ref.lab._threads",
+         CORE_RULE),
     ],
 )  # fmt: skip
 def test_each_rule_reports_the_offending_import_and_the_rule(module, text, line, target, rule):
@@ -332,6 +391,12 @@ def test_each_rule_reports_the_offending_import_and_the_rule(module, text, line,
         ("hsc_ref.golden.cases", "from hsc_ref import gan, spectral"),  # a library, the core
         ("hsc_ref.gan.cli", "from hsc_ref.gan.train import train"),
         ("hsc_ref.spectral", "import numpy\nfrom hsc_ref import _validation"),
+        ("hsc_ref.gan.cli", "from hsc_ref.lab import _outputs, gan_run"),  # a shell: both wings
+        (
+            "hsc_ref.lab.gan_run",
+            "from hsc_ref.gan.train import train",
+        ),  # the lab uses the reference
+        ("hsc_ref.lab.sweep.engine", "from hsc_ref.lab import _threads"),
     ],
 )
 def test_allowed_imports_are_not_reported(module, text):

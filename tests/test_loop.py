@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from problems import make_problem
@@ -11,7 +13,7 @@ import hsc_ref.spectral
 from hsc_ref.corrections import SUMMARY_FIELDS, summarize
 from hsc_ref.derivatives import hessian
 from hsc_ref.gan.train import TrainConfig, train
-from hsc_ref.loop import minimize, rule_step, run_loop
+from hsc_ref.loop import LoopProgress, MinimizeOptions, minimize, rule_step, run_loop
 from hsc_ref.rules import (
     adam,
     backtracking_line_search,
@@ -139,10 +141,10 @@ def test_minimize_with_line_search_never_increases_the_loss():
 
 def test_minimize_diagnoses_a_first_order_rule_every_k_steps():
     f = lambda x: (x**2).sum(axis=-1)  # noqa: E731
-    r = minimize(f, np.ones(3), sgd(0.1), 5, diagnose_every=2)
+    r = minimize(f, np.ones(3), sgd(0.1), MinimizeOptions(5, diagnose_every=2))
     assert np.isfinite(r.history["rank"]).tolist() == [True, False, True, False, True]
     with pytest.raises(ValueError, match="diagnose_every must be a non-negative integer"):
-        minimize(f, np.ones(3), sgd(0.1), 5, diagnose_every=-2)
+        minimize(f, np.ones(3), sgd(0.1), MinimizeOptions(5, diagnose_every=-2))
 
 
 def test_a_pseudo_inverse_step_that_overflows_ends_the_run_as_divergence():
@@ -155,3 +157,39 @@ def test_a_pseudo_inverse_step_that_overflows_ends_the_run_as_divergence():
     assert rule_step(rule, rule.init(x), fun, x) is None
     hsc = newton_type("hsc", lr=1.0)  # phi(lam) = lam / (1 + lam^2) needs no reciprocal
     assert rule_step(hsc, hsc.init(x), fun, x) is not None
+
+
+def test_run_loop_hands_its_callback_every_steps_progress_and_continues_from_one():
+    seen: list[LoopProgress] = []
+    step = lambda t, x: (x * 0.5 + t, {"x": x})  # noqa: E731  depends on t and the state only
+    whole = run_loop(step, 3.0, 5, callback=seen.append)
+    assert [p.steps_completed for p in seen] == [1, 2, 3, 4, 5]
+    resumed = run_loop(step, None, 5, start=seen[1])  # its rows 3.. were filled later: reset
+    assert resumed.state == whole.state
+    np.testing.assert_array_equal(resumed.history["x"], whole.history["x"])
+
+
+def test_ctrl_c_inside_a_step_leaves_the_last_progress_whole():
+    seen: list[LoopProgress] = []
+
+    def step(t, x):
+        if t == 2:
+            raise KeyboardInterrupt  # after the record of step 2 began: nothing of it kept
+        return x + 1.0, {"x": x}
+
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(step, 0.0, 4, names=("x",), callback=seen.append)
+    assert seen[-1].steps_completed == 2
+    np.testing.assert_array_equal(seen[-1].history["x"], [0.0, 1.0, np.nan, np.nan])
+
+
+def test_minimize_takes_plain_values_and_continues_from_a_progress_bit_for_bit():
+    assert len(inspect.signature(minimize).parameters) <= 6
+    f = lambda x: (x[..., 0] - 1.0) ** 2 - 0.5 * x[..., 1] ** 2  # noqa: E731  a saddle
+    seen: list[LoopProgress] = []
+    whole = minimize(f, np.array([0.0, 0.3]), newton_type("hsc"), 4, callback=seen.append)
+    _, _, losses, times = seen[1].state
+    assert len(losses) == len(times) == 2 and losses[0] == whole.losses[0]
+    again = minimize(f, np.array([0.0, 0.3]), newton_type("hsc"), 4, start=seen[1])
+    np.testing.assert_array_equal(again.x, whole.x)
+    np.testing.assert_array_equal(again.losses, whole.losses)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from hsc_ref.lab import _checkpoint, _outputs, style_run
 from hsc_ref.lab import gan_run as report
 from hsc_ref.loop import LoopProgress
 from hsc_ref.rules import AdamState, NewtonState
+from hsc_ref.style.optimize import MatrixFreeState
 
 WALL_CLOCK = {"wall_time", "wall_time_per_step", "times_s"}
 """Entries that record seconds: the only ones a resumed run may change."""
@@ -41,61 +43,73 @@ def _assert_same_training(a, b) -> None:
 
 
 class _Stop:
-    """A progress hook that presses Ctrl-C after ``at`` completed steps."""
+    """A callback that keeps every progress and presses Ctrl-C after ``at`` completed steps."""
 
     def __init__(self, at: int) -> None:
-        self.at = at
+        self.at, self.seen = at, []
 
-    def __call__(self, done: int) -> None:
-        if done == self.at:
+    def __call__(self, progress: LoopProgress) -> None:
+        self.seen.append(progress)
+        if progress.steps_completed == self.at:
             raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_every_gan_method_resumes_bit_for_bit_through_its_files(tmp_path, method):
     config = _config(method)
-    saved: dict[str, LoopProgress] = {}
+    stop = _Stop(4)
     with pytest.raises(KeyboardInterrupt):
-        train(config, progress=_Stop(4), checkpoint=lambda p, why: saved.setdefault(why, p))
-    progress = saved["interrupted"]
+        train(config, callback=stop)
+    progress = stop.seen[-1]
     assert progress.steps_completed == 4
     assert np.isnan(progress.history["loss_g"][4:]).all()  # rows after the checkpoint empty
     _checkpoint.write(tmp_path, progress, {"config": report.config_facts(config)})
     back, facts = _checkpoint.read(tmp_path)  # through plain arrays and JSON, no pickles
     assert facts["config"]["method"] == config.method
-    _assert_same_training(train(config), train(config, resume_from=back))
+    _assert_same_training(train(config), train(config, start=back))
 
 
-def test_a_periodic_checkpoint_resumes_too(tmp_path):
+def test_a_progress_of_a_finished_run_resumes_too(tmp_path):
     config = _config("sr1", steps=7)
-    saved = []
-    reference = train(config, checkpoint=lambda p, why: saved.append((why, p)), checkpoint_every=3)
-    assert [(why, p.steps_completed) for why, p in saved] == [
-        ("periodic", 3),
-        ("periodic", 6),
-        ("finished", 7),
-    ]
-    _checkpoint.write(tmp_path, saved[0][1], {})
-    _assert_same_training(reference, train(config, resume_from=_checkpoint.read(tmp_path)[0]))
+    saved: list[LoopProgress] = []
+    reference = train(config, callback=saved.append)
+    assert [p.steps_completed for p in saved] == [1, 2, 3, 4, 5, 6, 7]
+    _checkpoint.write(tmp_path, saved[2], {})  # written after the run: later rows reset
+    _assert_same_training(reference, train(config, start=_checkpoint.read(tmp_path)[0]))
+
+
+def test_the_lab_checkpoints_every_k_steps_before_the_last_and_keeps_the_last(tmp_path):
+    config = _config("sr1", steps=7)
+    commits = []
+    with _outputs.OutputSet(tmp_path / "run", _checkpoint.FILES, command="gan") as outputs:
+        real = outputs.commit
+        outputs.commit = lambda status, extra: (
+            commits.append((status, extra)) or real(status, extra)
+        )
+        checkpoints = _checkpoint.Checkpoints(outputs, "gan", config.steps, {}, every=3)
+        train(config, callback=checkpoints)
+        assert checkpoints.latest.steps_completed == 7  # kept, not written: outputs come next
+        outputs.commit = real
+    assert [(s, e["steps_completed"]) for s, e in commits] == [("running", 3), ("running", 6)]
 
 
 def test_optimistic_resume_needs_and_keeps_the_previous_field(tmp_path):
     # the state that makes optimistic steps resumable: v_{t-1}, both players' (the joint
     # rule's state sits in the generator's slot, the discriminator's is None)
     config = _config("optimistic")
-    saved: dict[str, LoopProgress] = {}
+    stop = _Stop(4)
     with pytest.raises(KeyboardInterrupt):
-        train(config, progress=_Stop(4), checkpoint=lambda p, why: saved.setdefault(why, p))
-    _checkpoint.write(tmp_path, saved["interrupted"], {})
+        train(config, callback=stop)
+    _checkpoint.write(tmp_path, stop.seen[-1], {})
     back = _checkpoint.read(tmp_path)[0]
     ((theta, (size, memory)), (phi, d_state)), stream = back.state
     assert d_state is None and memory.previous.shape == (theta.size + phi.size,)
     reference = train(config)
-    _assert_same_training(reference, train(config, resume_from=back))
+    _assert_same_training(reference, train(config, start=back))
     forgot = back._replace(
         state=(((theta, (size, memory._replace(previous=None))), (phi, None)), stream)
     )
-    assert not np.array_equal(train(config, resume_from=forgot).theta, reference.theta)
+    assert not np.array_equal(train(config, start=forgot).theta, reference.theta)
 
 
 def test_checkpoints_hold_plain_data_only(tmp_path):
@@ -249,8 +263,8 @@ STYLE = {"size": 4, "steps": 4, "plots": False}
 def test_style_methods_resume_bit_for_bit(tmp_path, monkeypatch, method, extra):
     options = {**STYLE, "method": method, **extra}
     style_run.run_to_folder(tmp_path / "ref", **options)
-    _interrupting_style_bar(monkeypatch, 2)  # Ctrl-C inside the second step: one completed
-    stop = f"after step 1 of {options['steps']}; checkpoint written"
+    _interrupting_style_bar(monkeypatch, 2)  # Ctrl-C as the bar shows the second step
+    stop = f"after step 2 of {options['steps']}; checkpoint written"
     with pytest.raises(KeyboardInterrupt, match=stop):
         style_run.run_to_folder(tmp_path / "run", progress=True, checkpoint_every=1, **options)
     assert _outputs.read_manifest(tmp_path / "run")["status"] == "interrupted"
@@ -269,3 +283,24 @@ def test_lbfgs_keeps_no_checkpoint_and_says_so(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt, match=r"lbfgs runs keep no checkpoint .* nothing was"):
         style_run.run_to_folder(tmp_path / "run", method="lbfgs", progress=True, **STYLE)
     assert not (tmp_path / "run").exists()
+
+
+class _Outside(NamedTuple):
+    count: int
+
+
+def test_any_namedtuple_state_of_the_package_checkpoints_without_registering(tmp_path):
+    # a new rule state (here the matrix-free style rule's) needs no edit of the serializer
+    state = (MatrixFreeState(7, 2, 0.1), np.arange(3.0))
+    _checkpoint.write(tmp_path, LoopProgress(1, state, {}), {})
+    back, array = _checkpoint.read(tmp_path)[0].state
+    assert type(back) is MatrixFreeState and back == state[0]  # 0.1 exactly (float.hex)
+    np.testing.assert_array_equal(array, state[1])
+    with pytest.raises(TypeError, match=r"_Outside is not a NamedTuple class defined .* hsc_ref"):
+        _checkpoint.write(tmp_path, LoopProgress(0, (_Outside(1),), {}), {})
+    document = json.loads((tmp_path / "checkpoint.json").read_text())
+    for name in ("hsc_ref.loop:run_loop", "hsc_ref.rules:NoSuchState", "tests:_Outside"):
+        document["state"] = {"namedtuple": name, "fields": {}}
+        (tmp_path / "checkpoint.json").write_text(json.dumps(document))
+        with pytest.raises(ValueError, match=r"unknown state type"):
+            _checkpoint.read(tmp_path)

@@ -73,7 +73,7 @@ def _train_showing(config: TrainConfig, label: str, progress: bool):
     from tqdm import tqdm  # noqa: PLC0415  (optional extra)
 
     with tqdm(total=config.steps, desc=label, unit="step", leave=False) as bar:
-        return train(config, progress=lambda done: bar.update(done - bar.n))
+        return train(config, callback=lambda p: bar.update(p.steps_completed - bar.n))
 
 
 def _row(method: str, m: dict) -> str:

@@ -73,7 +73,7 @@ from hsc_ref.gan.game import (
 )
 from hsc_ref.gan.methods import GAME_METHODS, GameRule, game_field, game_rule
 from hsc_ref.gan.metrics import N_EVAL, mode_metrics
-from hsc_ref.loop import CheckpointFn, LoopProgress, rule_step, run_loop, summary_record
+from hsc_ref.loop import LoopProgress, ProgressFn, rule_step, run_loop, summary_record
 from hsc_ref.rules import (
     StepRule,
     article_curvature,
@@ -373,31 +373,24 @@ def _history_names() -> tuple[str, ...]:
 def train(
     config: TrainConfig,
     *,
-    progress: Callable[[int], None] | None = None,
-    checkpoint: CheckpointFn | None = None,
-    checkpoint_every: int = 0,
-    resume_from: LoopProgress | None = None,
+    callback: ProgressFn | None = None,
+    start: LoopProgress | None = None,
 ) -> TrainResult:
     """Train one GAN as ``config`` says; see the module docstring for the loop.
 
     Parameters
     ----------
     config : TrainConfig
-    progress : callable, optional
-        Called with the number of completed steps after each step (e.g. a tqdm update).
-    checkpoint : callable, optional
-        ``checkpoint(progress, reason)`` with a :class:`~hsc_ref.loop.LoopProgress` whose
-        state is ``(((theta, g_state), (phi, d_state)), stream_state)`` (the rules' states
-        and the training batches' generator state; for the :data:`GAME_METHODS`, which update
-        both players jointly, ``g_state`` is the joint rule's state and ``d_state`` is None):
-        every ``checkpoint_every`` steps
-        (``"periodic"``), at Ctrl-C (``"interrupted"``, then the ``KeyboardInterrupt``
-        propagates) and once the loop is done, before the evaluation (``"finished"``).
-    checkpoint_every : int, default 0
-        Period of the periodic checkpoints (0: none).
-    resume_from : LoopProgress, optional
-        Such a checkpoint of a run of the same ``config``: the result is bit-identical to
-        the uninterrupted run's (wall times aside).
+    callback : callable, optional
+        ``callback(progress)`` after every completed step (:func:`hsc_ref.loop.run_loop`),
+        with a :class:`~hsc_ref.loop.LoopProgress` whose state is
+        ``(((theta, g_state), (phi, d_state)), stream_state)`` (the rules' states and the
+        training batches' generator state; for the :data:`GAME_METHODS`, which update both
+        players jointly, ``g_state`` is the joint rule's state and ``d_state`` is None):
+        progress bars read ``progress.steps_completed``, checkpoints keep the whole of it.
+    start : LoopProgress, optional
+        Such a progress of a run of the same ``config``: the result is bit-identical to the
+        uninterrupted run's (wall times aside).
 
     Returns
     -------
@@ -408,11 +401,11 @@ def train(
     >>> r = train(TrainConfig(data="dirac", method="hsc", steps=3, batch=4, n_eval=10))
     >>> r.history["loss_d"].shape, r.metrics["steps_completed"]
     ((3,), 3)
-    >>> saved = {}
+    >>> saved = []
     >>> _ = train(TrainConfig(data="dirac", method="adam", steps=3, batch=4, n_eval=10),
-    ...           checkpoint=lambda p, why: saved.setdefault(why, p), checkpoint_every=1)
+    ...           callback=saved.append)
     >>> again = train(TrainConfig(data="dirac", method="adam", steps=3, batch=4, n_eval=10),
-    ...               resume_from=saved["periodic"])
+    ...               start=saved[0])
     >>> bool(np.array_equal(again.theta, _.theta))
     True
     """
@@ -423,8 +416,8 @@ def train(
     fg = init_game(config.game(), np.random.default_rng(init_seq))
     lr = config.step_size
     stream = np.random.default_rng(stream_seq)
-    if resume_from is not None:
-        stream.bit_generator.state = resume_from.state[1]
+    if start is not None:
+        stream.bit_generator.state = start.state[1]
     if config.method in GAME_METHODS:
         rule = _config_game_rule(config)
         w0 = np.concatenate([fg.theta, fg.phi])
@@ -438,7 +431,6 @@ def train(
             (fg.phi.copy(), disc_rule.init(fg.phi)),
         )
         step = _game_step(config, fg, gen_rule, disc_rule, stream)
-    callback = None if progress is None else (lambda t, _record: progress(t))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked per step
         res = run_loop(
             step,
@@ -446,12 +438,8 @@ def train(
             config.steps,
             names=_history_names(),
             callback=callback,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-            resume_from=resume_from,
+            start=start,
         )
-    if checkpoint is not None:
-        checkpoint(LoopProgress(res.steps_completed, res.state, res.history), "finished")
     ((theta, _), (phi, _)), _stream_state = res.state
     samples = _generate(fg, theta, config.n_eval, np.random.default_rng(eval_seq))
     metrics = _metrics(

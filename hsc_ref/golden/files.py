@@ -49,7 +49,6 @@ from hsc_ref.golden.cases import (
     build_cases,
     eps_of,
 )
-from hsc_ref.lab import _outputs
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -276,7 +275,7 @@ def _check_golden_folder(directory: Path, overwrite: bool) -> None:
 def _place_set(stage: Path, directory: Path) -> None:
     """Put the complete set in place: a rename, or an atomic exchange with the old set."""
     if directory.is_dir() and any(directory.iterdir()):
-        _outputs.exchange(stage, directory)  # ``stage`` now holds the old set, removed after
+        _io.exchange(stage, directory)  # ``stage`` now holds the old set, removed after
     else:
         if directory.is_dir():
             directory.rmdir()

@@ -29,3 +29,5 @@ in a fresh interpreter). The command-line modules (``hsc_ref.cli``, ``hsc_ref.ga
 parse options and call into either wing, so they may import both; nothing in the reference
 imports them.
 """
+
+__all__: list[str] = []

@@ -1,11 +1,15 @@
 """Checkpoints of a training loop as plain arrays and JSON: never pickles.
 
 A checkpoint is a :class:`~hsc_ref.loop.LoopProgress` (steps completed, the loop's state,
-the history so far) written as two files of an output set: ``checkpoint.npz`` (every array,
-reproducible bytes, no object arrays) and ``checkpoint.json`` (the state's structure with its
-scalars, and the run's facts such as its configuration). The state is a nest of tuples,
-NamedTuples of the registered step-rule states, dicts with string keys (a random generator's
-state), arrays and scalars, and SciPy's quasi-Newton strategies; floats are stored exactly
+the history so far), the value the science functions hand their ``callback`` after every step
+and continue from with ``start=``. :class:`Checkpoints` is such a callback: it keeps the latest
+progress, writes it periodically and at Ctrl-C. The progress is written as two files of an
+output set: ``checkpoint.npz`` (every array, reproducible bytes, no object arrays) and
+``checkpoint.json`` (the state's structure with its scalars, and the run's facts such as its
+configuration). The state is a nest of tuples, NamedTuples (any NamedTuple class defined in
+``hsc_ref``, stored by its module and name: a new rule state needs no change here), dicts with
+string keys (a random generator's state), arrays and scalars, and SciPy's quasi-Newton
+strategies; floats are stored exactly
 (``float.hex``). A :class:`~hsc_ref.spectral.Spectrum` kept in a Newton-type rule's state is
 the last step's diagnostic, recomputed by the next step: it is not saved (it reads back as
 ``None``), which leaves every later result unchanged.
@@ -14,6 +18,7 @@ the last step's diagnostic, recomputed by the next step: it is not saved (it rea
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 from collections.abc import Mapping
@@ -26,7 +31,6 @@ import scipy.optimize
 from hsc_ref import _io
 from hsc_ref.lab import _outputs
 from hsc_ref.loop import LoopProgress
-from hsc_ref.rules import AdamState, NewtonState, OptimisticState, QuasiNewtonState, _Size
 from hsc_ref.spectral import Spectrum
 
 __all__: list[str] = []
@@ -37,27 +41,36 @@ FILES = ("checkpoint.npz", "checkpoint.json")
 FORMAT = "hsc-ref checkpoint"
 """``checkpoint.json``'s ``format`` entry."""
 
-_STATE_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (AdamState, NewtonState, OptimisticState, QuasiNewtonState, _Size)
-}
 _STRATEGIES: dict[str, type] = {"SR1": scipy.optimize.SR1, "BFGS": scipy.optimize.BFGS}
 
+_PACKAGE = "hsc_ref"
+"""NamedTuple state classes are read back only from this package's modules."""
 
-def register(cls: type) -> type:
-    """Allow a NamedTuple state class in checkpoints (an application's rule state).
 
-    Examples
-    --------
-    >>> from typing import NamedTuple
-    >>> class Counter(NamedTuple):
-    ...     count: int
-    >>> register(Counter) is Counter
-    True
-    """
-    if not (issubclass(cls, tuple) and hasattr(cls, "_fields")):
-        raise TypeError(f"only NamedTuple classes can be registered, got {cls!r}")
-    _STATE_TYPES[cls.__name__] = cls
-    return cls
+def _is_namedtuple_class(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")
+
+
+def _state_class_name(cls: type) -> str | None:
+    """``module:qualname`` of a NamedTuple class of the package, or None for any other."""
+    module, qualname = cls.__module__, cls.__qualname__
+    if not (module == _PACKAGE or module.startswith(_PACKAGE + ".")) or "<" in qualname:
+        return None
+    return f"{module}:{qualname}" if _state_class(f"{module}:{qualname}") is cls else None
+
+
+def _state_class(name: str) -> type | None:
+    """The NamedTuple class ``module:qualname`` names inside the package, or None."""
+    module, _, qualname = name.partition(":")
+    if not (module == _PACKAGE or module.startswith(_PACKAGE + ".")) or not qualname:
+        return None
+    try:
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return None
+    return found if _is_namedtuple_class(found) else None
 
 
 # --------------------------------------------------------------------------- encoding
@@ -69,10 +82,11 @@ def encode(value: Any, arrays: dict[str, np.ndarray], key: str = "state") -> Any
     Examples
     --------
     >>> import numpy as np
+    >>> from hsc_ref.rules import AdamState
     >>> arrays = {}
     >>> tree = encode((AdamState(2, np.zeros(2), np.ones(2)), 0.1), arrays)
-    >>> tree["tuple"][1], sorted(arrays)
-    ({'float': '0x1.999999999999ap-4'}, ['state/0/mu', 'state/0/nu'])
+    >>> tree["tuple"][0]["namedtuple"], tree["tuple"][1], sorted(arrays)
+    ('hsc_ref.rules:AdamState', {'float': '0x1.999999999999ap-4'}, ['state/0/mu', 'state/0/nu'])
     >>> decode(tree, arrays)[0].count
     2
     """
@@ -102,9 +116,12 @@ def _array(value: np.ndarray, arrays: dict, key: str) -> dict[str, Any]:
 
 
 def _state_type(value: tuple, arrays: dict, key: str) -> dict[str, Any]:
-    name = type(value).__name__
-    if _STATE_TYPES.get(name) is not type(value):
-        raise TypeError(f"cannot checkpoint {key}: {name} is not a registered state type")
+    name = _state_class_name(type(value))
+    if name is None:
+        raise TypeError(
+            f"cannot checkpoint {key}: {type(value).__qualname__} is not a NamedTuple class "
+            f"defined at the top of a module of {_PACKAGE}"
+        )
     fields = {f: encode(getattr(value, f), arrays, f"{key}/{f}") for f in value._fields}
     return {"namedtuple": name, "fields": fields}
 
@@ -152,7 +169,7 @@ def _decode_numpy(tree: dict, arrays: Mapping) -> np.generic:
 
 
 def _decode_state_type(tree: dict, arrays: Mapping) -> tuple:
-    cls = _STATE_TYPES.get(tree["namedtuple"])
+    cls = _state_class(str(tree["namedtuple"]))
     if cls is None:
         raise ValueError(f"checkpoint holds an unknown state type {tree['namedtuple']!r}")
     return cls(**{f: decode(v, arrays) for f, v in tree["fields"].items()})
@@ -252,13 +269,16 @@ def read(folder: str | os.PathLike) -> tuple[LoopProgress, dict[str, Any]]:
 
 
 class Checkpoints:
-    """A run's checkpoints in its output set: a :data:`~hsc_ref.loop.CheckpointFn`.
+    """A run's checkpoints in its output set: the callback of a training loop.
 
     Each checkpoint replaces the set as a whole (:class:`hsc_ref.lab._outputs.OutputSet`) with
     :data:`FILES` and a manifest whose status is ``running`` (periodic), ``interrupted``
     (Ctrl-C) or ``failed``, and whose ``steps_completed`` says how far the run got. The
-    progress of the reason ``"finished"`` (training done, outputs not yet written) is only
-    kept: an interrupt while writing the outputs saves it (:meth:`interrupted`).
+    An instance is the ``callback`` of a science function (a
+    :data:`~hsc_ref.loop.ProgressFn`): it keeps every step's progress and writes it every
+    ``every`` steps before the last; the progress after the last step (training done, outputs
+    not yet written) is only kept: an interrupt while writing the outputs saves it
+    (:meth:`interrupted`).
 
     Parameters
     ----------
@@ -270,19 +290,27 @@ class Checkpoints:
         The run's number of steps.
     facts : mapping
         What defines the run (its configuration), compared by :func:`resume_point`.
+    every : int, default 0
+        Write a checkpoint every this many completed steps (0: only at Ctrl-C).
     """
 
     def __init__(
-        self, outputs: _outputs.OutputSet, command: str, steps: int, facts: Mapping[str, Any]
+        self,
+        outputs: _outputs.OutputSet,
+        command: str,
+        steps: int,
+        facts: Mapping[str, Any],
+        every: int = 0,
     ) -> None:
-        self.outputs, self.command, self.steps = outputs, command, steps
+        self.outputs, self.command, self.steps, self.every = outputs, command, steps, every
         self.facts = {"command": command, "config": dict(facts)}
         self.latest: LoopProgress | None = None
 
-    def __call__(self, progress: LoopProgress, reason: str) -> None:
+    def __call__(self, progress: LoopProgress) -> None:
         self.latest = progress
-        if reason != "finished":
-            self.save("interrupted" if reason == "interrupted" else "running")
+        done = progress.steps_completed
+        if self.every and done < self.steps and done % self.every == 0:
+            self.save("running")
 
     def save(self, status: str) -> None:
         """Commit the latest progress as a checkpoint set of ``status``."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import errno
 import hashlib
 import json
@@ -359,27 +358,7 @@ def _acquire_lock(lock_path: Path, out: Path, option: str) -> int:
     raise ConcurrentWriterError(f"could not lock {out}: other runs keep writing it")
 
 
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def exchange(a: Path, b: Path) -> None:
-    """Swap two folders atomically (Linux ``renameat2``); elsewhere with two renames."""
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        renameat2 = None
-    if renameat2 is not None:
-        result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-        if result == 0:
-            return
-        code = ctypes.get_errno()
-        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise OSError(code, f"could not exchange {a} and {b}: {os.strerror(code)}")
-    parked = a.with_name(a.name + "-swap")
-    os.rename(b, parked)
-    os.rename(a, b)
-    os.rename(parked, a)
+exchange = _io.exchange  # swap two folders atomically (the golden files use it too)
 
 
 def _digest(path: Path, *, sync: bool = False) -> dict[str, Any]:

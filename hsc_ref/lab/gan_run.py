@@ -373,9 +373,9 @@ def run_to_folder(
         check_memory(config)
         facts = config_facts(config)
         start = _checkpoint.resume_point(outputs, facts) if resume else None
-        checkpoints = _checkpoint.Checkpoints(outputs, "gan", config.steps, facts)
+        checkpoints = _checkpoint.Checkpoints(outputs, "gan", config.steps, facts, checkpoint_every)
         try:
-            result = _train(config, checkpoints, checkpoint_every, start, progress)
+            result = _train(config, checkpoints, start, progress)
             return GanRun(result, _commit_outputs(outputs, result, plots))
         except KeyboardInterrupt:
             raise checkpoints.interrupted() from None
@@ -387,18 +387,20 @@ def run_to_folder(
 def _train(
     config: TrainConfig,
     checkpoints: _checkpoint.Checkpoints,
-    checkpoint_every: int,
     start: LoopProgress | None,
     progress: bool,
 ) -> TrainResult:
+    """``train`` with the checkpoints (and a progress bar) on its callback."""
     bar = _extras.progress_bar(config.steps, f"{config.method} {config.data}", show=progress)
-    options = {"checkpoint": checkpoints, "checkpoint_every": checkpoint_every}
     if bar is None:
-        return train(config, resume_from=start, **options)
+        return train(config, callback=checkpoints, start=start)
+
+    def callback(progress: LoopProgress) -> None:  # keep the progress first, then show it
+        checkpoints(progress)
+        bar.update(progress.steps_completed - bar.n)
+
     with bar:
-        return train(
-            config, progress=lambda done: bar.update(done - bar.n), resume_from=start, **options
-        )
+        return train(config, callback=callback, start=start)
 
 
 def config_facts(config: TrainConfig) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import numpy as np
 from hsc_ref import _extras, _io, _limits, _validation
 from hsc_ref.corrections import ALIASES, CORRECTIONS
 from hsc_ref.lab import _checkpoint, _outputs
-from hsc_ref.loop import CheckpointFn, LoopProgress
+from hsc_ref.loop import LoopProgress, ProgressFn
 from hsc_ref.style.images import resolve_image, save_png, side_by_side
 from hsc_ref.style.loss import TransferObjective, feature_extractor, transfer_objective
 from hsc_ref.style.optimize import MAX_DENSE_UNKNOWNS, ImageOptResult, optimize_image
@@ -69,9 +69,8 @@ def run_style(
     convention: str = "gatys",
     feature_seed: int = 0,
     progress: bool = False,
-    checkpoint: CheckpointFn | None = None,
-    checkpoint_every: int = 0,
-    resume_from: LoopProgress | None = None,
+    checkpoint: ProgressFn | None = None,
+    start: LoopProgress | None = None,
     **params: float,
 ) -> tuple[TransferObjective, ImageOptResult]:
     """Build the objective and optimize from the content image.
@@ -90,7 +89,11 @@ def run_style(
         Seed of the feature extractor (:func:`hsc_ref.style.feature_extractor`).
     progress : bool
         Show a tqdm progress bar when tqdm is installed.
-    checkpoint, checkpoint_every, resume_from : optional
+    checkpoint : callable, optional
+        ``checkpoint(progress)`` after every step of a rule (the ``callback`` of
+        :func:`hsc_ref.style.optimize.optimize_image`; e.g. :class:`hsc_ref.lab._checkpoint.
+        Checkpoints`); not for ``"lbfgs"``.
+    start : LoopProgress, optional
         As in :func:`hsc_ref.style.optimize.optimize_image`.
 
     Returns
@@ -115,13 +118,20 @@ def run_style(
         extractor=feature_extractor(seed=feature_seed),
     )
     bar = _extras.progress_bar(steps, method, show=progress)
-    if bar is not None and resume_from is not None:
-        bar.update(resume_from.steps_completed)
+    if bar is not None and start is not None:
+        bar.update(start.steps_completed)
 
-    def callback(step: int, loss: float) -> None:
+    def show(step: int, loss: float) -> None:
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4g}")
+
+    def callback(progress: LoopProgress) -> None:  # keep the progress first, then show it
+        if checkpoint is not None:
+            checkpoint(progress)
+        show(progress.steps_completed, progress.state[2][-1])  # the loss where it stepped
+
+    lbfgs = ALIASES.get(method, method) == "lbfgs"
 
     try:
         result = optimize_image(
@@ -131,10 +141,8 @@ def run_style(
             steps=steps,
             lr=lr,
             line_search=line_search,
-            callback=callback,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-            resume_from=resume_from,
+            callback=show if lbfgs else callback,
+            start=start,
             **params,
         )
     finally:
@@ -413,10 +421,10 @@ def run_to_folder(
         facts = run_facts(content, style, size, seed, images=images, options=options)
         start = _checkpoint.resume_point(outputs, facts) if resume else None
         steps = options.get("steps", 10)
-        checkpoints = _checkpoint.Checkpoints(outputs, "style", steps, facts)
-        saving = {} if lbfgs else {"checkpoint": checkpoints, "checkpoint_every": checkpoint_every}
+        checkpoints = _checkpoint.Checkpoints(outputs, "style", steps, facts, checkpoint_every)
+        saving = {} if lbfgs else {"checkpoint": checkpoints}
         try:
-            objective, result = run_style(*images, resume_from=start, **saving, **options)
+            objective, result = run_style(*images, start=start, **saving, **options)
             sources = {"content": content, "style": style, "size": size, "seed": seed}
             metrics = style_metrics(objective, result, sources=sources)
             written, skipped = _commit_outputs(outputs, images, result, metrics, plots)

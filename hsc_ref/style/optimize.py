@@ -44,8 +44,7 @@ import scipy.optimize
 
 from hsc_ref import _validation
 from hsc_ref.corrections import ALIASES, CORRECTIONS
-from hsc_ref.lab import _checkpoint
-from hsc_ref.loop import CheckpointFn, LoopProgress, minimize
+from hsc_ref.loop import LoopProgress, MinimizeOptions, ProgressFn, minimize
 from hsc_ref.rules import (
     Context,
     StepRule,
@@ -217,9 +216,6 @@ class MatrixFreeState(NamedTuple):
     relative_residual: float
 
 
-_checkpoint.register(MatrixFreeState)  # checkpoints store it as plain data
-
-
 def active_set_rule(inner: StepRule) -> StepRule:
     """Projected Newton's active set around a Newton-type rule (Bertsekas 1982).
 
@@ -301,10 +297,8 @@ def optimize_image(
     lr: float | None = None,
     max_unknowns: int = MAX_DENSE_UNKNOWNS,
     line_search: bool = False,
-    callback: Callable[[int, float], None] | None = None,
-    checkpoint: CheckpointFn | None = None,
-    checkpoint_every: int = 0,
-    resume_from: LoopProgress | None = None,
+    callback: ProgressFn | Callable[[int, float], None] | None = None,
+    start: LoopProgress | None = None,
     **params: float,
 ) -> ImageOptResult:
     """Minimize a style-transfer objective over the image, ``0 <= x <= 1``.
@@ -332,12 +326,13 @@ def optimize_image(
         ``f(x_t) <= f(x) + 1e-4 min(0, g.(x_t - x))`` holds
         (:func:`hsc_ref.rules.backtracking_line_search`); no move if it never does.
     callback : callable, optional
-        ``callback(step, loss)`` after every step (progress bars).
-    checkpoint, checkpoint_every, resume_from : optional
-        As in :func:`hsc_ref.loop.minimize`, with the objective evaluations so far added to
-        the progress's state: ``(x, rule_state, losses, times, evaluations)``; once the
-        loop is done, ``checkpoint`` also gets its final progress (reason ``"finished"``).
-        Not for ``"lbfgs"`` (SciPy keeps L-BFGS-B's memory inside its solver).
+        After every step. For the rules: ``callback(progress)`` as in
+        :func:`hsc_ref.loop.minimize`, with the objective evaluations so far added to the
+        progress's state, ``(x, rule_state, losses, times, evaluations)``. For ``"lbfgs"``,
+        whose memory SciPy keeps inside its solver: ``callback(step, loss)``.
+    start : LoopProgress, optional
+        Such a progress of a run with the same settings: continue from it, bit for bit (wall
+        times aside). Not for ``"lbfgs"``.
     **params
         Parameters of the correction (e.g. ``mu=0.1`` for ``"damped"``).
 
@@ -366,20 +361,20 @@ def optimize_image(
     if method not in IMAGE_METHODS:
         raise ValueError(f"method must be one of {list(IMAGE_METHODS)}, got {method!r}")
     steps = _validation.check_count(steps, "steps")
-    start = check_image(x0, "x0", channels=None)
-    if start.shape != objective.shape:
-        raise ValueError(f"x0 must have shape {objective.shape}, got {start.shape}")
-    start = start.astype(np.float64).ravel()
+    start_x = check_image(x0, "x0", channels=None)
+    if start_x.shape != objective.shape:
+        raise ValueError(f"x0 must have shape {objective.shape}, got {start_x.shape}")
+    start_x = start_x.astype(np.float64).ravel()
     settings = {"method": method, "steps": steps, "line_search": bool(line_search), **params}
     if method == "lbfgs":
         if lr is not None or params or line_search:
             raise ValueError("lbfgs takes no lr, line_search or correction parameters")
-        if checkpoint_every or resume_from is not None:
+        if start is not None:
             raise ValueError(
-                "lbfgs keeps no checkpoints (SciPy keeps L-BFGS-B's memory inside its solver): "
-                "checkpoint_every must be 0 and resume_from None"
+                "lbfgs cannot start from a progress (SciPy keeps L-BFGS-B's memory inside its "
+                "solver): start must be None"
             )
-        x, history, evaluations = _run_lbfgs(objective, start, steps, callback)
+        x, history, evaluations = _run_lbfgs(objective, start_x, steps, callback)
         return _finish(objective, x, method, history, evaluations, settings=settings)
     if method in ("adam", "hsc_cg") and params:
         raise ValueError(f"{method} takes no correction parameters, got {sorted(params)}")
@@ -390,44 +385,28 @@ def optimize_image(
     settings["lr"] = lr
     box = backtracking_line_search(box=(0.0, 1.0)) if line_search else project_box(0.0, 1.0)
     rule = chain(_method_rule(objective, method, lr, params), box)
-    count = [0]
-    counts = [0]  # evaluations after each whole step: what a checkpoint records
+    count = [0]  # objective evaluations so far, part of the progress a callback sees
 
     def counted(x: np.ndarray) -> Any:
         count[0] += 1
         return objective(x)
 
-    def counting_callback(step: int, loss: float) -> None:
-        del counts[step:]
-        counts.append(count[0])
-        if callback is not None:
-            callback(step, loss)
+    def report(progress: LoopProgress) -> None:  # between steps: count[0] is that step's
+        state = (*progress.state, count[0])
+        callback(LoopProgress(progress.steps_completed, state, progress.history))
 
-    def saved(progress: LoopProgress, reason: str) -> None:
-        state = (*progress.state, counts[progress.steps_completed])
-        checkpoint(LoopProgress(progress.steps_completed, state, progress.history), reason)
-
-    if resume_from is not None:
-        *carry, evaluations = resume_from.state
+    carry = None
+    if start is not None:
+        *state, evaluations = start.state
         count[0] = _validation.check_count(evaluations, "evaluations")
-        counts[:] = [0] * resume_from.steps_completed + [count[0]]
-        resume_from = LoopProgress(resume_from.steps_completed, tuple(carry), resume_from.history)
-    run = minimize(
-        counted,
-        start,
-        rule,
+        carry = LoopProgress(start.steps_completed, tuple(state), start.history)
+    options = MinimizeOptions(
         steps,
         hessian_of=lambda x: _exact.value_grad_hessian(objective, x).hessian,
         observe=_cg_facts if method == "hsc_cg" else None,
-        callback=counting_callback,
-        checkpoint=None if checkpoint is None else saved,
-        checkpoint_every=checkpoint_every,
-        resume_from=resume_from,
     )
-    if checkpoint is not None:  # training done, outputs not yet written: kept by the caller
-        k = run.steps_completed
-        final = (run.x, run.state, tuple(run.losses[:k]), tuple(run.times[:k]), counts[k])
-        checkpoint(LoopProgress(k, final, run.history), "finished")
+    report_to = None if callback is None else report
+    run = minimize(counted, start_x, rule, options, callback=report_to, start=carry)
     history = (run.losses, run.times)
     return _finish(
         objective, run.x, method, history, count[0], history=run.history, settings=settings

@@ -41,7 +41,7 @@ from hsc_ref import _validation
 from hsc_ref.corrections import CORRECTIONS
 from hsc_ref.derivatives import hessian
 from hsc_ref.layout import flatten
-from hsc_ref.loop import minimize
+from hsc_ref.loop import LoopProgress, MinimizeOptions, minimize
 from hsc_ref.models import mlp
 from hsc_ref.rules import (
     ARTICLE_BETAS,
@@ -328,15 +328,18 @@ def train_stylizer(
         lr = 1.0 if lr is None else lr
         rule = newton_type(method, lr=lr, **params)
         rule = chain(rule, backtracking_line_search()) if line_search else rule
-    run = minimize(
-        objective,
-        objective.x0,
-        rule,
+    options = MinimizeOptions(
         int(steps),
         diagnose_every=int(diagnostics_every) if article else 0,
         hessian_of=lambda x: hessian(objective, x, batched=True),
-        callback=callback,
     )
+    report = None
+    if callback is not None:  # (step, the loss where it was taken), from the loop's progress
+
+        def report(progress: LoopProgress) -> None:
+            callback(progress.steps_completed, progress.state[2][-1])
+
+    run = minimize(objective, objective.x0, rule, options, callback=report)
     settings = {"method": method, "steps": int(steps), "lr": float(lr), **params}
     settings["line_search"] = bool(line_search)
     if article:
