@@ -246,7 +246,6 @@ def decompose(
     atol: float = 0.0,
     rtol: float | None = None,
     symmetry_rtol: float | None = None,
-    max_bytes: int | None = None,
 ) -> Spectrum:
     """Validate a symmetric matrix, symmetrize it and take one ``eigh``.
 
@@ -264,11 +263,6 @@ def decompose(
         ``sqrt(eps(H.dtype))``: far above the rounding asymmetry of an exact Hessian
         (about ``1e-16`` relative in float64) and far below that of a genuinely
         non-symmetric matrix such as a game Jacobian.
-    max_bytes : int, optional
-        Refuse (``MemoryError``, before allocating) when the ``eigh`` needs more bytes than
-        this: about ``4 * 8 n^2`` in float64 (the symmetrized copy, the eigenvectors and the
-        divide-and-conquer workspace of ``syevd``, ``2 n^2`` words). Default: the memory
-        available now (GPU memory for CuPy input).
 
     Returns
     -------
@@ -282,8 +276,6 @@ def decompose(
     ValueError
         If ``H`` is not 2-D and square, is empty, holds NaN or inf, is not symmetric, or a
         tolerance is negative or not finite.
-    MemoryError
-        If the decomposition cannot fit in ``max_bytes`` (see above).
 
     Notes
     -----
@@ -294,6 +286,10 @@ def decompose(
     different matrix; that is why symmetry is checked before symmetrizing.
     A CuPy ``eigh`` that fails inside cuSOLVER may return NaN silently, so the result is
     checked for finite values.
+    The ``eigh`` needs about ``4 n^2`` words (the symmetrized copy, the eigenvectors and the
+    divide-and-conquer workspace of ``syevd``, ``2 n^2`` words): the places that read sizes from
+    users (``hsc-ref correct``'s file reader, the GAN and style option checks) check them
+    against the available memory before allocating; ``H`` itself is already in memory here.
 
     Examples
     --------
@@ -308,9 +304,6 @@ def decompose(
     if rtol_given is not None:
         _validation.check_tolerance(rtol_given, "rtol")
     H = _validation.as_square_matrix(H, "H")
-    xp = _backend.namespace(H)
-    n = H.shape[0]
-    _backend.check_fits(4 * n * n * H.dtype.itemsize, f"eigh of n = {n}", max_bytes, xp)
     sym, _ = _validation.symmetric_matrix(H, symmetry_rtol)
     return decompose_symmetric(sym, atol=atol, rtol=rtol)
 

@@ -8,6 +8,7 @@ spectral reference), and the memory refusals.
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import platform
@@ -38,6 +39,7 @@ from strategies import (
 from hsc_ref import _autograd_ops, _backend, steps
 from hsc_ref._engine import keep_freed_memory
 from hsc_ref.derivatives import hessian, hessian_plain, is_batch_polymorphic
+from hsc_ref.lab import correct_files
 from hsc_ref.layout import flatten
 from hsc_ref.spectral import decompose
 from hsc_ref.steps import auto_route, cholesky_error_bound, hsc_step
@@ -372,16 +374,31 @@ def test_hessian_refuses_sizes_beyond_max_bytes_before_evaluating():
         hessian(f, x, batched=False, max_bytes=8 * 100 * 100 * 2)
 
 
-def test_decompose_refuses_sizes_beyond_max_bytes():
-    with pytest.raises(MemoryError, match=r"eigh of n = 50 needs about"):
-        decompose(np.eye(50), max_bytes=4 * 8 * 50 * 50 - 1)
-    assert decompose(np.eye(50), max_bytes=4 * 8 * 50 * 50).n == 50
+def test_decompose_reads_no_memory_figure(monkeypatch):
+    # the memory checks stand where users give sizes, not on every eigendecomposition
+    def unavailable(*args, **kwargs):
+        raise AssertionError("decompose read the available memory")
+
+    monkeypatch.setattr(_backend, "available_memory", unavailable)
+    assert decompose(np.eye(50)).n == 50
+    assert "max_bytes" not in inspect.signature(decompose).parameters
+
+
+def test_correct_refuses_a_matrix_whose_eigh_cannot_fit_before_decomposing(tmp_path, monkeypatch):
+    np.save(tmp_path / "H.npy", np.eye(50))
+    calls = []
+    monkeypatch.setattr(correct_files, "correct", lambda *a, **k: calls.append(1))
+    # the file's 8 * 50^2 bytes fit, the eigh's 4 * 8 * 50^2 do not
+    monkeypatch.setattr(_backend, "available_memory", lambda *a: 4 * 8 * 50 * 50 - 1)
+    with pytest.raises(MemoryError, match=r"the eigh of .*H\.npy \(n = 50\) needs about"):
+        correct_files.correct_to_folder(tmp_path / "H.npy", tmp_path / "out")
+    assert not calls and not (tmp_path / "out" / "summary.json").exists()
 
 
 @pytest.mark.parametrize(("value", "error"), [(0, ValueError), (1.5, TypeError), (True, TypeError)])
 def test_max_bytes_is_validated(value, error):
     with pytest.raises(error, match="max_bytes must be"):
-        decompose(np.eye(2), max_bytes=value)
+        hessian(lambda x: anp.sum(x**2, axis=-1), np.ones(2), max_bytes=value)
 
 
 @pytest.mark.skipif(not Path("/proc/meminfo").is_file(), reason="reads Linux's /proc/meminfo")

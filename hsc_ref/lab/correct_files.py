@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hsc_ref import _io
+from hsc_ref import _io, _limits
 from hsc_ref.corrections import ALIASES, CORRECTIONS, CorrectionResult, correct
 from hsc_ref.lab import _outputs
 from hsc_ref.steps import hsc_step
@@ -105,6 +105,27 @@ def check_params(method: str, params: dict[str, float]) -> None:
         )
 
 
+_EIGH_WORDS = 4
+"""Words per entry of ``H`` an ``eigh`` allocates: the symmetrized copy, the eigenvectors and
+``syevd``'s divide-and-conquer workspace (``2 n^2``)."""
+
+
+def _check_eigh_fits(H: np.ndarray, source: str) -> None:
+    """Refuse, before the decomposition allocates, an ``H`` whose ``eigh`` cannot fit in memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _check_eigh_fits(np.eye(3), "H.npy")                 # fits: returns None
+    """
+    n = H.shape[0] if H.ndim else 0
+    _limits.require_memory(
+        _EIGH_WORDS * H.size * H.dtype.itemsize,
+        f"the eigh of {source} (n = {n})",
+        hint="correct a smaller matrix",
+    )
+
+
 def correct_to_folder(
     matrix: str | os.PathLike,
     out: str | os.PathLike,
@@ -160,7 +181,8 @@ def correct_to_folder(
     """
     with _outputs.OutputSet(out, OUTPUT_FILES, command="correct", overwrite=overwrite) as outputs:
         check_params(method, params or {})
-        H = _io.load_array(matrix, "H")
+        H = _io.load_array(matrix, "H")  # its own size checked before it is read
+        _check_eigh_fits(H, str(matrix))
         result = correct(
             H, method, atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol, **(params or {})
         )
