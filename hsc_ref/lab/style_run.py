@@ -90,9 +90,9 @@ def run_style(
     progress : bool
         Show a tqdm progress bar when tqdm is installed.
     checkpoint : callable, optional
-        ``checkpoint(progress)`` after every step of a rule (the ``callback`` of
-        :func:`hsc_ref.style.optimize.optimize_image`; e.g. :class:`hsc_ref.lab._checkpoint.
-        Checkpoints`); not for ``"lbfgs"``.
+        ``checkpoint(progress)`` after every step of a rule (on the ``callback`` of
+        :func:`hsc_ref.style.optimize.optimize_image`), e.g. the lab's ``Checkpoints``; not
+        for ``"lbfgs"``.
     start : LoopProgress, optional
         As in :func:`hsc_ref.style.optimize.optimize_image`.
 
