@@ -142,13 +142,13 @@ class Kind:
             expected = getattr(self.namespace, value.dtype.name)
             if out.dtype != expected:  # JAX without 64-bit mode turns float64 into float32
                 enable = (
-                    'jax.config.update("jax_enable_x64", True)'
+                    'call jax.config.update("jax_enable_x64", True)'
                     if self.name == "jax"
-                    else f"64-bit arrays in {self.name}"
+                    else f"enable 64-bit arrays in {self.name}"
                 )
                 raise TypeError(
                     f"{self.name} cannot hold the {value.dtype} result (it gave {out.dtype}; "
-                    f"integer input gives float64): pass float32 arrays, or enable {enable}"
+                    f"integer input gives float64): pass float32 arrays, or {enable}"
                 )
             return out
         to_kind = getattr(value, "_to_kind", None)
