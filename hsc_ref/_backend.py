@@ -219,7 +219,10 @@ def in_callers_kind(*names: str) -> Callable[[F], F]:
     """
 
     def decorate(fn: F) -> F:
-        parameters = list(inspect.signature(fn).parameters)
+        code = fn.__code__  # cheaper than inspect.signature, for maps made at run time
+        if code.co_flags & inspect.CO_VARARGS:
+            raise TypeError(f"{fn.__qualname__} takes *args: positions are ambiguous")
+        parameters = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
         spec = tuple((parameters.index(name), name) for name in names)
 
         @functools.wraps(fn)
@@ -235,6 +238,25 @@ def in_callers_kind(*names: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def spectral_map(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """:func:`in_callers_kind` for a function of one spectrum, cheap enough to make per call.
+
+    The correction factories (``damped(mu)``, ``clip(delta)``...) build their eigenvalue maps
+    each time they are called; this wrapper costs a few attribute writes to make and one
+    attribute read to call with a NumPy spectrum.
+    """
+
+    def mapped(spectrum: Any) -> Any:
+        kind = getattr(spectrum, "_array_kind", None)
+        if kind is None:
+            return fn(spectrum)
+        return kind.wrap(fn(spectrum._host_twin))
+
+    mapped.__name__, mapped.__qualname__ = fn.__name__, fn.__qualname__
+    mapped.__doc__, mapped.__wrapped__ = fn.__doc__, fn  # type: ignore[attr-defined]
+    return mapped
 
 
 def _call_on_host(fn: Callable[..., Any], spec: tuple, args: tuple, kwargs: dict) -> Any:

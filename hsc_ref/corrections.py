@@ -90,6 +90,10 @@ class Correction(NamedTuple):
     inverse_values: Callable[[Spectrum], Any]
 
 
+_spectral_map = _backend.spectral_map
+"""Make a built-in eigenvalue map take another library's spectrum too (via its NumPy twin)."""
+
+
 def _pinv_of(values_fn: Callable[[Spectrum], Any]) -> Callable[[Spectrum], Any]:
     """Inverse map of the corrected eigenvalues under the spectrum's own cutoff."""
 
@@ -132,11 +136,6 @@ def hsc_inverse_values(lam: ArrayLike) -> Array:
     small = np.where(big, 0.0, lam)
     phi = np.where(big, 1.0 / (large + 1.0 / large), small / (1.0 + small * small))
     return phi.astype(lam.dtype, copy=False)
-
-
-def _spectral_map(fn: Callable[[Spectrum], Any]) -> Callable[[Spectrum], Any]:
-    """A built-in eigenvalue map that also takes another library's spectrum (via its twin)."""
-    return _backend.in_callers_kind("spectrum")(fn)
 
 
 @_spectral_map
