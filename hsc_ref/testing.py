@@ -2,6 +2,10 @@
 
 Central finite differences give an independent check of exact derivatives; their error is
 ``O(h^2)`` truncation plus ``O(eps / h)`` (gradient) or ``O(eps / h^2)`` (Hessian) rounding.
+
+The comparisons take arrays of any library: PyTorch tensors (also on a GPU, also when they
+require grad: they are detached), JAX, CuPy and other array-API arrays are compared on NumPy
+copies of their values.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsc_ref import _validation
+from hsc_ref import _backend, _validation
 
 __all__ = [
     "central_difference_gradient",
@@ -99,7 +103,9 @@ def compare_arrays(actual: Any, desired: Any, *, rtol: float, atol: float) -> Co
 
     Shapes must agree exactly (no broadcasting); NaN or inf in ``actual`` fails. Integers
     are compared exactly, complex values with their imaginary parts (``|a - d|`` is the
-    modulus); a complex ``actual`` fails where ``desired`` is real.
+    modulus); a complex ``actual`` fails where ``desired`` is real. ``actual`` and
+    ``desired`` may be of any array library and device (a torch tensor that requires grad,
+    a JAX or CuPy array, NumPy): their values are compared on the host.
 
     Examples
     --------
@@ -112,7 +118,7 @@ def compare_arrays(actual: Any, desired: Any, *, rtol: float, atol: float) -> Co
     """
     rtol = _validation.check_tolerance(rtol, "rtol")
     atol = _validation.check_tolerance(atol, "atol")
-    a, d = np.asarray(actual), np.asarray(desired)
+    a, d = _backend.to_numpy(actual), _backend.to_numpy(desired)
     for what, arr in (("actual", a), ("desired", d)):
         if arr.dtype.hasobject or arr.dtype.kind not in _NUMERIC_KINDS:
             msg = f"{what} dtype {arr.dtype} is not real or complex"
@@ -185,7 +191,8 @@ def assert_close(
     Parameters
     ----------
     actual, desired : array_like
-        Same shape; ``desired`` is the reference.
+        Same shape; ``desired`` is the reference. Of any array library and device (see
+        :func:`compare_arrays`).
     rtol, atol : float
         Non-negative tolerances.
     reason : str
