@@ -64,6 +64,9 @@ def test_gan_command_refuses_to_overwrite_without_force(tmp_path, capsys):
         (["--steps", "0"], "steps must be a positive integer"),
         (["--schedule", "random"], "schedule must be one of"),
         (["--lr", "-1"], "lr must be"),
+        (["--method", "adam", "--mu", "3"], "--mu applies to --method damped only"),
+        (["--data", "dirac", "--hidden", "8"], "--hidden applies to --data ring, grid only"),
+        (["--method", "hsc", "--spectrum-every", "5"], "--spectrum-every applies to --method"),
     ],
 )
 def test_gan_command_reports_bad_input_in_one_line(tmp_path, capsys, extra, message):
@@ -127,3 +130,47 @@ def test_missing_tqdm_trains_without_a_bar(tmp_path, capsys, monkeypatch):
     args = ["gan", "--out", str(tmp_path), "--no-plots", "--steps", "2", "--hidden", "4"]
     assert main([*args, "--batch", "8", "--n-eval", "40"]) == 0
     assert "install tqdm" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- options that apply
+
+
+def test_every_scoped_option_is_a_config_field_and_an_option_of_the_command():
+    import argparse
+    import dataclasses
+
+    from hsc_ref.gan import cli as gan_cli
+    from hsc_ref.gan._options import SCOPES
+    from hsc_ref.gan.data import DATASETS
+    from hsc_ref.gan.train import METHODS, TrainConfig
+
+    parser = argparse.ArgumentParser()
+    gan_cli.add_parser(parser.add_subparsers())
+    (gan,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    dests = {a.dest for a in gan.choices["gan"]._actions}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for name, scope in SCOPES.items():
+        assert name in fields and name in dests, name
+        allowed = {"method": METHODS, "data": DATASETS}[scope.field]
+        assert scope.values and set(scope.values) <= set(allowed), name
+        assert set(scope.values) != set(allowed), f"{name} applies everywhere: drop its scope"
+
+
+def test_an_option_at_its_default_is_accepted_and_not_recorded_where_it_does_not_apply(tmp_path):
+    args = ["gan", "--method", "adam", "--mu", "1", "--data", "dirac", *TINY[:2], "--no-plots"]
+    assert main([*args, "--no-progress", "--out", str(tmp_path)]) == 0
+    config = json.loads((tmp_path / "metrics.json").read_text())["config"]
+    assert config["method"] == "adam" and config["data"] == "dirac"
+    assert "mu" not in config and "hidden" not in config  # they changed nothing
+    assert "spectrum_every" in config  # Adam records spectra only when asked
+
+
+def test_a_sweep_run_command_carries_only_the_options_that_apply():
+    from hsc_ref.sweep.spec import RunSpec
+
+    options = {"data": "dirac", "hidden": (3,), "method": "adam", "mu": 1.0, "seed": 0}
+    command = RunSpec.build("gan", {**options, "spectrum_every": 0}).command()
+    assert "--hidden" not in command and "--mu" not in command
+    assert "--spectrum-every 0" in command
+    ring = RunSpec.build("gan", {**options, "data": "ring", "method": "damped"}).command()
+    assert "--hidden 3" in ring and "--mu 1" in ring
