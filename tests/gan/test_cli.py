@@ -125,11 +125,16 @@ def test_no_plots_makes_no_plots_and_says_nothing_about_them(tmp_path, capsys):
     assert "skipped" not in capsys.readouterr().err
 
 
-def test_missing_tqdm_trains_without_a_bar(tmp_path, capsys, monkeypatch):
+def test_missing_tqdm_shows_progress_as_plain_lines(tmp_path, capsys, monkeypatch):
+    from hsc_ref import _extras
+
     monkeypatch.setitem(sys.modules, "tqdm", None)
-    args = ["gan", "--out", str(tmp_path), "--no-plots", "--steps", "2", "--hidden", "4"]
+    monkeypatch.setattr(_extras.TextProgress, "every_s", float("inf"))  # lines by tenths only
+    args = ["gan", "--out", str(tmp_path), "--no-plots", "--steps", "20", "--hidden", "4"]
     assert main([*args, "--batch", "8", "--n-eval", "40"]) == 0
-    assert "install tqdm" in capsys.readouterr().err
+    lines = capsys.readouterr().err.splitlines()
+    # a line at the start, at each tenth (the steps come in ones) and at the end, no more
+    assert lines == [f"hsc ring: {n}/20 steps ({5 * n}%)" for n in range(0, 21, 2)]
 
 
 # --------------------------------------------------------------------------- options that apply
