@@ -200,8 +200,9 @@ def load_array(path: str | os.PathLike, name: str) -> np.ndarray:
     """Load one array from a ``.npy`` file without pickles, with a clear error on failure.
 
     The header is read first: a file that is not a ``.npy`` (text, an ``.npz``), a pickled
-    array, a header that claims more data than the file holds, or an array that would not fit
-    in the available memory is refused before any data is read.
+    array, values that are not real numbers (complex, bool, strings, float16), a header that
+    claims more data than the file holds, or an array that would not fit in the available
+    memory is refused with a ``ValueError`` before any data is read.
     """
     path = Path(path)
     what = f"{name} file {path}"
@@ -214,6 +215,11 @@ def load_array(path: str | os.PathLike, name: str) -> np.ndarray:
     with open(path, "rb") as handle:
         shape, dtype = npy_header(handle, what)
         _check_npy_size(shape, dtype, path.stat().st_size - handle.tell(), what)
+    if dtype.kind not in "iuf" or (dtype.kind == "f" and dtype.itemsize not in (4, 8)):
+        raise ValueError(  # the file's content, refused where it is read (not a TypeError later)
+            f"{what} holds {dtype} values; {name} must hold real numbers (float32, float64 or "
+            f"integers)"
+        )
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:  # e.g. a file changed while being read

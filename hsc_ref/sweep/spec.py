@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from hsc_ref.corrections import get_correction
+from hsc_ref.gan._options import applicable as gan_applicable
 from hsc_ref.gan.data import DATASETS
 from hsc_ref.gan.game import LOSSES
 from hsc_ref.gan.train import (
@@ -204,7 +205,10 @@ class RunSpec:
         'hsc-ref gan --data dirac --lr 1 --method hsc --seed 3 --steps 5 --out OUT --no-plots'
         """
         words = ["hsc-ref", self.kind]
+        config = self.config
         for name, value in self.options:
+            if self.kind == "gan" and name not in gan_applicable(config):
+                continue  # e.g. --mu of an Adam run: hsc-ref gan refuses what changes nothing
             words += _option_words(self.kind, name, value)
         return " ".join([*words, "--out", out, "--no-plots"])
 
