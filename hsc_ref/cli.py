@@ -81,7 +81,7 @@ def _blas_facts() -> list[str]:
 
 
 OPTIONAL_PACKAGES: dict[str, tuple[str, ...]] = {
-    "test": ("pytest", "hypothesis", "mpmath", "ruff"),
+    "test": ("pytest", "hypothesis", "mpmath", "ruff", "array-api-strict"),
     "plot": ("matplotlib",),
     "image": ("Pillow",),
     "progress": ("tqdm",),

@@ -64,8 +64,8 @@ def test_gan_command_refuses_to_overwrite_without_force(tmp_path, capsys):
         (["--steps", "0"], "steps must be a positive integer"),
         (["--schedule", "random"], "schedule must be one of"),
         (["--lr", "-1"], "lr must be"),
-        (["--gamma", "2"], "gamma applies only to method 'conopt'"),
-        (["--method", "conopt", "--sga-lambda", "2"], "--sga-lambda applies only to method 'sga'"),
+        (["--gamma", "2"], "--gamma applies to --method conopt only"),
+        (["--method", "conopt", "--sga-lambda", "2"], "--sga-lambda applies to --method sga only"),
         (["--method", "cgd", "--schedule", "alternating"], "defined for schedule='simultaneous'"),
         (["--method", "conopt", "--gamma", "-1"], "gamma must be"),
         (["--method", "adam", "--mu", "3"], "--mu applies to --method damped only"),
@@ -136,7 +136,9 @@ def test_missing_tqdm_shows_progress_as_plain_lines(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(_extras.TextProgress, "every_s", float("inf"))  # lines by tenths only
     args = ["gan", "--out", str(tmp_path), "--no-plots", "--steps", "20", "--hidden", "4"]
     assert main([*args, "--batch", "8", "--n-eval", "40"]) == 0
-    assert "install tqdm" in capsys.readouterr().err
+    lines = capsys.readouterr().err.splitlines()
+    # a line at the start, at each tenth (the steps come in ones) and at the end, no more
+    assert lines == [f"hsc ring: {n}/20 steps ({5 * n}%)" for n in range(0, 21, 2)]
 
 
 @pytest.mark.parametrize(
@@ -156,12 +158,9 @@ def test_gan_command_runs_each_game_method_simultaneously_with_its_options(
     assert main(args) == 0
     config = json.loads((tmp_path / "metrics.json").read_text())["config"]
     assert config["method"] == method and config["schedule"] == "simultaneous"
-    assert config["gamma"] == (2.0 if method == "conopt" else None)
-    assert config["sga_lambda"] == (0.5 if method == "sga" else None)
+    assert config.get("gamma") == (2.0 if method == "conopt" else None)
+    assert config.get("sga_lambda") == (0.5 if method == "sga" else None)
     assert f"{method} on ring, 2 steps" in capsys.readouterr().out
-    lines = capsys.readouterr().err.splitlines()
-    # a line at the start, at each tenth (the steps come in ones) and at the end, no more
-    assert lines == [f"hsc ring: {n}/20 steps ({5 * n}%)" for n in range(0, 21, 2)]
 
 
 # --------------------------------------------------------------------------- options that apply
