@@ -91,10 +91,14 @@ class Probe(NamedTuple):
 
 
 class Cause(NamedTuple):
-    """A cause a rule recognizes: ``key`` identifies it across probes, ``text`` explains it."""
+    """A cause a rule recognizes: ``key`` identifies it across probes, ``text`` explains it.
+
+    ``interval`` is, for a cutoff, the range ``[low, high)`` its cutoff lies in.
+    """
 
     key: str
     text: str
+    interval: tuple[float, float] | None = None
 
 
 def diagnose(failure: Failure, probe: Probe) -> str:
@@ -258,7 +262,7 @@ def _cutoff(seen: _Seen) -> list[Cause]:
         f"100 * n * eps * max|lam| = {gold:.3g} keeps {k0}, so the implementation's cutoff is "
         f"{direction}: between {low / gold:.3g} and {high / gold:.3g} x the golden one"
     )
-    return [Cause("cutoff", text)]
+    return [Cause("cutoff", text, (low, high))]
 
 
 def _boundary(seen: _Seen) -> tuple[int, int, float, float, float] | None:
@@ -346,6 +350,15 @@ def _measured(cause: Cause, failure: Failure, probe: Probe) -> str:
             if named
             else ", no named cutoff (library defaults, ||H||_F or trace scaling, x2, /2) matches it"
         )
+    elif cause.interval is not None:  # not measurable: name what lies in the interval
+        low, high = cause.interval
+        named = [
+            f"{label} ({value / gold:.3g} x)"
+            for label, value in _cutoff_suspects(lam, n, probe.precision).items()
+            if low <= value < high
+        ]
+        if named:
+            text += "; in that interval: " + ", ".join(named)
     rtol = golden_rtol(n, probe.precision)
     return (
         f"{text}. Pass atol = 0, rtol = 100 * n * eps = {rtol!r}, e.g. torch.linalg.pinv(H, "
