@@ -53,6 +53,14 @@ cutoff ``100 n eps ||H||``; the measured cutoff is as uncertain, so 3% separates
 cutoffs (x2, /2, ``||H||_F``-scaled with ``||H||_F >= 1.05 max|lam|``) without false matches.
 """
 
+MEASURE_FLOOR = 0.05
+"""Smallest cutoff, as a multiple of the golden one, that moving an eigenvalue can measure.
+
+A correct implementation's eigenvalues are off by up to ``n eps ||H||``, 0.01 x the golden
+cutoff: an eigenvalue moved below 5 times that is lost in rounding, and a cutoff below it is
+reported as "below 0.05 x", with the named cutoffs that lie there.
+"""
+
 _CUTOFF_OUTPUTS = ("pinv", "hc", "rank", "step_literal")
 _BISECTIONS = 40
 
@@ -231,18 +239,22 @@ def _factor(seen: _Seen) -> list[Cause]:
     k = float(np.vdot(r, a)) / rr
     if k in (0.0, 1.0, -1.0) or not _fits(a, k * r, seen.ref, abs(k)):  # -1: the sign rule
         return []
-    named = {}
-    if failure.lr is not None and failure.lr != 1:
-        named[failure.lr] = ("lr", "lr: the learning rate applied twice")
-        named[1 / failure.lr] = ("1/lr", "1/lr: the learning rate left out")
     n = failure.H.shape[0]
-    named |= {2.0: ("2", "2"), 0.5: ("1/2", "1/2"), float(n): ("n", "n, the order of H")}
-    for value, (key, label) in named.items():
-        if math.isclose(k, value, rel_tol=1e-4):
-            text = f"a constant factor: the output is {k:.6g} x the reference = {label}"
-            return [Cause(f"factor:{key}", text)]
+    named = [(2.0, "2", "2"), (0.5, "1/2", "1/2"), (float(n), "n", "n, the order of H")]
+    if failure.lr is not None and failure.lr != 1:
+        named += [
+            (failure.lr, "lr", "lr: the learning rate applied twice"),
+            (1 / failure.lr, "1/lr", "1/lr: the learning rate left out"),
+        ]
+    found = [  # every name that fits: the probes tell lr = 0.5 from a constant 1/2
+        Cause(
+            f"factor:{key}", f"a constant factor: the output is {k:.6g} x the reference = {label}"
+        )
+        for value, key, label in named
+        if math.isclose(k, value, rel_tol=1e-4)
+    ]
     text = f"a constant factor: the output is {k:.6g} x the reference (no named factor)"
-    return [Cause(f"factor:{k:.4g}", text)]
+    return found or [Cause(f"factor:{k:.4g}", text)]
 
 
 # --------------------------------------------------------------------------- the cutoff
@@ -334,31 +346,37 @@ def _measured(cause: Cause, failure: Failure, probe: Probe) -> str:
     lam = np.asarray(spectrum.eigenvalues)
     scale = float(np.abs(lam).max())
     gold = golden_rtol(n, probe.precision) * scale
-    measured = _measure(failure, probe, spectrum, gold) if probe.output != "step_literal" else None
+    q = np.asarray(spectrum.eigenvectors, dtype=np.float64)
+    index = int(np.argmin(np.abs(np.log(np.maximum(np.abs(lam), 1e-300) / gold))))
+    measured = None if probe.output == "step_literal" else _measure(lam, q, index, gold, probe)
     text = cause.text
-    if measured is not None:
-        lo, hi = measured
-        factor = math.sqrt(lo * hi)
+    suspects = _cutoff_suspects(lam, n, probe.precision)
+    if measured is not None and measured[0] > 0:
+        factor = math.sqrt(measured[0] * measured[1])
         text += f"; measured by moving one eigenvalue: {factor:.4g} x the golden cutoff"
-        named = [
-            f"{label} ({value / gold:.4g} x)"
-            for label, value in _cutoff_suspects(lam, n, probe.precision).items()
-            if abs(value / gold - factor) <= CUTOFF_MATCH * factor
-        ]
+        named = _matching(suspects, factor, gold)
+        if len(named) > 1:  # tell them apart on the spectrum with the bulk halved
+            named = _disambiguate(named, lam, q, index, gold=gold, probe=probe)
         text += (
-            ", which matches " + " and ".join(named)
+            ", which matches " + " and ".join(f"{k} ({v:.4g} x)" for k, v in named.items())
             if named
             else ", no named cutoff (library defaults, ||H||_F or trace scaling, x2, /2) matches it"
         )
     elif cause.interval is not None:  # not measurable: name what lies in the interval
         low, high = cause.interval
+        if measured is not None:  # kept at the floor: below it
+            high = min(high, MEASURE_FLOOR * gold)
+            text += (
+                f"; measured by moving one eigenvalue: below {MEASURE_FLOOR:g} x the golden "
+                f"cutoff, within the rounding of eigenvalues, where it cannot be measured further"
+            )
         named = [
             f"{label} ({value / gold:.3g} x)"
-            for label, value in _cutoff_suspects(lam, n, probe.precision).items()
+            for label, value in suspects.items()
             if low <= value < high
         ]
         if named:
-            text += "; in that interval: " + ", ".join(named)
+            text += "; named cutoffs in that range: " + ", ".join(named)
     rtol = golden_rtol(n, probe.precision)
     return (
         f"{text}. Pass atol = 0, rtol = 100 * n * eps = {rtol!r}, e.g. torch.linalg.pinv(H, "
@@ -367,20 +385,55 @@ def _measured(cause: Cause, failure: Failure, probe: Probe) -> str:
     )
 
 
+def _matching(suspects: dict[str, float], factor: float, gold: float) -> dict[str, float]:
+    """The named cutoffs within :data:`CUTOFF_MATCH` of ``factor`` x ``gold``, as factors."""
+    return {
+        label: value / gold
+        for label, value in suspects.items()
+        if abs(value / gold - factor) <= CUTOFF_MATCH * factor
+    }
+
+
+def _disambiguate(
+    named: dict[str, float],
+    lam: np.ndarray,
+    q: np.ndarray,
+    index: int,
+    *,
+    gold: float,
+    probe: Probe,
+) -> dict[str, float]:
+    """Keep the named cutoffs that also match a second measurement, with the bulk halved.
+
+    Halving every eigenvalue but the largest and the moved one keeps ``max|lam|`` (so the
+    golden cutoff and its multiples) and changes ``||H||_F`` and the trace norm.
+    """
+    n = lam.shape[0]
+    bulk = np.ones(n, dtype=bool)
+    bulk[[index, int(np.argmax(np.abs(lam)))]] = False
+    if not bulk.any():
+        return named
+    halved = np.where(bulk, 0.5 * lam, lam)
+    again = _measure(halved, q, index, gold, probe)
+    if again is None or again[0] == 0:
+        return named
+    second = _matching(
+        _cutoff_suspects(halved, n, probe.precision), math.sqrt(again[0] * again[1]), gold
+    )
+    return {label: value for label, value in named.items() if label in second} or named
+
+
 def _measure(
-    failure: Failure, probe: Probe, spectrum: Any, gold: float
+    lam: np.ndarray, q: np.ndarray, index: int, gold: float, probe: Probe
 ) -> tuple[float, float] | None:
     """Bracket the implementation's cutoff, in units of ``gold``, by bisection on one eigenvalue.
 
-    The eigenvalue nearest the golden cutoff is moved to ``t * gold`` (its sign kept) along
+    Eigenvalue ``index`` of ``Q diag(lam) Q^T`` is moved to ``t * gold`` (its sign kept) along
     its own eigenvector; whether the implementation keeps it is read from the quadratic form
     of its output on that eigenvector (or, for a rank, from the count going up by one).
-    Returns ``(t_dropped, t_kept)`` within 0.1%, or None when the output does not switch
-    from dropped to kept in ``[1e-6, 0.5 ||H|| / gold]``.
+    Returns ``(t_dropped, t_kept)`` within 0.1%, ``(0, MEASURE_FLOOR)`` when the eigenvalue
+    is kept even at :data:`MEASURE_FLOOR`, or None when it is not kept at ``0.5 ||H||``.
     """
-    lam = np.array(spectrum.eigenvalues, dtype=np.float64)
-    q = np.asarray(spectrum.eigenvectors, dtype=np.float64)
-    index = int(np.argmin(np.abs(np.log(np.maximum(np.abs(lam), 1e-300) / gold))))
     sign = -1.0 if lam[index] < 0 else 1.0
     top = float(np.abs(lam).max())
 
@@ -390,10 +443,10 @@ def _measure(
         h = (q * values) @ q.T
         return probe.run(0.5 * (h + h.T), None, None), values[index]
 
-    lo, hi = 1e-6, 0.5 * top / gold
+    lo, hi = MEASURE_FLOOR, 0.5 * top / gold
     base = None
-    if probe.output == "rank":  # the rank with the moved eigenvalue dropped (t = lo)
-        out, _ = output_at(lo)
+    if probe.output == "rank":  # the rank with the moved eigenvalue at 0, dropped
+        out, _ = output_at(0.0)
         base = None if out is None else int(np.rint(float(out)))
 
     def kept(t: float) -> bool | None:
@@ -408,8 +461,13 @@ def _measure(
             form -= value
         return bool(abs(form) > 0.5 / abs(float(value)))  # 1/lam when kept, 0 when dropped
 
-    if hi <= lo or kept(lo) is not False or kept(hi) is not True:
+    if hi <= lo or kept(hi) is not True:
         return None
+    at_floor = kept(lo)
+    if at_floor is None:
+        return None
+    if at_floor:  # kept at the floor: the cutoff is below what rounding lets one measure
+        return 0.0, lo
     for _ in range(_BISECTIONS):
         mid = math.sqrt(lo * hi)
         state = kept(mid)

@@ -292,16 +292,23 @@ def _spectral_outputs(
     a matrix whose own Cholesky route fails.
     """
     rtol = cutoff_rtol(h.shape[0], policy)
-    spectrum = decompose(h, rtol=rtol)
     step = hsc_step(h, g, lr=lr, route="spectral")
+    return {
+        **_matrix_outputs(h, policy),
+        "step": step,
+        "step_cholesky": hsc_step(h, g, lr=lr, route="cholesky") if cholesky else step.copy(),
+        "step_literal": hsc_step(h, g, lr=lr, route="literal", rtol=rtol),
+    }
+
+
+def _matrix_outputs(h: np.ndarray, policy: str) -> dict[str, np.ndarray]:
+    """The outputs of ``H`` alone: eigenvalues, ``H^+``, ``Hc`` and the rank."""
+    spectrum = decompose(h, rtol=cutoff_rtol(h.shape[0], policy))
     return {
         "eigenvalues": spectrum.eigenvalues,
         "pinv": spectrum.pinv(),
         "hc": correct(spectrum, "hsc").matrix,
         "rank": np.int64(spectrum.rank),
-        "step": step,
-        "step_cholesky": hsc_step(h, g, lr=lr, route="cholesky") if cholesky else step.copy(),
-        "step_literal": hsc_step(h, g, lr=lr, route="literal", rtol=rtol),
     }
 
 
@@ -328,12 +335,15 @@ def matrix_reference(
     """
     steps = g is not None
     g = np.asarray(g, dtype=np.float64) if steps else np.zeros(h.shape[0])
-    try:
-        outputs = _spectral_outputs(h, g, lr, policy)
-        cholesky_failed = False
-    except np.linalg.LinAlgError:  # rounding made I + H^2 indefinite: ||H|| ~ 1 / sqrt(eps)
-        outputs = _spectral_outputs(h, g, lr, policy, cholesky=False)
-        cholesky_failed = True
+    cholesky_failed = False
+    if not steps:
+        outputs = _matrix_outputs(h, policy)
+    else:
+        try:
+            outputs = _spectral_outputs(h, g, lr, policy)
+        except np.linalg.LinAlgError:  # rounding made I + H^2 indefinite: ||H|| ~ 1/sqrt(eps)
+            outputs = _spectral_outputs(h, g, lr, policy, cholesky=False)
+            cholesky_failed = True
     lam = outputs["eigenvalues"]
     n = lam.shape[0]
     g_norm = float(np.linalg.norm(g))
@@ -348,8 +358,7 @@ def matrix_reference(
             )
             for p in PRECISIONS
         }
-    _check_consistent(name, outputs, tols)
     if not steps:
-        outputs = {k: v for k, v in outputs.items() if k in MATRIX_OUTPUTS}
-        tols = {k: v for k, v in tols.items() if k in MATRIX_OUTPUTS}
+        return outputs, {k: v for k, v in tols.items() if k in MATRIX_OUTPUTS}
+    _check_consistent(name, outputs, tols)
     return outputs, tols

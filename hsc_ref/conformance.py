@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -388,23 +389,28 @@ def _literal(a: np.ndarray) -> str:
 
 
 def _importable(obj: Any, as_name: str) -> str | None:
-    """``from module import name as as_name`` when ``obj`` can be imported by name."""
+    """``from module import name as as_name`` when ``obj`` is that module's attribute."""
     module = getattr(obj, "__module__", None)
-    qualname = getattr(obj, "__qualname__", "")
-    if not module or module == "__main__" or not qualname.isidentifier():
+    name = getattr(obj, "__qualname__", "")
+    name = name if name.isidentifier() else getattr(obj, "__name__", "")
+    if not module or module == "__main__" or not name.isidentifier():
         return None
-    return f"from {module} import {qualname} as {as_name}"
+    if getattr(sys.modules.get(module), name, None) is not obj:  # a local, or re-bound
+        return None
+    return f"from {module} import {name} as {as_name}"
 
 
 def _snippet(
     failure: _Failure, fn: Callable, output: str, precision: str, convert: Callable | None
 ) -> str:
     lines = ["import numpy as np", "", "from hsc_ref.testing import reference_outputs", ""]
-    lines += [line for line in (_importable(fn, "fn"),) if line]
+    lines.append(_importable(fn, "fn") or "# fn: your callable (define or import it here)")
     if convert is None:
         lines.append("convert = np.asarray")
-    elif (line := _importable(convert, "convert")) is not None:
-        lines.append(line)
+    else:
+        lines.append(
+            _importable(convert, "convert") or "# convert: your converter (define or import it)"
+        )
     lines.append(f"H = {_literal(failure.H)}")
     if failure.g is not None:
         lines += [f"g = {_literal(failure.g)}", f"lr = {failure.lr!r}"]
