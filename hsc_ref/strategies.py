@@ -108,7 +108,13 @@ ulps times ``n`` and loose enough to be robust.
 
 def rounding_tol(n: int, magnitude: float) -> float:
     """``ROUNDING_FACTOR * n * eps * magnitude``: the tolerance for an ``n``-by-``n`` computation
-    whose first-order rounding error is proportional to ``magnitude``."""
+    whose first-order rounding error is proportional to ``magnitude``.
+
+    Examples
+    --------
+    >>> rounding_tol(10, 2.0) == 10 * 10 * EPS * 2.0
+    True
+    """
     return ROUNDING_FACTOR * n * EPS * magnitude
 
 
@@ -117,6 +123,12 @@ def random_orthogonal(seed: int, n: int) -> np.ndarray:
 
     Multiplying each column of ``Q`` by the sign of the matching diagonal entry of ``R`` makes
     the factorization unique and the distribution Haar (Mezzadri 2007).
+
+    Examples
+    --------
+    >>> q = random_orthogonal(0, 4)
+    >>> bool(np.allclose(q.T @ q, np.eye(4)))
+    True
     """
     rng = np.random.default_rng(seed)
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
@@ -125,7 +137,14 @@ def random_orthogonal(seed: int, n: int) -> np.ndarray:
 
 
 def from_spectrum(lam: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``Q diag(lam) Q^T`` formed in float64 and symmetrized to the last bit."""
+    """``Q diag(lam) Q^T`` formed in float64 and symmetrized to the last bit.
+
+    Examples
+    --------
+    >>> h = from_spectrum(np.array([1.0, -2.0]), random_orthogonal(0, 2))
+    >>> bool(np.array_equal(h, h.T)), bool(np.allclose(np.linalg.eigvalsh(h), [-2.0, 1.0]))
+    (True, True)
+    """
     m = (q * lam) @ q.T
     return 0.5 * (m + m.T)
 
@@ -191,13 +210,33 @@ class SymmetricCase(NamedTuple):
 
 
 def orders(max_n: int = MAX_N) -> st.SearchStrategy[int]:
-    """Matrix orders ``1 .. max_n``."""
+    """Matrix orders ``1 .. max_n``.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=5, database=None, derandomize=True)
+    ... @given(orders(4))
+    ... def check(x):
+    ...     assert 1 <= x <= 4
+    >>> check()
+    """
     return st.integers(min_value=1, max_value=max_n)
 
 
 @st.composite
 def orthogonal_matrices(draw: st.DrawFn, n: int) -> np.ndarray:
-    """A random orthogonal ``(n, n)`` matrix from a drawn seed."""
+    """A random orthogonal ``(n, n)`` matrix from a drawn seed.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=5, database=None, derandomize=True)
+    ... @given(orthogonal_matrices(3))
+    ... def check(x):
+    ...     assert np.allclose(x.T @ x, np.eye(3))
+    >>> check()
+    """
     return random_orthogonal(draw(st.integers(min_value=0, max_value=2**32 - 1)), n)
 
 
@@ -307,6 +346,15 @@ def symmetric_cases(draw: st.DrawFn, n: int | None = None, **spectrum_kwargs) ->
 
     ``spectrum_kwargs`` are passed to :func:`spectra`; ``n`` is drawn from :func:`orders` when
     not given.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=5, database=None, derandomize=True)
+    ... @given(symmetric_cases(n=3))
+    ... def check(x):
+    ...     assert np.array_equal(x.H, x.H.T) and x.n == 3
+    >>> check()
     """
     n = draw(orders()) if n is None else n
     lam = draw(spectra(n, **spectrum_kwargs))
@@ -327,6 +375,15 @@ def conformance_matrices(
     norm exceed ``max|lam|`` by a margin); in half the draws, eigenvalues in the band around
     the golden cutoff of ``precision`` (see :func:`spectra`). Shrinks towards small orders,
     no band, no zeros and a bulk in ``[0.5, 1] ||H||``.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=5, database=None, derandomize=True)
+    ... @given(conformance_matrices("float32", max_n=4))
+    ... def check(x):
+    ...     assert x.n <= 4 and np.array_equal(x.H, x.H.T)
+    >>> check()
     """
     n = draw(orders(max_n))
     band = n > 1 and draw(st.booleans())
@@ -351,6 +408,15 @@ def gradients(draw: st.DrawFn, n: int) -> np.ndarray:
 
     The magnitude is ``10**e`` with ``e`` in ``[-3, 3]``; the direction comes from a drawn seed,
     so every component is generic (no accidental orthogonality to an eigenvector).
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=5, database=None, derandomize=True)
+    ... @given(gradients(5))
+    ... def check(x):
+    ...     assert x.shape == (5,) and np.isfinite(x).all()
+    >>> check()
     """
     seed = draw(st.integers(min_value=0, max_value=2**32 - 1))
     scale = 10.0 ** draw(st.floats(-3.0, 3.0))
@@ -362,10 +428,22 @@ learning_rates = st.floats(min_value=1e-3, max_value=10.0)
 
 
 def exact_pinv_values(lam: np.ndarray) -> np.ndarray:
-    """Reference pseudo-inverse eigenvalues with no cutoff: ``1/lam`` where ``lam != 0``."""
+    """Reference pseudo-inverse eigenvalues with no cutoff: ``1/lam`` where ``lam != 0``.
+
+    Examples
+    --------
+    >>> exact_pinv_values(np.array([2.0, 0.0, -4.0]))
+    array([ 0.5 ,  0.  , -0.25])
+    """
     return np.where(lam != 0, 1.0 / np.where(lam != 0, lam, 1.0), 0.0)
 
 
 def spectral_norm(a: np.ndarray) -> float:
-    """``||a||_2``, the norm every derived tolerance in these tests is stated in."""
+    """``||a||_2``, the norm every derived tolerance in these tests is stated in.
+
+    Examples
+    --------
+    >>> spectral_norm(np.diag([3.0, -5.0]))
+    5.0
+    """
     return float(np.linalg.norm(a, 2))
