@@ -114,3 +114,13 @@ def test_torch_tensors_that_require_grad_give_the_numpy_reference() -> None:
 def test_bad_input_is_refused_by_name(kwargs, error, match) -> None:
     with pytest.raises(error, match=match):
         reference_outputs(**kwargs)
+
+
+def test_jax_arrays_give_the_numpy_reference() -> None:
+    jnp = pytest.importorskip("jax.numpy")
+    h = matrix_with_spectrum(np.array([2.0, -1.0, 0.0, 0.5]), seed=0).astype(np.float32)
+    mine = reference_outputs(jnp.asarray(h), dtype=jnp.float32)
+    theirs = reference_outputs(h, dtype="float32")
+    for name in theirs:
+        assert np.array_equal(mine[name].value, theirs[name].value)
+    assert mine["pinv"].compare(jnp.asarray(theirs["pinv"].value)).ok

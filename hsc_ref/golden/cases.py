@@ -1,5 +1,8 @@
 """Golden cases: seeded inputs, reference outputs and the tolerance of every output.
 
+The outputs and tolerances of everything computed from a symmetric matrix are derived in the
+core's private ``hsc_ref._tolerances``, which :func:`hsc_ref.testing.reference_outputs` shares.
+
 :mod:`hsc_ref.golden` re-exports the public names. Tolerances are first-order error
 bounds times :data:`SAFETY` (see ``docs/validating.md``): with ``e_H`` the size of the
 perturbation of ``H`` an implementation at precision ``eps`` is expected to make
