@@ -372,6 +372,7 @@ def correct(
     *,
     atol: float = 0.0,
     rtol: float | None = None,
+    policy: str = "scipy",
     symmetry_rtol: float | None = None,
     **params: float,
 ) -> CorrectionResult:
@@ -389,6 +390,12 @@ def correct(
         A registry name (see :data:`CORRECTIONS`) or a :class:`Correction`.
     atol, rtol, symmetry_rtol : float, optional
         Passed to :func:`~hsc_ref.spectral.decompose`.
+    policy : {"scipy", "golden"}, default "scipy"
+        Cutoff policy, passed to :func:`~hsc_ref.spectral.decompose`: ``"scipy"`` keeps
+        ``|lam| > atol + rtol * max|lam|`` with ``rtol`` defaulting to ``n * eps``;
+        ``"golden"`` is the golden files' ``atol = 0``, ``rtol = 100 * n * eps`` (then
+        ``atol`` and ``rtol`` must not be passed): ``correct(H, policy="golden")`` gives the
+        golden ``hc``, ``rank`` and (``.spectrum.pinv()``) ``pinv`` bit for bit.
     **params
         Parameters of the correction, e.g. ``mu=0.1`` for ``"damped"``.
 
@@ -410,8 +417,10 @@ def correct(
     (2, 2, 1)
     >>> np.allclose(r.matrix, np.diag([3.0 + 1 / 3, 0.0, -2.5]))
     True
+    >>> correct(np.diag([1.0, 1e-14]), policy="golden").rank_after   # 1e-14 <= 100 * 2 * eps
+    1
     """
-    spectrum = _as_spectrum(H, atol, rtol, symmetry_rtol)
+    spectrum = _as_spectrum(H, atol, rtol, symmetry_rtol, policy)
     correction = get_correction(method, **params)
     after = _finite_values(correction.values, spectrum)
     inertia_after = inertia_of(after, spectrum.cutoff)
@@ -555,14 +564,21 @@ def _reciprocal(magnitude: float) -> float:
 
 
 def _as_spectrum(
-    H: ArrayLike, atol: float, rtol: float | None, symmetry_rtol: float | None
+    H: ArrayLike,
+    atol: float,
+    rtol: float | None,
+    symmetry_rtol: float | None,
+    policy: str = "scipy",
 ) -> Spectrum:
     """Pass a Spectrum through (refusing conflicting tolerances) or decompose ``H``."""
     if isinstance(H, Spectrum):
-        if atol != 0.0 or rtol is not None or symmetry_rtol is not None:
-            raise ValueError("tolerances must not be passed with a Spectrum: it carries its own")
+        given = atol != 0.0 or rtol is not None or symmetry_rtol is not None
+        if given or policy != "scipy":
+            raise ValueError(
+                "tolerances and policy must not be passed with a Spectrum: it carries its own"
+            )
         return H
-    return decompose(H, atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol)
+    return decompose(H, atol=atol, rtol=rtol, policy=policy, symmetry_rtol=symmetry_rtol)
 
 
 @_backend.in_callers_kind("H")

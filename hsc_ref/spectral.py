@@ -5,8 +5,15 @@ immutable :class:`Spectrum` that carries the tolerance policy it was built with,
 result derived from it can say which ``atol``, ``rtol`` and cutoff it used.
 
 Cutoff policy (the one of :func:`scipy.linalg.pinvh`): an eigenvalue is *kept* when
-``|lambda| > cutoff`` with ``cutoff = atol + rtol * max|lambda|``; defaults ``atol = 0`` and
-``rtol = n * eps(dtype)``.
+``|lambda| > cutoff`` with ``cutoff = atol + rtol * max|lambda|``. Two named policies
+(:data:`CUTOFF_POLICIES`, the ``policy`` argument of :func:`decompose`,
+:func:`~hsc_ref.corrections.correct` and :func:`~hsc_ref.steps.hsc_step`):
+
+``"scipy"`` (the default)
+    ``atol = 0`` and ``rtol = n * eps(dtype)`` unless given: SciPy's default.
+``"golden"``
+    ``atol = 0`` and ``rtol = 100 * n * eps(dtype)`` (:func:`golden_rtol`), the policy of the
+    golden files (``docs/validating.md``); ``atol`` and ``rtol`` must not be passed with it.
 
 Arrays of other libraries (PyTorch, JAX, CuPy, array-api-strict, ...) are accepted by every
 function and method here and computed on NumPy copies of them: results come back in the
@@ -31,6 +38,10 @@ __all__ = [
     "decompose",
     "decompose_symmetric",
     "default_rtol",
+    "CUTOFF_POLICIES",
+    "GOLDEN_RTOL_FACTOR",
+    "golden_rtol",
+    "resolve_rtol",
     "cutoff_for",
     "pinv_values",
     "ReciprocalOverflowError",
@@ -65,6 +76,65 @@ def default_rtol(n: int, dtype: Any) -> float:
     except (TypeError, ValueError):  # not a NumPy dtype: torch.float32 and the like
         eps = np.finfo(_backend.numpy_dtype(dtype)).eps
     return n * float(eps)
+
+
+CUTOFF_POLICIES = ("scipy", "golden")
+"""Named cutoff policies: ``"scipy"`` (``rtol = n * eps`` unless given) and ``"golden"``."""
+
+GOLDEN_RTOL_FACTOR = 100.0
+"""The golden cutoff is ``rtol = GOLDEN_RTOL_FACTOR * n * eps(dtype)``, 100 x SciPy's default.
+
+SciPy's ``n * eps * ||H||`` sits at the rounding noise of the zero eigenvalues of a singular
+matrix (LAPACK's ``evr`` with eigenvectors put an exact zero of an order-7 matrix at
+``-8.3 eps ||H||``, beyond its ``7 eps ||H||``), so kept sets under the default are not
+reproducible across implementations; 100 x puts the cutoff a decade above the eigenvalue
+tolerance ``10 * n * eps * ||H||`` of the golden files.
+"""
+
+
+def golden_rtol(n: int, dtype: Any) -> float:
+    """The golden files' relative cutoff ``100 * n * eps(dtype)`` (with ``atol = 0``).
+
+    Examples
+    --------
+    >>> golden_rtol(10, "float32")
+    0.00011920928955078125
+    """
+    return GOLDEN_RTOL_FACTOR * n * float(np.finfo(dtype).eps)
+
+
+def resolve_rtol(
+    policy: str, *, atol: float, rtol: float | None, n: int, dtype: Any
+) -> float | None:
+    """The ``rtol`` a cutoff policy gives an order-``n`` matrix of ``dtype``.
+
+    The one place where :data:`CUTOFF_POLICIES` are resolved. ``"scipy"`` returns ``rtol``
+    as given (``None``: the default ``n * eps(dtype)``, applied by
+    :func:`decompose_symmetric`); ``"golden"`` returns :func:`golden_rtol` and refuses an
+    explicit ``rtol`` or a nonzero ``atol``, which would contradict it.
+
+    Raises
+    ------
+    ValueError
+        For an unknown policy, or tolerances that contradict ``"golden"``.
+
+    Examples
+    --------
+    >>> resolve_rtol("golden", atol=0.0, rtol=None, n=10, dtype="float64")
+    2.220446049250313e-13
+    >>> resolve_rtol("scipy", atol=0.0, rtol=None, n=10, dtype="float64") is None
+    True
+    """
+    if policy not in CUTOFF_POLICIES:
+        raise ValueError(f"policy must be one of {CUTOFF_POLICIES}, got {policy!r}")
+    if policy == "scipy":
+        return rtol
+    if rtol is not None or atol != 0.0:
+        raise ValueError(
+            f"policy='golden' fixes atol = 0 and rtol = 100 * n * eps; do not pass them "
+            f"(got atol={atol!r}, rtol={rtol!r})"
+        )
+    return golden_rtol(n, dtype)
 
 
 @_backend.in_callers_kind("values")
@@ -287,6 +357,7 @@ def decompose(
     *,
     atol: float = 0.0,
     rtol: float | None = None,
+    policy: str = "scipy",
     symmetry_rtol: float | None = None,
     max_bytes: int | None = None,
 ) -> Spectrum:
@@ -302,6 +373,10 @@ def decompose(
         Cutoff policy of :func:`scipy.linalg.pinvh`: eigenvalues with
         ``|lam| <= atol + rtol * max|lam|`` count as zero. ``rtol`` defaults to
         ``n * eps(H.dtype)``.
+    policy : {"scipy", "golden"}, default "scipy"
+        Named cutoff policy (:data:`CUTOFF_POLICIES`): ``"golden"`` is the golden files'
+        ``atol = 0``, ``rtol = 100 * n * eps(H.dtype)`` (:func:`golden_rtol`), and then
+        ``atol`` and ``rtol`` must not be passed.
     symmetry_rtol : float, optional
         ``H`` is rejected unless ``max|H - H^T| <= symmetry_rtol * max|H|``. Defaults to
         ``sqrt(eps(H.dtype))``: far above the rounding asymmetry of an exact Hessian
@@ -348,12 +423,15 @@ def decompose(
     array([-1.,  0.,  2.])
     >>> s.rank, s.null_dim, s.inertia
     (2, 1, Inertia(positive=1, negative=1, zero=1))
+    >>> decompose(np.diag([1.0, 0.0]), policy="golden").rtol   # 100 * 2 * eps
+    4.440892098500626e-14
     """
     atol, rtol_given = _validation.check_tolerance(atol, "atol"), rtol
     if rtol_given is not None:
         _validation.check_tolerance(rtol_given, "rtol")
     H = _validation.as_square_matrix(H, "H")
     n = H.shape[0]
+    rtol = resolve_rtol(policy, atol=atol, rtol=rtol, n=n, dtype=H.dtype)
     _backend.check_fits(4 * n * n * H.dtype.itemsize, f"eigh of n = {n}", max_bytes)
     sym, _ = _validation.symmetric_matrix(H, symmetry_rtol)
     return decompose_symmetric(sym, atol=atol, rtol=rtol)

@@ -47,7 +47,7 @@ from scipy.sparse.linalg import LinearOperator
 from hsc_ref import _backend, _validation
 from hsc_ref._typing import Array, ArrayLike
 from hsc_ref.corrections import Correction, get_correction
-from hsc_ref.spectral import Spectrum, decompose_symmetric, default_rtol
+from hsc_ref.spectral import Spectrum, decompose_symmetric, default_rtol, resolve_rtol
 
 __all__ = [
     "HSC_ROUTES",
@@ -130,6 +130,7 @@ def hsc_step(
     route: str = "spectral",
     atol: float = 0.0,
     rtol: float | None = None,
+    policy: str = "scipy",
     symmetry_rtol: float | None = None,
     cholesky_rtol: float | None = None,
 ) -> Array:
@@ -150,6 +151,10 @@ def hsc_step(
     atol, rtol : float, optional
         Cutoff policy (SciPy ``pinvh``). The spectral and Cholesky routes do not depend on
         it (``phi`` is cutoff-free); the literal route applies it in both pseudo-inverses.
+    policy : {"scipy", "golden"}, default "scipy"
+        Named cutoff policy (:func:`hsc_ref.spectral.resolve_rtol`): ``"scipy"`` uses
+        ``rtol`` (default ``n * eps``); ``"golden"`` the golden files' ``atol = 0``,
+        ``rtol = 100 * n * eps`` (then ``atol`` and ``rtol`` must not be passed).
     symmetry_rtol : float, optional
         Relative symmetry tolerance, as in :func:`~hsc_ref.spectral.decompose`.
     cholesky_rtol : float, optional
@@ -184,6 +189,7 @@ def hsc_step(
     atol = _validation.check_tolerance(atol, "atol")
     rtol = None if rtol is None else _validation.check_tolerance(rtol, "rtol")
     H, _ = _validation.symmetric_matrix(H, symmetry_rtol)  # the one validating pass over H
+    rtol = resolve_rtol(policy, atol=atol, rtol=rtol, n=H.shape[0], dtype=H.dtype)
     if route == "auto":  # check now: a bad value must not depend on which route runs
         cholesky_rtol = _cholesky_rtol(cholesky_rtol, H.dtype)
     g = _validation.check_vector_for(g, H.shape[0], H.dtype)
