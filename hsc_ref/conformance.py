@@ -14,10 +14,11 @@ copy-paste reproduction. Needs Hypothesis (the ``test`` extra) when called, not 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -340,7 +341,36 @@ def _drive(run: Callable[[Any], None], seed: int, options: dict) -> None:
             **options,
         )(given(st.data())(run))
     )
-    test()
+    with _without_local_constants():
+        test()
+
+
+@contextlib.contextmanager
+def _without_local_constants() -> Iterator[None]:
+    """Keep Hypothesis from mixing the literals of the process's own modules into its draws.
+
+    Hypothesis draws, now and then, a constant found in the source of the *local* modules
+    imported so far (those outside site-packages), so the examples of one seed would depend on
+    what the process happened to import: the tests run before, the user's own modules. The
+    check promises the same examples for the same seed, so the pool is emptied for its run.
+    Hypothesis's own edge-case constants (inf, nan, 0, ...) stay. The pool is an internal of
+    Hypothesis: where it is not found, nothing is changed.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - another Hypothesis layout
+        yield
+        return
+    original = getattr(providers, "_get_local_constants", None)
+    if original is None or not hasattr(providers, "_local_constants"):  # pragma: no cover
+        yield
+        return
+    empty = type(providers._local_constants)()
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
 
 
 # --------------------------------------------------------------------------- explaining
