@@ -205,15 +205,22 @@ def write(folder: str | os.PathLike, progress: LoopProgress, facts: Mapping[str,
     folder = Path(folder)
     arrays: dict[str, np.ndarray] = {}
     tree = encode(progress.state, arrays)
-    for name, column in progress.history.items():
-        arrays[f"history/{name}"] = np.asarray(column)
+    done = int(progress.steps_completed)
+    lengths = {np.shape(column)[0] for column in progress.history.values()}
+    for name, column in progress.history.items():  # the rows so far: the rest is NaN
+        arrays[f"history/{name}"] = np.asarray(column)[:done]
     document = {
         "format": FORMAT,
-        "steps_completed": int(progress.steps_completed),
+        "steps_completed": done,
         "history": sorted(progress.history),
+        "history_length": lengths.pop() if len(lengths) == 1 else None,
         "state": tree,
         "facts": dict(facts),
     }
+    if lengths:  # columns of several lengths: keep them whole
+        document["history_length"] = None
+        for name, column in progress.history.items():
+            arrays[f"history/{name}"] = np.asarray(column)
     _io.atomic_save_npz(folder / FILES[0], arrays)
     _io.atomic_write_json(folder / FILES[1], document)
 
@@ -241,10 +248,83 @@ def read(folder: str | os.PathLike) -> tuple[LoopProgress, dict[str, Any]]:
         raise ValueError(f"{path} is unreadable: {exc}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError(f"{path} is not an hsc-ref checkpoint")
-    arrays = _io.load_npz(folder / FILES[0], "checkpoint file")
-    history = {name: arrays[f"history/{name}"] for name in document["history"]}
+    try:
+        return _read_checked(folder, document)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a damaged structure
+        raise ValueError(
+            f"{path} is corrupt: its structure does not hold ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _array_keys(tree: Any) -> set[str]:
+    """The ``.npz`` entries a state tree names."""
+    if isinstance(tree, dict):
+        keys = {tree["array"]} if isinstance(tree.get("array"), str) else set()
+        return keys.union(*(_array_keys(v) for v in tree.values()))
+    if isinstance(tree, list):
+        return set().union(*(_array_keys(v) for v in tree))
+    return set()
+
+
+def _read_checked(folder: Path, document: dict[str, Any]) -> tuple[LoopProgress, dict]:
+    """Read a checkpoint whose JSON parsed: its entries, their shapes, then its history.
+
+    The ``.npz`` must hold exactly the entries the JSON names, and the history columns the
+    shapes it implies (read from the entries' headers, before anything is unpacked); the
+    history must end where ``steps_completed`` says (a step recorded at the last completed
+    step, none after it).
+    """
+    npz, where = folder / FILES[0], folder / FILES[1]
+    done, names = document["steps_completed"], list(document["history"])
+    if isinstance(done, bool) or not isinstance(done, int) or done < 0:
+        raise ValueError(f"{where} is corrupt: steps_completed = {done!r}")
+    columns = {f"history/{name}" for name in names}
+    expected = columns | _array_keys(document["state"])
+    present = set(_io.npz_names(npz, "checkpoint file"))
+    if present != expected:
+        raise ValueError(
+            f"{npz} does not match {where}: missing entries {sorted(expected - present)}, "
+            f"unexpected {sorted(present - expected)}"
+        )
+    length = document.get("history_length")
+    shapes = _io.npz_shapes(npz, "checkpoint file", sorted(columns))
+    rows = done if length is not None else None
+    wrong = sorted(k for k, shape in shapes.items() if len(shape) != 1 or shape[0] != rows)
+    if rows is None:  # columns kept whole: of one length, at least steps_completed
+        wrong = sorted(k for k, shape in shapes.items() if len(shape) != 1 or shape[0] < done)
+    if wrong or (length is not None and (not isinstance(length, int) or length < done)):
+        raise ValueError(
+            f"{npz} does not match steps_completed = {done} in {where}: history columns "
+            f"{wrong or names} have other shapes ({[shapes[k] for k in wrong[:3]]})"
+        )
+    arrays = _io.load_npz(npz, "checkpoint file", keys=sorted(expected))
+    history = {name: arrays[f"history/{name}"] for name in names}
+    _check_history_ends(history, done, where)
+    if length is not None:
+        history = {name: _padded(column, length) for name, column in history.items()}
     state = decode(document["state"], arrays)
-    return LoopProgress(document["steps_completed"], state, history), document["facts"]
+    return LoopProgress(done, state, history), document["facts"]
+
+
+def _padded(column: np.ndarray, length: int) -> np.ndarray:
+    out = np.full(length, np.nan)
+    out[: column.shape[0]] = column
+    return out
+
+
+def _check_history_ends(history: Mapping[str, np.ndarray], done: int, where: Path) -> None:
+    """Every completed step records a value (the loops' wall time), and no later one does."""
+    if not history:
+        return
+    recorded = np.zeros(max(c.shape[0] for c in history.values()), dtype=bool)
+    for column in history.values():
+        recorded[: column.shape[0]] |= ~np.isnan(column)
+    last = int(np.flatnonzero(recorded)[-1]) + 1 if recorded.any() else 0
+    if last != done:
+        raise ValueError(
+            f"{where} is corrupt: steps_completed = {done} but its history records steps up "
+            f"to {last}"
+        )
 
 
 # --------------------------------------------------------------------------- in an output set

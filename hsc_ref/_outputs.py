@@ -339,6 +339,37 @@ def _deferred_interrupt() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def folder_lock(out: str | os.PathLike, option: str = "--out") -> Iterator[Path]:
+    """Hold the one-writer lock of folder ``out`` (the lock :class:`OutputSet` takes).
+
+    For a folder that is not one output set (a sweep folder): ``flock`` on ``.NAME.lock``
+    beside it, failing at once with :class:`ConcurrentWriterError` when another run holds it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with folder_lock(pathlib.Path(d) / "sweep") as path:
+    ...         try:
+    ...             with folder_lock(path):
+    ...                 pass
+    ...         except ConcurrentWriterError as exc:
+    ...             print(str(exc)[:28])
+    another hsc-ref run is writi
+    """
+    path = check_folder(out, option)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.parent / f".{path.name}.lock"
+    fd = _acquire_lock(lock_path, path, option)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            lock_path.unlink()  # while still held: the next writer makes its own
+        os.close(fd)
+
+
 def _acquire_lock(lock_path: Path, out: Path, option: str) -> int:
     """An exclusive ``flock`` on ``lock_path`` (made if missing); fail at once if it is held."""
     for _ in range(3):
