@@ -248,7 +248,7 @@ def _in_option_terms(message: str, options: dict[str, str]) -> str:
 
 def _is_refusal(exc: BaseException) -> bool:
     """Bad values, missing or unreadable files, refused sizes: the user's input, not a bug."""
-    if type(exc) is MemoryError:  # hsc_ref's own size checks (NumPy's allocator subclasses it)
+    if isinstance(exc, MemoryError):  # hsc_ref's own size checks, or a limit (ulimit -v) hit
         return True
     if type(exc).__name__ == "DecompressionBombError":  # Pillow's limit, should it escape
         return True
@@ -329,7 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_options(args)
         with _threads.for_command(args):  # small-matrix work: one BLAS thread per pool
             status = int(args.func(args))
-        sys.stdout.flush()  # a closed pipe (| head) shows here, not at interpreter exit
+        if sys.stdout is not None:  # None when started with stdout closed (>&-)
+            sys.stdout.flush()  # a closed pipe (| head) shows here, not at interpreter exit
         return status
     except KeyboardInterrupt as exc:  # a checkpointing run says where it stopped
         print(f"hsc-ref {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)

@@ -685,8 +685,8 @@ def write_report(
     before = _reported_runs(folder / "runs.csv")
     if before is not None and len(rows) < before and not force:
         bad = next(iter(problems.items()), None)
-        why = f"; {len(problems)} run folders fail their check, e.g. {bad[0]}: {bad[1]}"
-        why = why if bad else ""
+        why = "" if bad is None else f"; {len(problems)} run folders fail their check, e.g. "
+        why += "" if bad is None else f"{bad[0]}: {bad[1]}"
         raise ValueError(
             f"the report in {folder} holds {before} runs and would be replaced by one of "
             f"{len(rows)} verified runs{why}; pass --force to replace it"
