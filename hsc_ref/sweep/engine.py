@@ -51,8 +51,15 @@ from hsc_ref.sweep.report import (
 from hsc_ref.sweep.spec import RunSpec, SpecError, SweepSpec, parse_spec, read_spec
 
 __all__ = [
+    "RUN_FAILURES",
+    "WORKER_WAIT",
+    "ClusterError",
     "execute_run",
+    "run_outcome",
     "store_run",
+    "store_lost",
+    "check_sweep_folder",
+    "check_run_sizes",
     "prepare_folder",
     "dask_client",
     "SweepResult",
@@ -208,7 +215,20 @@ def store_run(
 
 
 def run_outcome(run: RunSpec, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """``status``, ``steps_completed``, ``reason`` and ``metrics`` of a computed run."""
+    """``status``, ``steps_completed``, ``reason`` and ``metrics`` of a computed run.
+
+    Parameters
+    ----------
+    run : RunSpec
+    payload : mapping
+        What :func:`execute_run` returned.
+
+    Returns
+    -------
+    dict
+        ``diverged`` when the run's metrics say so (``diverged_at``), the payload's status
+        otherwise.
+    """
     steps = run.config.get("steps")
     if payload.get("status", "finished") != "finished":
         return {
@@ -230,7 +250,22 @@ def run_outcome(run: RunSpec, payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def store_lost(folder: str | os.PathLike, run: RunSpec, phase: str, reason: str) -> Path:
-    """Record a run whose worker died (``status: lost``): reported, and retried by a rerun."""
+    """Record a run whose worker died (``status: lost``): reported, and retried by a rerun.
+
+    Parameters
+    ----------
+    folder : path
+        The sweep folder.
+    run : RunSpec
+    phase : str
+    reason : str
+        What happened to the worker.
+
+    Returns
+    -------
+    Path
+        The run's folder (its ``run.json`` only).
+    """
     payload = {
         "status": "lost",
         "reason": reason,
@@ -269,6 +304,16 @@ def check_sweep_folder(folder: str | os.PathLike) -> Path:
     ``--out`` must be new, empty, or a sweep folder (``spec.toml`` and only the names of
     :data:`SWEEP_NAMES`): not the current folder, a file, a link, another command's output
     set or a folder of the user's files, whatever ``--force`` says.
+
+    Parameters
+    ----------
+    folder : path
+        The ``--out`` folder.
+
+    Returns
+    -------
+    Path
+        The absolute folder.
     """
     path = _outputs.check_folder(folder)
     if not path.is_dir():
