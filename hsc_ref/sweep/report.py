@@ -168,6 +168,10 @@ def summary_metrics(kind: str, metrics_json: bytes) -> dict[str, Any]:
     out = {k: v for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     out["time_s"] = data["times_s"][-1]
     out["steps_completed"] = len(data["losses"]) - 1
+    # every method but L-BFGS-B (which may converge early) stops early only at a non-finite
+    # loss, gradient, Hessian or step: the step it reached is where it diverged
+    early = out["steps_completed"] < data["settings"]["steps"] and data["method"] != "lbfgs"
+    out["diverged_at"] = out["steps_completed"] if early else None
     return out
 
 
@@ -249,11 +253,13 @@ def verify_run(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"its {RUN_FILE} is unreadable ({exc})") from None
     if not isinstance(record, dict) or record.get("key") != path.name:
         raise ValueError(f"its {RUN_FILE} is not the record of run {path.name}")
+    if "files" not in record and "status" not in record and "metrics" in record:
+        record = _legacy_record(path, record)  # written before records listed their files
     missing = [k for k in ("run", "metrics", "files", "status") if k not in record]
     if missing or record["status"] not in RUN_STATUSES or not isinstance(record["files"], dict):
         raise ValueError(f"its {RUN_FILE} lacks {missing or ['a known status']}")
     files = record["files"]
-    present = {p.name for p in path.iterdir()} - {RUN_FILE}
+    present = {p.name for p in path.iterdir()} - {RUN_FILE, *record.get("_unlisted", ())}
     if present != set(files):
         raise ValueError(
             f"its files do not match {RUN_FILE}: missing {sorted(set(files) - present)}, "
@@ -268,11 +274,36 @@ def verify_run(path: str | os.PathLike) -> dict[str, Any]:
             metrics = summary_metrics(kind, (path / "metrics.json").read_bytes())
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"its metrics.json is unreadable ({exc})") from None
-        if metrics != record["metrics"]:
+        stated = record["metrics"]  # an older record may lack a metric derived since
+        if not isinstance(stated, dict) or any(
+            k not in metrics or metrics[k] != v for k, v in stated.items()
+        ):
             raise ValueError(f"the metrics in {RUN_FILE} are not those of its metrics.json")
+        record = {**record, "metrics": metrics}
     elif record["status"] in ("finished", "diverged"):
         raise ValueError(f"a {record['status']} run must hold metrics.json")
+    record.pop("_unlisted", None)
     return record
+
+
+def _legacy_record(path: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """A record written before ``run.json`` listed its files: its command's manifest does."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        files = dict(manifest["files"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise ValueError(
+            f"its {RUN_FILE} lists no files and its manifest.json is unreadable"
+        ) from None
+    diverged = (record["metrics"] or {}).get("diverged_at") is not None
+    return {
+        **record,
+        "files": files,
+        "_unlisted": ("manifest.json",),
+        "status": "diverged" if diverged else "finished",
+        "steps_completed": (record["metrics"] or {}).get("steps_completed"),
+        "reason": None,
+    }
 
 
 def _file_digest(path: Path) -> dict[str, Any]:

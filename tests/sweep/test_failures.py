@@ -6,6 +6,7 @@ second each; the Dask test starts one embedded cluster (a few seconds)."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -416,7 +417,20 @@ def _kill_the_worker(out: Path, after: int, killed: list[int]) -> None:
             killed.append(child.pid)
 
 
-def test_a_sweep_with_a_diverging_point_and_a_killed_worker_finishes_and_reports_both(tmp_path):
+def _tables_without_timing(folder: Path) -> dict[str, list[dict[str, str]]]:
+    """``runs.csv`` and ``summary.csv`` without the columns measured while running."""
+    timing = ("wall_s", "worker", "wall_time_per_step")
+    tables = {}
+    for name in ("runs.csv", "summary.csv"):
+        with open(folder / name, encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        tables[name] = [{k: v for k, v in r.items() if not k.startswith(timing)} for r in rows]
+    return tables
+
+
+def test_a_sweep_with_a_diverging_point_and_a_killed_worker_finishes_and_reports_both(
+    tmp_path, tiny
+):
     pytest.importorskip("distributed")
     spec = parse_spec(KILLED)
     planned = len(spec.grid_runs())
@@ -439,3 +453,75 @@ def test_a_sweep_with_a_diverging_point_and_a_killed_worker_finishes_and_reports
     again = run_sweep(spec, out, workers=1, progress=False, plots=False)  # retries the lost
     assert (again.executed, again.skipped) == (len(lost), planned - len(lost))
     assert len(load_stored(out)) == planned and "lost" not in (out / "summary.md").read_text()
+    reference = tmp_path / "uninterrupted"  # the same runs computed here, never killed
+    tiny["in_process"](spec, reference)
+    write_report(reference, plots=False)
+    assert _tables_without_timing(out) == _tables_without_timing(reference)
+
+
+def test_golden_check_json_refuses_a_device_even_with_force(tmp_path):
+    from hsc_ref import golden
+
+    cases = ["matrix_exact_zeros"]
+    assert _quiet(["golden", "write", str(tmp_path / "gold"), "--only", *cases])[0] == 0
+    gold = golden.read_golden(tmp_path / "gold")
+    results = {f"{c}/{o}": v for c in gold.cases for o, v in gold.cases[c].outputs.items()}
+    path = golden.save_results(tmp_path / "r.npz", results)
+    words = ["golden", "check", str(tmp_path / "gold"), str(path), "--only", *cases]
+    status, err = _quiet([*words, "--json", "/dev/null", "--force"])
+    assert status == 2 and "/dev/null is a character device, not a regular file" in err
+
+
+# --------------------------------------------------------------------------- the cluster's faults
+
+
+class _FakeClient:
+    def __init__(self, versions=None, workers=None, fails=False):
+        self.versions, self.workers, self.fails = versions, workers, fails
+
+    def run(self, function):
+        return self.versions
+
+    def scheduler_info(self):
+        if self.fails:
+            raise OSError("connection closed")
+        return {"workers": self.workers}
+
+
+def test_a_worker_of_another_version_is_refused_before_any_run():
+    client = _FakeClient(versions={"tcp://w:1": "0.0.1", "tcp://w:2": engine.__version__})
+    with pytest.raises(engine.ClusterError, match=r"worker tcp://w:1 runs hsc_ref 0\.0\.1"):
+        engine._check_versions(client)
+    engine._check_versions(_FakeClient(versions={"tcp://w:2": engine.__version__}))
+
+
+def test_a_run_from_a_worker_of_another_version_is_refused_with_status_2(tmp_path):
+    run = RunSpec.build("gan", {"data": "dirac", "method": "hsc", "steps": 2, "seed": 0})
+    payload = execute_run(run.to_json()) | {"hsc_ref_version": "0.0.1"}
+    with pytest.raises(engine.ClusterError, match="install the same version"):
+        store_run(tmp_path, run, payload, "grid")
+    assert isinstance(engine.ClusterError("x"), OSError)  # the command line: exit status 2
+
+
+def test_a_cluster_without_workers_or_scheduler_stops_within_the_stated_time():
+    alone = _FakeClient(workers={})
+    since = engine._watch_workers(alone, None, pending=3)
+    assert since is not None and engine._watch_workers(alone, since, pending=3) == since
+    with pytest.raises(engine.ClusterError, match="no Dask worker has been connected for 60 s"):
+        engine._watch_workers(alone, since - engine.WORKER_WAIT - 1, pending=3)
+    assert engine._watch_workers(_FakeClient(workers={"w": {}}), since, pending=3) is None
+    with pytest.raises(engine.ClusterError, match="stopped answering"):
+        engine._watch_workers(_FakeClient(fails=True), None, pending=1)
+
+
+def test_a_run_stored_before_records_listed_their_files_still_counts(diverged, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(diverged, copy)
+    key = next(k for k, r in load_stored(copy).items() if r["status"] == "finished")
+    record = json.loads((copy / "runs" / key / RUN_FILE).read_text())
+    for name in ("files", "status", "steps_completed", "reason"):
+        del record[name]
+    (copy / "runs" / key / RUN_FILE).write_text(json.dumps(record))
+    assert load_stored(copy)[key]["status"] == "finished"
+    (copy / "runs" / key / "samples.npz").write_bytes(b"changed")  # still checked
+    assert key not in load_stored(copy)
