@@ -248,7 +248,7 @@ def _in_option_terms(message: str, options: dict[str, str]) -> str:
 
 def _is_refusal(exc: BaseException) -> bool:
     """Bad values, missing or unreadable files, refused sizes: the user's input, not a bug."""
-    if isinstance(exc, MemoryError):  # hsc_ref's own size checks, or a limit (ulimit -v) hit
+    if type(exc) is MemoryError:  # hsc_ref's own size checks (NumPy's allocator subclasses it)
         return True
     if type(exc).__name__ == "DecompressionBombError":  # Pillow's limit, should it escape
         return True

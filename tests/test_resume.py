@@ -152,7 +152,12 @@ def test_an_interrupted_gan_folder_says_so_and_resumes_to_the_same_outputs(tmp_p
         3,
         5,
     )
-    assert sorted(manifest["files"]) == ["checkpoint.json", "checkpoint.npz"]
+    assert sorted(manifest["files"]) == [  # the history of steps 0-1, then 2 appended
+        "checkpoint-history-000000000.npz",
+        "checkpoint-history-000000002.npz",
+        "checkpoint.json",
+        "checkpoint.npz",
+    ]
     with pytest.raises(_outputs.IncompleteSetError, match=r"unfinished run \(interrupted, steps"):
         _outputs.verify_set(out)  # never passes for a complete run
     with pytest.raises(FileExistsError, match=r"holds an unfinished run .* --resume"):

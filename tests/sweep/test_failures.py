@@ -271,34 +271,82 @@ def test_the_recorded_command_reproduces_every_value_exactly(tmp_path):
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name}:{key}")
 
 
-@pytest.mark.parametrize("change", ["steps-down", "steps-up", "extra-entry", "column-cut"])
+CHUNK = "checkpoint-history-000000000.npz"
+
+
+def _edit_checkpoint(folder: Path, change: str) -> None:
+    document = json.loads((folder / "checkpoint.json").read_text())
+    with np.load(folder / CHUNK) as archive:
+        rows = {k: archive[k] for k in archive.files}
+    if change == "steps-down":
+        document["steps_completed"] = 2
+    elif change == "steps-up":  # a fourth step claimed, its row empty
+        document["steps_completed"] = 4
+        document["history_chunks"] = [[CHUNK, 0, 4]]
+        rows["history/loss"] = np.append(rows["history/loss"], np.nan)
+    elif change == "extra-state-entry":
+        _io.atomic_save_npz(folder / "checkpoint.npz", {"big": np.zeros(10)}, overwrite=True)
+    elif change == "extra-chunk-entry":
+        rows["history/other"] = np.zeros(3)
+    elif change == "column-cut":
+        rows["history/loss"] = rows["history/loss"][:2]
+    elif change == "extra-chunk-file":
+        _io.atomic_save_npz(folder / "checkpoint-history-000000003.npz", rows)
+    (folder / "checkpoint.json").write_text(json.dumps(document))
+    _io.atomic_save_npz(folder / CHUNK, rows, overwrite=True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "steps-down",
+        "steps-up",
+        "extra-state-entry",
+        "extra-chunk-entry",
+        "column-cut",
+        "extra-chunk-file",
+    ],
+)
 def test_a_checkpoint_edited_against_its_history_is_refused(tmp_path, change):
     history = {"loss": np.array([0.5, 0.25, 0.125, np.nan, np.nan])}
     _checkpoint.write(tmp_path, LoopProgress(3, (np.ones(2),), history), {"steps": 5})
-    document = json.loads((tmp_path / "checkpoint.json").read_text())
-    with np.load(tmp_path / "checkpoint.npz") as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    if change == "steps-down":
-        document["steps_completed"] = 2
-    elif change == "steps-up":
-        document["steps_completed"] = 4
-        arrays["history/loss"] = np.append(arrays["history/loss"], np.nan)
-    elif change == "extra-entry":
-        arrays["big"] = np.zeros(10)
-    else:
-        arrays["history/loss"] = arrays["history/loss"][:2]
-    (tmp_path / "checkpoint.json").write_text(json.dumps(document))
-    _io.atomic_save_npz(tmp_path / "checkpoint.npz", arrays, overwrite=True)
+    assert _checkpoint.read(tmp_path)[0].steps_completed == 3
+    _edit_checkpoint(tmp_path, change)
     with pytest.raises(ValueError, match=r"does not match|is corrupt"):
         _checkpoint.read(tmp_path)
 
 
-def test_a_checkpoint_holds_only_the_history_so_far_and_reads_back_whole(tmp_path):
-    history = {"loss": np.r_[0.5, 0.25, np.full(10**5 - 2, np.nan)]}
-    _checkpoint.write(tmp_path, LoopProgress(2, (np.ones(2),), history), {})
-    assert (tmp_path / "checkpoint.npz").stat().st_size < 2000  # not 800 kB of NaN
-    back = _checkpoint.read(tmp_path)[0].history["loss"]
+def test_a_checkpoint_appends_its_history_and_reads_back_whole(tmp_path):
+    steps = 10**5
+    history = {"loss": np.full(steps, np.nan)}
+    history["loss"][:2] = [0.5, 0.25]
+    first = tmp_path / "first"
+    first.mkdir()
+    chunks = _checkpoint.write(first, LoopProgress(2, (np.ones(2),), history), {})
+    assert sum(p.stat().st_size for p in first.iterdir()) < 3000  # not 800 kB of NaN
+    history["loss"][2:4] = [0.125, 0.0625]
+    second = tmp_path / "second"
+    second.mkdir()
+    more = _checkpoint.write(
+        second, LoopProgress(4, (np.ones(2),), history), {}, previous=(first, chunks)
+    )
+    assert [c[1:] for c in more] == [(0, 2), (2, 4)]  # the first chunk kept, one appended
+    assert (second / CHUNK).stat().st_ino == (first / CHUNK).stat().st_ino  # linked, not written
+    back = _checkpoint.read(second)[0].history["loss"]
     np.testing.assert_array_equal(back, history["loss"])
+
+
+def test_a_checkpoint_of_the_earlier_layout_still_reads(tmp_path):
+    history = {"loss": np.array([0.5, 0.25, np.nan])}
+    state = (np.ones(2),)
+    arrays: dict = {}
+    tree = _checkpoint.encode(state, arrays)
+    arrays["history/loss"] = history["loss"]  # whole columns in the state's archive
+    _io.atomic_save_npz(tmp_path / "checkpoint.npz", arrays)
+    document = {"format": _checkpoint.FORMAT, "steps_completed": 2, "history": ["loss"]}
+    document |= {"state": tree, "facts": {}}
+    (tmp_path / "checkpoint.json").write_text(json.dumps(document))
+    np.testing.assert_array_equal(_checkpoint.read(tmp_path)[0].history["loss"], history["loss"])
 
 
 # --------------------------------------------------------------------------- before any work
