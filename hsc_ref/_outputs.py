@@ -373,6 +373,7 @@ def folder_lock(out: str | os.PathLike, option: str = "--out") -> Iterator[Path]
 
     For a folder that is not one output set (a sweep folder): ``flock`` on ``.NAME.lock``
     beside it, failing at once with :class:`ConcurrentWriterError` when another run holds it.
+    The folder itself is not checked here (:func:`check_folder` is the caller's choice).
 
     Examples
     --------
@@ -386,7 +387,7 @@ def folder_lock(out: str | os.PathLike, option: str = "--out") -> Iterator[Path]
     ...             print(str(exc)[:28])
     another hsc-ref run is writi
     """
-    path = check_folder(out, option)
+    path = Path(os.path.abspath(out))
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.parent / f".{path.name}.lock"
     fd = _acquire_lock(lock_path, path, option)

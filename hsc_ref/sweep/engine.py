@@ -3,8 +3,9 @@
 The sweep folder::
 
     spec.toml        the spec, as given (a rerun must give the same spec, or --force)
-    runs/<key>/      one finished run: the files ``hsc-ref gan`` / ``hsc-ref style`` writes
-                     (no plots), plus run.json (its options, command, phase, metrics, worker)
+    runs/<key>/      one run: the files ``hsc-ref gan`` / ``hsc-ref style`` writes (no
+                     plots), plus run.json (its options, command, phase, status, step
+                     reached, reason, metrics, every file's size and SHA-256, worker)
     runs.csv, summary.csv, protocol.csv, summary.md, plots/   the report (:mod:`.report`)
 
 Each run executes on a Dask worker with one BLAS thread (:func:`execute_run`): it calls the
@@ -12,7 +13,14 @@ same library function as its command (:func:`hsc_ref.gan.report.run_to_folder` o
 :func:`hsc_ref.style.run.run_to_folder`) into a temporary folder on the worker, and sends the
 files back as bytes, so workers need no shared file system. The client writes them to
 ``runs/.partial-<key>/`` and renames that folder to ``runs/<key>/``: a run folder is complete
-or absent, and a rerun (after a crash or Ctrl-C) skips every run whose folder exists.
+or absent, and a rerun (after a crash or Ctrl-C) skips every stored run that passes its check
+(:func:`~hsc_ref.sweep.report.load_stored`).
+
+A run that diverges, overflows or hits its own memory limit is a result: it is stored with
+its status and reason and the sweep goes on; a run whose worker dies is recorded as lost and
+computed again by a rerun. The folder is the sweep's own (:func:`check_sweep_folder`), held
+by one writer at a time, and everything that can be refused (another spec, Dask missing, the
+sizes of every run) is refused before it is written or a cluster starts.
 
 By default the engine starts an embedded ``distributed.LocalCluster``: one single-threaded
 worker process per core. ``scheduler=ADDRESS`` uses an existing cluster instead (``dask
@@ -70,6 +78,10 @@ _INSTALL = "pip install 'hsc-ref[sweep]'"
 
 CONNECT_TIMEOUT = 20
 """Seconds to wait for an existing Dask scheduler to answer."""
+
+CONNECT_GRACE = 5
+"""Seconds beyond :data:`CONNECT_TIMEOUT` before a server that accepted the connection and
+never answered is given up (Dask's own timeout does not cover it)."""
 
 
 def _compute(run: RunSpec, out: Path) -> None:
@@ -412,7 +424,7 @@ class ClusterError(OSError):
 
 
 def _connect(distributed: Any, scheduler: str) -> Any:
-    """A client of ``scheduler``, or :class:`ClusterError` within ``CONNECT_TIMEOUT + 5`` s.
+    """A client of ``scheduler``, or :class:`ClusterError` within CONNECT_TIMEOUT + CONNECT_GRACE s.
 
     Dask's own timeout covers the connection, not a server that accepts it and never
     answers; the client is therefore made in a thread that is abandoned at the deadline.
@@ -427,10 +439,10 @@ def _connect(distributed: Any, scheduler: str) -> Any:
 
     thread = threading.Thread(target=connect, name="hsc-ref-connect", daemon=True)
     thread.start()
-    thread.join(CONNECT_TIMEOUT + 5)
+    thread.join(CONNECT_TIMEOUT + CONNECT_GRACE)
     if "client" in box:
         return box["client"]
-    detail = box.get("error", f"nothing within {CONNECT_TIMEOUT + 5} s")
+    detail = box.get("error", f"nothing within {CONNECT_TIMEOUT + CONNECT_GRACE} s")
     raise ClusterError(f"--scheduler {scheduler}: no Dask scheduler answered ({detail})")
 
 

@@ -428,6 +428,7 @@ def test_a_closed_stdout_keeps_the_commands_status(tmp_path):
 
 def test_a_silent_scheduler_is_one_line_and_status_2_within_the_stated_time(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "CONNECT_TIMEOUT", 1)
+    monkeypatch.setattr(engine, "CONNECT_GRACE", 1)
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(4)
@@ -438,14 +439,14 @@ def test_a_silent_scheduler_is_one_line_and_status_2_within_the_stated_time(tmp_
     start = time.monotonic()
     status, err = _quiet(["sweep", str(spec), "--out", str(tmp_path / "o"), "--scheduler", address])
     assert status == 2 and "no Dask scheduler answered" in err
-    assert time.monotonic() - start < engine.CONNECT_TIMEOUT + 5 + 10
+    assert time.monotonic() - start < engine.CONNECT_TIMEOUT + engine.CONNECT_GRACE + 10
     server.close()
 
 
 # --------------------------------------------------------------------------- on a real cluster
 
 
-KILLED = DIVERGING.replace("steps = 3", "steps = 60\nbatch = 8").replace(
+KILLED = DIVERGING.replace("steps = 3", "steps = 30\nbatch = 8").replace(
     'data = ["dirac"]', 'data = ["dirac", "ring"]\nhidden = [[3]]'
 )
 """8 runs: DiracGAN and a small ring GAN, each at a diverging and a finite step size."""
@@ -573,3 +574,11 @@ def test_a_run_stored_before_records_listed_their_files_still_counts(diverged, t
     assert load_stored(copy)[key]["status"] == "finished"
     (copy / "runs" / key / "samples.npz").write_bytes(b"changed")  # still checked
     assert key not in load_stored(copy)
+
+
+def test_the_report_of_the_current_folder_can_be_rebuilt(diverged, tmp_path, monkeypatch):
+    copy = tmp_path / "copy"
+    shutil.copytree(diverged, copy)
+    monkeypatch.chdir(copy)
+    assert _quiet(["sweep", "--report", ".", "--no-plots"])[0] == 0
+    assert not list(tmp_path.glob(".copy.lock"))  # the lock goes with the writer
