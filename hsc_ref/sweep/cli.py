@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from hsc_ref import _outputs
 from hsc_ref.sweep.engine import run_sweep
@@ -66,6 +67,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.report is not None:
         if args.spec is not None or args.out is not None:
             raise ValueError("--report DIR takes no SPEC and no --out")
+        if not Path(args.report).is_dir():  # nothing made, not even the lock's parent
+            raise FileNotFoundError(f"--report {args.report} is not a sweep folder")
         with _outputs.folder_lock(args.report, "--report") as folder:
             _print_report(write_report(folder, plots=not args.no_plots, force=args.force))
         return 0

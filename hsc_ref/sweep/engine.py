@@ -683,9 +683,10 @@ def run_sweep(
         isinstance(workers, bool) or int(workers) != workers or workers < 1
     ):
         raise ValueError(f"--workers must be a positive integer, got {workers!r}")
-    with _outputs.folder_lock(check_sweep_folder(out)) as folder:
-        _refuse_before_work(folder, spec, overwrite=overwrite)
-        prepare_folder(folder, spec, overwrite=overwrite)
+    path = check_sweep_folder(out)
+    _refuse_before_work(path, spec, overwrite=overwrite)  # before anything is made, the lock too
+    with _outputs.folder_lock(path) as folder:
+        prepare_folder(folder, spec, overwrite=overwrite)  # checks the spec again, locked
         executed, skipped = _run_phases(
             folder,
             spec,
