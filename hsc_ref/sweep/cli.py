@@ -61,6 +61,12 @@ def _print_report(report: ReportFiles) -> None:
     )
     if report.skipped_line is not None:
         print(f"hsc-ref sweep: {report.skipped_line}", file=sys.stderr)
+    if report.lost:
+        print(
+            f"hsc-ref sweep: {report.lost} runs were lost with their worker; rerun the same "
+            "command to compute them",
+            file=sys.stderr,
+        )
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:

@@ -679,12 +679,15 @@ class ReportFiles(NamedTuple):
         Runs the spec plans (so far: confirmation runs are planned once tuning is complete).
     skipped_line : str or None
         One line naming the plots skipped for lack of matplotlib.
+    lost : int
+        Planned runs whose worker died (a rerun computes them).
     """
 
     paths: tuple[Path, ...]
     stored: int
     planned: int
     skipped_line: str | None
+    lost: int = 0
 
 
 def write_report(
@@ -739,8 +742,8 @@ def write_report(
         paths += _write_plots(folder, summary)
     elif plots:
         skipped = _extras.skipped_line([_extras.Skipped(("plots/*.png",), "matplotlib")])
-    stored_count = sum(r["status"] != "lost" for r in rows)
-    return ReportFiles(tuple(paths), stored_count, planned, skipped)
+    lost_count = sum(r["status"] == "lost" for r in rows)
+    return ReportFiles(tuple(paths), len(rows) - lost_count, planned, skipped, lost_count)
 
 
 def _reported_runs(path: Path) -> int | None:

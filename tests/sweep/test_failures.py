@@ -495,6 +495,7 @@ def test_a_sweep_with_a_diverging_point_and_a_killed_worker_finishes_and_reports
     assert lost and all("worker died" in r["reason"] for r in lost.values())
     assert sum(r["status"] == "diverged" for r in stored.values()) >= 1
     assert result.report.stored == planned - len(lost) == len(stored)
+    assert result.report.lost == len(lost)
     summary = (out / "summary.md").read_text()
     assert f"{len(lost)} lost with their worker" in summary
     rows = (out / "runs.csv").read_text()
