@@ -117,8 +117,10 @@ def execute_run(run: Mapping[str, Any]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``files`` (file name to bytes, as the command wrote them), ``blas_threads`` (threads
-        of each BLAS pool during the run), ``wall_s``, ``worker`` and ``hsc_ref_version``.
+        ``status`` (``finished``, or ``failed`` when one of :data:`RUN_FAILURES` stopped the
+        run), ``reason`` (the failure in one line, or None), ``files`` (file name to bytes,
+        as the command wrote them; none for a failed run), ``blas_threads`` (threads of each
+        BLAS pool during the run), ``wall_s``, ``worker`` and ``hsc_ref_version``.
 
     Examples
     --------
@@ -150,9 +152,10 @@ def execute_run(run: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-RUN_FAILURES = (ArithmeticError, MemoryError)
-"""Exceptions that end one run as a stored failure (overflow, a non-finite value, the run's
-own memory limit) instead of stopping the sweep; any other exception is a bug and stops it."""
+RUN_FAILURES = (FloatingPointError, OverflowError, MemoryError)
+"""Exceptions that end one run as a stored failure (a non-finite value, an overflow, the
+run's own memory limit) instead of stopping the sweep; any other exception is a bug in
+hsc_ref and stops it (exit status 3, with its traceback)."""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -351,7 +354,7 @@ def prepare_folder(folder: str | os.PathLike, spec: SweepSpec, *, overwrite: boo
     another spec is refused unless ``overwrite``: then ``spec.toml`` is replaced and the old
     report (tables and plots) removed, so no file of the old spec's report survives; stored
     runs the new spec also plans are reused, the others left out of the report. Run folders
-    left half-written by an interrupted sweep are removed.
+    left half-written (or half-replaced) by an interrupted sweep are removed.
 
     Parameters
     ----------
@@ -379,6 +382,8 @@ def prepare_folder(folder: str | os.PathLike, spec: SweepSpec, *, overwrite: boo
         _io.atomic_write_text(spec_file, spec.text, overwrite=True)
     for partial in (folder / RUNS_DIR).glob(".partial-*"):
         shutil.rmtree(partial)
+    for stale in (folder / RUNS_DIR).glob(".stale-*"):  # a replaced run, if killed meanwhile
+        shutil.rmtree(stale)
     return folder
 
 
