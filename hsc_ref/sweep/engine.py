@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hsc_ref import __version__, _extras, _io, _outputs, _threads
+from hsc_ref import __version__, _extras, _io, _limits, _outputs, _threads
 from hsc_ref.sweep.protocol import Plan, plan
 from hsc_ref.sweep.report import (
     PLOTS_DIR,
@@ -689,7 +689,8 @@ def run_sweep(
     ):
         raise ValueError(f"--workers must be a positive integer, got {workers!r}")
     path = check_sweep_folder(out)
-    _refuse_before_work(path, spec, overwrite=overwrite)  # before anything is made, the lock too
+    embedded = workers if scheduler is None else 1  # runs side by side on this machine
+    _refuse_before_work(path, spec, overwrite=overwrite, workers=embedded)  # before any file
     with _outputs.folder_lock(path) as folder:
         prepare_folder(folder, spec, overwrite=overwrite)  # checks the spec again, locked
         executed, skipped = _run_phases(
@@ -705,7 +706,9 @@ def run_sweep(
     return SweepResult(folder, total, executed, skipped, time.perf_counter() - start, report)
 
 
-def _refuse_before_work(folder: Path, spec: SweepSpec, *, overwrite: bool) -> None:
+def _refuse_before_work(
+    folder: Path, spec: SweepSpec, *, overwrite: bool, workers: int | None
+) -> None:
     """Everything that can be refused before the folder is written or a cluster started.
 
     Another spec without ``--force``, Dask missing (only when there are runs to compute),
@@ -721,21 +724,24 @@ def _refuse_before_work(folder: Path, spec: SweepSpec, *, overwrite: bool) -> No
     if all(run.key in stored for _, runs in plan(spec, stored).phases for run in runs):
         return  # nothing to compute: no cluster will start
     _distributed()
-    check_run_sizes(spec)
+    check_run_sizes(spec, at_once=_cores() if workers is None else workers)
 
 
-def check_run_sizes(spec: SweepSpec) -> None:
+def check_run_sizes(spec: SweepSpec, *, at_once: int = 1) -> None:
     """Refuse, before any cluster starts, a spec whose runs cannot fit in memory.
 
     Each setting of each method is checked as its command checks it (GAN:
     :func:`hsc_ref.gan.train.check_memory`; style: :func:`hsc_ref.style.run.check_sizes`),
     against the memory available now and the process's own limit (``RLIMIT_AS``); a refusal
     names the spec's table and the option. A run's size depends on its setting, not on its
-    seed or step size, so one run per setting and method is checked.
+    seed or step size, so one run per setting and method is checked; then ``at_once`` runs
+    of the largest of them, as the embedded cluster's workers run them side by side.
 
     Parameters
     ----------
     spec : SweepSpec
+    at_once : int, default 1
+        Runs computed at the same time on this machine (the embedded cluster's workers).
 
     Returns
     -------
@@ -750,23 +756,33 @@ def check_run_sizes(spec: SweepSpec) -> None:
     ...     print(str(exc)[:54])
     gan: n_eval = 10000000000000 (the evaluation samples)
     """
-    from hsc_ref.gan.train import TrainConfig, check_memory  # noqa: PLC0415  (light import)
-    from hsc_ref.style.run import check_sizes  # noqa: PLC0415
+    from hsc_ref.gan.train import TrainConfig, check_memory, memory_parts  # noqa: PLC0415
+    from hsc_ref.style.run import BYTES_PER_UNKNOWN, check_sizes  # noqa: PLC0415
 
-    seen = set()
+    seen, largest = set(), (0, "")
     for run in spec.grid_runs():
         if (run.kind, run.setting, run.method) in seen:
             continue
         seen.add((run.kind, run.setting, run.method))
         try:
             if run.kind == "gan":
-                check_memory(TrainConfig(**run.config))
+                config = TrainConfig(**run.config)
+                check_memory(config)
+                nbytes = sum(n for _, n in memory_parts(config))
             else:
                 check_sizes(**run.config)
+                nbytes = 3 * run.config["size"] ** 2 * BYTES_PER_UNKNOWN
         except MemoryError as exc:
             raise MemoryError(f"{run.kind}: {exc}") from None
         except ValueError as exc:
             raise SpecError(f"{run.kind}: {exc}") from None
+        largest = max(largest, (nbytes, f"{run.kind} {run.setting} {run.method}"))
+    if at_once > 1 and largest[0]:
+        _limits.require_memory(
+            at_once * largest[0],
+            f"--workers {at_once} runs at once of {largest[1]}",
+            hint="pass fewer --workers or make the runs smaller",
+        )
 
 
 def _run_phases(

@@ -583,3 +583,14 @@ def test_the_report_of_the_current_folder_can_be_rebuilt(diverged, tmp_path, mon
     monkeypatch.chdir(copy)
     assert _quiet(["sweep", "--report", ".", "--no-plots"])[0] == 0
     assert not list(tmp_path.glob(".copy.lock"))  # the lock goes with the writer
+
+
+def test_runs_side_by_side_are_checked_together(monkeypatch):
+    from hsc_ref import _limits
+
+    spec = parse_spec(DIVERGING)
+    engine.check_run_sizes(spec, at_once=2)  # tiny: fits
+    monkeypatch.setattr(_limits._backend, "available_memory", lambda: 10**7)
+    engine.check_run_sizes(spec)  # one DiracGAN run fits in 10 MB
+    with pytest.raises(MemoryError, match="--workers 100000 runs at once of gan dirac hsc"):
+        engine.check_run_sizes(spec, at_once=100_000)
