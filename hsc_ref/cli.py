@@ -460,7 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with _threads.for_command(args):  # small-matrix work: one BLAS thread per pool
             status = int(args.func(args))
-        sys.stdout.flush()  # a closed pipe (| head) shows here, not at interpreter exit
+        if sys.stdout is not None:  # None when started with stdout closed (>&-)
+            sys.stdout.flush()  # a closed pipe (| head) shows here, not at interpreter exit
         return status
     except SystemExit as exc:  # --help, --version (0); a usage error, in one line (2)
         return exc.code if isinstance(exc.code, int) else EXIT_REFUSED

@@ -98,7 +98,21 @@ def hessian_plain(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
     if H.size != n * n:  # a scalar (or size-1) output gives n * n entries
         raise ValueError(f"fun must return a scalar, got a Hessian of shape {H.shape}")
     H = H.reshape(n, n)
+    _refuse_non_finite(fun, x, H)
     return 0.5 * (H + H.T)
+
+
+def _refuse_non_finite(fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray) -> None:
+    """Name where a non-finite Hessian comes from (``fun``'s value, or overflow), not return it."""
+    if np.all(np.isfinite(H)):
+        return
+    value = np.asarray(fun(x), dtype=float).reshape(-1)[:1]
+    if value.size and not np.isfinite(value[0]):
+        raise FloatingPointError(f"fun returned {value[0]} at x: its Hessian is not finite")
+    raise FloatingPointError(
+        f"the Hessian of fun at x has {int(np.sum(~np.isfinite(H)))} non-finite entries "
+        f"though fun(x) = {value[0] if value.size else '?'} is finite (overflow)"
+    )
 
 
 BATCHED_CHUNK_SIZE = 128
@@ -165,6 +179,9 @@ def hessian(
     MemoryError
         If ``8 n^2`` bytes times the route's dense copies (3 plain, 1 batched) exceed
         ``max_bytes`` (or the available memory).
+    FloatingPointError
+        If the Hessian is not finite: ``fun returned nan at x`` when ``fun``'s value is not
+        finite, else the count of overflowed entries (both routes).
 
     Notes
     -----
@@ -216,6 +233,7 @@ def hessian(
     blocks = [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
     H = np.empty((n, n), dtype=x.dtype)
     _fill_rows_in_threads(fun, x, H, blocks, min(workers, len(blocks)))
+    _refuse_non_finite(fun, x, H)
     return _symmetrize_inplace(H)
 
 
@@ -251,6 +269,10 @@ def _polymorphism_problem(fun: Callable[[Any], Any], x: np.ndarray) -> str | Non
     if stacked.shape != (2,):
         return f"returned shape {stacked.shape}"
     separate = np.array([float(np.asarray(fun(p)).reshape(())) for p in points])
+    if not np.isfinite(separate[0]):  # the user's loss, not its batching, is the problem
+        raise FloatingPointError(f"fun returned {separate[0]} at x: its Hessian is not finite")
+    if not np.all(np.isfinite(stacked)) and np.array_equal(stacked, separate, equal_nan=True):
+        return None  # non-finite at the probe point only, exactly as the separate calls
     gap = np.abs(stacked - separate) / np.maximum(1.0, np.abs(separate))
     return None if np.all(gap <= 1e-10) else f"returned values {gap.max():.2g} (relative) off"
 
