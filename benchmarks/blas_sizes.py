@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python benchmarks/blas_sizes.py``."""
     args = _parser().parse_args(argv)
     if _threadpoolctl_missing():
-        raise SystemExit("blas_sizes.py needs threadpoolctl: pip install 'hsc-ref[threads]'")
+        raise SystemExit("blas_sizes.py needs threadpoolctl (a core dependency): reinstall hsc-ref")
     check_record_path(args.record, args.force)
     started, code = utc_now(), code_state()
     try:

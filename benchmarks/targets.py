@@ -11,7 +11,7 @@ the ratio is at most the limit, missed otherwise (the row says by how much). A t
 methods were not measured in the run (a section or a peer skipped) says so. Given several
 runs, the table shows each run's ratio and calls a target reached only if every run reached
 it (:func:`rerun_table`); ``A.json+B.json`` counts as one run made of two result files with
-different sections (e.g. ``--sections gan`` run after the rest). Issue 6's step targets
+different sections (e.g. ``--sections gan`` run after the rest). The step targets
 (:func:`step_rows`) apply to results with a ``steps`` section.
 """
 
@@ -82,7 +82,7 @@ TARGETS = (
         None,
     ),
 )
-"""Issue 13's targets (the last row is information: the trainer is not wired to the route)."""
+"""The speed targets (the last row is information: the trainer is not wired to the route)."""
 
 
 def _median(result: dict[str, Any], section: str, n: int | None, method: str) -> float | None:
@@ -156,17 +156,17 @@ def _seconds(t: float) -> str:
 
 
 def table(result: dict[str, Any]) -> str:
-    """The targets table of one result (issue 13's, then issue 6's step targets if measured)."""
+    """The targets table of one result (the speed targets, then the step targets if measured)."""
     lines = ["| target | measured (median) | ratio | limit | reached? |", "|---|---|---|---|---|"]
     lines += target_rows(result)
     if result.get("steps"):
-        lines += ["", "| step target (issue 6) | measured here | reached? |", "|---|---|---|"]
+        lines += ["", "| step target | measured here | reached? |", "|---|---|---|"]
         lines += step_rows(result)
     return "\n".join(lines)
 
 
 def step_rows(result: dict[str, Any]) -> list[str]:
-    """Rows for issue 6's four step targets (``steps`` section at n = 1000 and 4000)."""
+    """Rows for the four step targets (``steps`` section at n = 1000 and 4000)."""
     times = {(r["n"], r["method"]): r["median_s"] for r in result["steps"] if "median_s" in r}
     if not {(1000, "hsc_ref auto"), (4000, "hsc_ref auto")} <= set(times):
         return ["| step targets | not measured at n = 1000 and 4000 in this run | — |"]

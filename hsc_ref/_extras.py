@@ -2,13 +2,14 @@
 
 Every command degrades the same way without an extra: it writes its data, then prints one
 line from :func:`skipped_line` naming the files it skipped and the ``pip install`` that brings
-them. A missing tqdm only loses the progress bar (:func:`progress_bar` says so once).
+them. Without tqdm, progress is shown as plain lines on stderr (:class:`TextProgress`).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -77,8 +78,69 @@ def skipped_line(skipped: Sequence[Skipped]) -> str | None:
     return "skipped " + "; ".join(parts) if parts else None
 
 
+class TextProgress:
+    """Progress as plain lines on stderr, for when tqdm is missing: ``desc: 40/200 steps (20%)``.
+
+    A line at most every :attr:`every_s` seconds and at each tenth of the work, and one at
+    the end; the calls are those of the tqdm bar it stands in for (``update``, ``n``,
+    ``set_postfix``, ``close``, a context manager).
+
+    Examples
+    --------
+    >>> import io
+    >>> stream = io.StringIO()
+    >>> with TextProgress(4, "hsc ring", stream=stream) as bar:
+    ...     for _ in range(4):
+    ...         bar.update(1)
+    >>> print(stream.getvalue().splitlines()[-1])
+    hsc ring: 4/4 steps (100%)
+    """
+
+    every_s = 5.0
+
+    def __init__(self, total: int, desc: str, *, stream: Any | None = None) -> None:
+        self.total, self.desc, self.n = int(total), desc, 0
+        self._stream = sys.stderr if stream is None else stream
+        self._postfix = ""
+        self._shown_at = time.monotonic()
+        self._shown_tenth = 0
+        self._closed = False
+        self._print()
+
+    def _print(self) -> None:
+        share = f" ({100 * self.n // self.total}%)" if self.total > 0 else ""
+        line = f"{self.desc}: {self.n}/{self.total} steps{share}{self._postfix}"
+        print(line, file=self._stream, flush=True)
+        self._shown_at = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        """Count ``n`` more steps done; print a line when a tenth is passed or time is due."""
+        self.n += int(n)
+        tenth = 10 * self.n // self.total if self.total > 0 else 0
+        if tenth > self._shown_tenth or time.monotonic() - self._shown_at >= self.every_s:
+            self._shown_tenth = tenth
+            if self.n < self.total:  # the last line is close()'s
+                self._print()
+
+    def set_postfix(self, **values: Any) -> None:
+        """Values shown after the count on the next line, e.g. ``loss=0.12``."""
+        self._postfix = ", " + ", ".join(f"{k} {v}" for k, v in values.items())
+
+    def close(self) -> None:
+        """Print the final count once."""
+        if not self._closed:
+            self._closed = True
+            self._print()
+
+    def __enter__(self) -> TextProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def progress_bar(total: int, desc: str, *, show: bool = True) -> Any | None:
-    """A tqdm bar, or None when not shown or tqdm is missing (then one note on stderr).
+    """A tqdm bar, or plain progress lines on stderr without tqdm; None when not shown.
 
     Examples
     --------
@@ -88,8 +150,7 @@ def progress_bar(total: int, desc: str, *, show: bool = True) -> Any | None:
     if not show:
         return None
     if not installed("tqdm"):
-        print(f"(install tqdm for a progress bar: {install_hint('tqdm')})", file=sys.stderr)
-        return None
+        return TextProgress(total, desc)
     from tqdm import tqdm  # noqa: PLC0415  (optional extra)
 
     return tqdm(total=total, desc=desc, unit="step")

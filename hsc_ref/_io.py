@@ -8,6 +8,7 @@ import errno
 import io
 import json
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -29,14 +30,55 @@ def _umask() -> int:
     return mask
 
 
+def check_file_target(path: str | os.PathLike) -> Path:
+    """``path``, after refusing what a written file must never replace, whatever ``--force``.
+
+    hsc_ref writes only regular files: ``path`` must be new or an existing regular file, not
+    a device (``/dev/null``), a pipe, a socket, a folder or a symbolic link (replacing a link
+    would silently cut it from its target).
+
+    Examples
+    --------
+    >>> try:
+    ...     check_file_target("/dev/null")
+    ... except ValueError as exc:
+    ...     print(str(exc)[:51])
+    /dev/null is a character device, not a regular file
+    """
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return path
+    except NotADirectoryError:
+        raise ValueError(f"{path}: a part of the path above it is a file, not a folder") from None
+    if stat.S_ISREG(mode):
+        return path
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    raise ValueError(
+        f"{path} is {kind}, not a regular file: hsc_ref writes only new or regular files; "
+        f"name another path"
+    )
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder (never half-written).
 
     The file gets the usual permissions (``0o666`` less the umask), not the private mode of a
     temporary file. Without ``overwrite`` an existing file is refused, atomically: the
-    temporary file is hard-linked into place, which fails if ``path`` exists.
+    temporary file is hard-linked into place, which fails if ``path`` exists. A ``path``
+    that is not new or a regular file is refused even with ``overwrite``
+    (:func:`check_file_target`).
     """
-    path = Path(path)
+    path = check_file_target(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite (--force) to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +217,52 @@ class _BadEntryError(LookupError):
     """An entry's header lies or is unreadable (kept apart from numpy's ValueErrors)."""
 
 
+def npz_shapes(
+    path: str | os.PathLike,
+    what: str,
+    keys: Collection[str] | None = None,
+    *,
+    error: type[ValueError] = ValueError,
+) -> dict[str, tuple[int, ...]]:
+    """Shapes of the arrays ``keys`` (default all) of an ``.npz``, from their headers only.
+
+    Nothing is unpacked beyond each entry's header: a caller checks the shapes it expects
+    before :func:`load_npz` loads anything. Errors as :func:`load_npz`'s.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.npz")
+    >>> _ = atomic_save_npz(path, {"a": np.zeros((2, 3)), "b": np.ones(4)})
+    >>> npz_shapes(path, "file")
+    {'a': (2, 3), 'b': (4,)}
+    """
+    path = Path(path)
+    try:
+        with _open_npz(path, what, error) as archive:
+            wanted = list(archive.files) if keys is None else list(keys)
+            absent = sorted(set(wanted) - set(archive.files))
+            if absent:
+                raise _AbsentKeysError(absent)
+            return {key: _entry_header(archive, key, f"{what} {path}")[0] for key in wanted}
+    except _AbsentKeysError as exc:
+        raise error(f"{what} {path} lacks the arrays {exc.args[0]}") from None
+    except _BadEntryError as exc:
+        raise error(exc.args[0]) from None
+
+
+def _entry_header(archive: Any, key: str, what: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data bytes of one entry, from its header (nothing else is read)."""
+    members = set(archive.zip.namelist())
+    info = archive.zip.getinfo(f"{key}.npy" if f"{key}.npy" in members else key)
+    try:
+        with archive.zip.open(info) as member:
+            shape, dtype = npy_header(member, f"{what} entry {key!r}")
+            return shape, dtype, info.file_size - member.tell()
+    except ValueError as exc:
+        raise _BadEntryError(str(exc)) from None
+
+
 def _check_entries(archive: Any, keys: list[str], what: str) -> None:
     """Read the header of every entry to load: refuse a lying or oversized one before loading."""
     members = set(archive.zip.namelist())
@@ -202,8 +290,9 @@ def load_array(path: str | os.PathLike, name: str) -> np.ndarray:
     """Load one array from a ``.npy`` file without pickles, with a clear error on failure.
 
     The header is read first: a file that is not a ``.npy`` (text, an ``.npz``), a pickled
-    array, a header that claims more data than the file holds, or an array that would not fit
-    in the available memory is refused before any data is read.
+    array, values that are not real numbers (complex, bool, strings, float16), a header that
+    claims more data than the file holds, or an array that would not fit in the available
+    memory is refused with a ``ValueError`` before any data is read.
     """
     path = Path(path)
     what = f"{name} file {path}"
@@ -216,6 +305,11 @@ def load_array(path: str | os.PathLike, name: str) -> np.ndarray:
     with open(path, "rb") as handle:
         shape, dtype = npy_header(handle, what)
         _check_npy_size(shape, dtype, path.stat().st_size - handle.tell(), what)
+    if dtype.kind not in "iuf" or (dtype.kind == "f" and dtype.itemsize not in (4, 8)):
+        raise ValueError(  # the file's content, refused where it is read (not a TypeError later)
+            f"{what} holds {dtype} values; {name} must hold real numbers (float32, float64 or "
+            f"integers)"
+        )
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:  # e.g. a file changed while being read

@@ -5,12 +5,14 @@ Options (``--hidden``, ``--batch``, ``--steps``, ``--n-eval``, ``--size``), ``.n
 allocates anything. :func:`require_memory` refuses, with ``MemoryError`` (exit status 2 on
 the command line), what cannot fit, by the policy of the exact-Hessian routes: compare with
 the memory available now (``hsc_ref._backend.available_memory``), no check where that is
-unknown.
+unknown, and with what the process may still map under its own limit (``RLIMIT_AS``, set by
+``ulimit -v``).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 
 from hsc_ref import _backend
@@ -72,3 +74,36 @@ def require_memory(nbytes: int, what: str, *, hint: str) -> None:
             f"{what} needs about {gib(nbytes)}, more than the available memory "
             f"({gib(available)}); {hint}"
         )
+    room = address_space_left()
+    if room is not None and nbytes > room:
+        raise MemoryError(
+            f"{what} needs about {gib(nbytes)}, more than this process may still map under "
+            f"its limit RLIMIT_AS (ulimit -v: {gib(room)} left); {hint}"
+        )
+
+
+def address_space_left() -> int | None:
+    """Bytes the process may still map under ``RLIMIT_AS`` (``ulimit -v``), or None.
+
+    None when there is no limit or it cannot be read (not POSIX, no ``/proc``).
+
+    Examples
+    --------
+    >>> left = address_space_left()
+    >>> left is None or left >= 0
+    True
+    """
+    try:
+        import resource  # noqa: PLC0415  (POSIX only)
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return None
+    if limit == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            mapped = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, int(limit) - mapped)

@@ -285,7 +285,9 @@ def hessian_blocks(layers, fwd: Forward, bwd: Backward, first: int, stop: int) -
         for q, blk in _blocks_of_row(layers, fwd, bwd, p, stop):
             c = slice(offsets[q - first], offsets[q - first + 1])
             shape = (blk.h_p.shape[1], blk.R.shape[1], blk.h_q.shape[1], blk.R.shape[2])
-            view = np.reshape(H[r, c], shape, copy=False)  # raises rather than copy
+            view = H[r, c].reshape(shape)  # splits each axis of a strided block: a view
+            if not np.may_share_memory(view, H):  # never silently fill a copy
+                raise RuntimeError(f"internal: block ({p}, {q}) of H is not a view")
             if q == p:
                 _fill_diagonal(view, blk)
             else:

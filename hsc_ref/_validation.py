@@ -17,19 +17,22 @@ _ACCEPTED_INT_KINDS = "iu"
 
 
 def as_real_array(x: Any, name: str, *, ndim: int | None = None) -> Any:
-    """Return ``x`` as a finite, non-empty, real floating array (NumPy or CuPy).
+    """Return ``x`` as a finite, non-empty, real floating NumPy array.
 
     Integer arrays are converted to float64; float32 and float64 are kept; bool, complex,
     object, string, float16 and longdouble inputs raise ``TypeError``; NaN, inf and empty
-    arrays raise ``ValueError``.
+    arrays raise ``ValueError``. Another library's array raises ``TypeError`` saying how to
+    pass it as NumPy: the functions that accept such arrays convert them before this check
+    (see :mod:`hsc_ref._backend`).
     """
-    xp = _backend.namespace(x)
     if isinstance(x, (np.matrix, np.ma.MaskedArray)):
         raise TypeError(
             f"{name} must be a plain ndarray, got {type(x).__name__} (np.matrix changes the "
             f"meaning of * and of shapes, a mask would be ignored): pass np.asarray(...) of "
             f"the values you mean"
         )
+    if not isinstance(x, np.ndarray) and _backend.is_foreign(x):
+        raise TypeError(_backend.numpy_only(x, name))
     if not hasattr(x, "dtype"):
         if isinstance(x, (str, bytes)) or x is None:
             raise TypeError(f"{name} must be a real floating-point array, got {type(x).__name__}")
@@ -39,7 +42,7 @@ def as_real_array(x: Any, name: str, *, ndim: int | None = None) -> Any:
             raise TypeError(f"{name} must be a real floating-point array, got {exc}") from exc
     kind = x.dtype.kind
     if kind in _ACCEPTED_INT_KINDS:
-        x = x.astype(xp.float64)
+        x = x.astype(np.float64)
     elif kind != _FLOAT_KINDS or x.dtype.itemsize not in (4, 8):
         raise TypeError(
             f"{name} must be a real floating-point array (float32 or float64), got dtype {x.dtype}"
@@ -48,7 +51,7 @@ def as_real_array(x: Any, name: str, *, ndim: int | None = None) -> Any:
         raise ValueError(f"{name} must be {ndim}-D, got {x.ndim}-D array of shape {x.shape}")
     if x.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {x.shape}")
-    if not _backend.all_finite(xp, x):
+    if not _backend.all_finite(x):
         raise ValueError(f"{name} must be finite, got NaN or inf entries")
     return x
 
@@ -63,10 +66,9 @@ def as_square_matrix(x: Any, name: str = "H") -> Any:
 
 def check_symmetric(x: Any, rtol: float, name: str = "H") -> None:
     """Raise unless ``max|x - x.T| <= rtol * max|x|`` (a relative symmetry test)."""
-    xp = _backend.namespace(x)
     with np.errstate(over="ignore"):  # x - x.T may overflow: inf is then the right verdict
-        asym = float(xp.abs(x - x.T).max())
-    scale = float(xp.abs(x).max())
+        asym = float(np.abs(x - x.T).max())
+    scale = float(np.abs(x).max())
     if asym > rtol * scale:
         raise ValueError(
             f"{name} must be symmetric: max|{name} - {name}.T| = {asym:.3g} exceeds "

@@ -7,13 +7,17 @@ sections of :data:`DEMO_SECTIONS`, ``correct``
 ``golden`` :mod:`hsc_ref.golden`, ``sweep`` :func:`hsc_ref.lab.sweep.engine.run_sweep`. Every
 command runs with its BLAS pools sized by :mod:`hsc_ref.lab._threads` (``--blas-threads``).
 ``python -m hsc_ref`` runs the same :func:`main`.
+
+Start-up is light: importing this module loads neither SciPy nor autograd, ``--version`` and
+``--help`` load nothing more, and a command imports only its own modules, inside :func:`main`,
+where a Ctrl-C already ends in one line and status 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata
+import importlib
 import json
 import os
 import platform
@@ -21,30 +25,34 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import NoReturn
-
-import numpy as np
+from typing import NamedTuple, NoReturn
 
 from hsc_ref import __version__
-from hsc_ref.demo import core_report
-from hsc_ref.gan import cli as gan_cli
-from hsc_ref.gan.demo import gan_demo
-from hsc_ref.golden import cli as golden_cli
-from hsc_ref.lab import _threads
-from hsc_ref.lab.correct_files import correct_to_folder
-from hsc_ref.lab.sweep import cli as sweep_cli
-from hsc_ref.style import cli as style_cli
-from hsc_ref.style.demo import style_demo
 
 __all__ = ["main", "build_parser", "DEMO_SECTIONS", "SUBCOMMANDS", "EXIT_CODES"]
 
-DEMO_SECTIONS: list[tuple[str, Callable[[int], str]]] = [
-    ("core", core_report),
-    ("gan", gan_demo),
-    ("style", style_demo),
+DEMO_SECTIONS: list[tuple[str, str]] = [
+    ("core", "hsc_ref.demo:core_report"),
+    ("gan", "hsc_ref.gan.demo:gan_demo"),
+    ("style", "hsc_ref.style.demo:style_demo"),
 ]
-"""Sections of ``hsc-ref demo``, each ``(name, function(seed) -> report text)``."""
+"""Sections of ``hsc-ref demo``, each ``(name, "module:function")``, ``function(seed) -> text``.
+
+The functions are imported when their section runs (:func:`_demo_section`).
+"""
+
+
+def _demo_section(name: str) -> Callable[[int], str]:
+    """The function of the demo section ``name`` (:data:`DEMO_SECTIONS`), imported now.
+
+    Examples
+    --------
+    >>> _demo_section("core").__name__
+    'core_report'
+    """
+    target = dict(DEMO_SECTIONS)[name]
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -52,19 +60,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if unknown:
         names = [name for name, _ in DEMO_SECTIONS]
         raise ValueError(f"--only sections must be among {names}, got {unknown}")
-    for name, section in DEMO_SECTIONS:
+    for name, _ in DEMO_SECTIONS:
         if args.only and name not in args.only:
             continue
-        print(section(args.seed))
+        print(_demo_section(name)(args.seed))
         print()
     return 0
 
 
 def _blas_facts() -> list[str]:
     try:
-        from threadpoolctl import threadpool_info  # noqa: PLC0415  (optional)
+        from threadpoolctl import threadpool_info  # noqa: PLC0415  (a core dependency)
     except ImportError:
-        return ["  BLAS: install threadpoolctl (extra 'bench') to list the loaded BLAS libraries"]
+        return ["  BLAS: threadpoolctl does not import (a core dependency): reinstall hsc-ref"]
     return [
         f"  BLAS: {p.get('internal_api')} {p.get('version')} ({p.get('threading_layer', '?')}), "
         f"{p.get('num_threads')} threads, arch {p.get('architecture', '?')}, {p.get('filepath')}"
@@ -73,7 +81,45 @@ def _blas_facts() -> list[str]:
     ]
 
 
+OPTIONAL_PACKAGES: dict[str, tuple[str, ...]] = {
+    "test": ("pytest", "hypothesis", "mpmath", "ruff", "array-api-strict"),
+    "plot": ("matplotlib",),
+    "image": ("Pillow",),
+    "progress": ("tqdm",),
+    "sweep": ("dask", "distributed"),
+    "crosscheck": ("torch",),
+    "gpu": ("cupy",),
+}
+"""The distributions each extra of ``pyproject.toml`` installs (``hsc-ref info`` lists them)."""
+
+_CUPY_WHEELS = ("cupy", "cupy-cuda12x", "cupy-cuda11x", "cupy-cuda13x")
+
+
+def _installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` from its metadata (nothing is imported)."""
+    import importlib.metadata  # noqa: PLC0415  (only info needs it)
+
+    for name in _CUPY_WHEELS if distribution == "cupy" else (distribution,):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            return importlib.metadata.version(name)
+    return None
+
+
+def _extras_facts() -> list[str]:
+    """One line per extra: each package's installed version, or ``missing``."""
+    lines = ["Extras (pip install 'hsc-ref[EXTRA]'):"]
+    for extra, packages in OPTIONAL_PACKAGES.items():
+        found = [(p, _installed_version(p)) for p in packages]
+        listed = ", ".join(f"{p} {v}" if v else f"{p} missing" for p, v in found)
+        state = "installed" if all(v for _, v in found) else "not installed"
+        lines.append(f"  {extra}: {state} ({listed})")
+    return lines
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
+    import importlib.metadata  # noqa: PLC0415  (the command's own imports, see the module doc)
+
+    import numpy as np  # noqa: PLC0415
     import scipy  # noqa: PLC0415
 
     lines = [
@@ -82,6 +128,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         f"  numpy {np.__version__}, scipy {scipy.__version__}, "
         f"autograd {importlib.metadata.version('autograd')}",
         *_blas_facts(),
+        *_extras_facts(),
         "Tolerance policy (scipy.linalg.pinvh): eigenvalue lam is kept when "
         "|lam| > atol + rtol * max|lam|;",
         "  defaults atol = 0, rtol = n * eps(dtype) (float64 eps = 2.2e-16, float32 eps = 1.2e-7);",
@@ -110,6 +157,8 @@ def _parse_params(items: Sequence[str] | None) -> dict[str, float]:
 
 
 def _cmd_correct(args: argparse.Namespace) -> int:
+    from hsc_ref.lab.correct_files import correct_to_folder  # noqa: PLC0415  (imported on use)
+
     summary = correct_to_folder(
         args.matrix,
         args.out,
@@ -122,14 +171,14 @@ def _cmd_correct(args: argparse.Namespace) -> int:
         overwrite=args.force,
         symmetry_rtol=args.symmetry_rtol,
     )
-    print(json.dumps(summary, indent=2))
-    out = Path(args.out)
-    print(f"wrote {out / 'correction.npz'} and {out / 'summary.json'}")
+    print(json.dumps(summary, indent=2))  # stdout holds the JSON only: | python -m json.tool
+    out = os.path.join(args.out, "")
+    print(f"wrote {out}correction.npz and {out}summary.json", file=sys.stderr)
     return 0
 
 
-def _add_core_parsers(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo", help="run the demonstration (a few minutes at most)")
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help=_HELP["demo"])
     demo.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     demo.add_argument(
         "--only",
@@ -138,9 +187,14 @@ def _add_core_parsers(sub: argparse._SubParsersAction) -> None:
         help="run only these sections: " + ", ".join(n for n, _ in DEMO_SECTIONS),
     )
     demo.set_defaults(func=_cmd_demo)
-    info = sub.add_parser("info", help="versions, BLAS and the tolerance policy")
-    info.set_defaults(func=_cmd_info)
-    corr = sub.add_parser("correct", help="correct a matrix read from a .npy file")
+
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("info", help=_HELP["info"]).set_defaults(func=_cmd_info)
+
+
+def _add_correct(sub: argparse._SubParsersAction) -> None:
+    corr = sub.add_parser("correct", help=_HELP["correct"])
     corr.add_argument("matrix", help="symmetric matrix H as .npy (no pickles)")
     corr.add_argument("--grad", help="gradient g as .npy: also write the HSC step")
     corr.add_argument("--lr", type=float, default=1.0, help="step size (default 1)")
@@ -164,14 +218,62 @@ def _add_core_parsers(sub: argparse._SubParsersAction) -> None:
     corr.set_defaults(func=_cmd_correct)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_core_parsers,
-    gan_cli.add_parser,
-    golden_cli.add_parser,
-    style_cli.add_parser,
-    sweep_cli.add_parser,
-]
-"""Functions that add subcommands to the ``hsc-ref`` parser."""
+# The applications' subcommands: each module is imported only when its command runs.
+def _add_gan(sub: argparse._SubParsersAction) -> None:
+    from hsc_ref.gan import cli as gan_cli  # noqa: PLC0415
+
+    gan_cli.add_parser(sub)
+
+
+def _add_golden(sub: argparse._SubParsersAction) -> None:
+    from hsc_ref.golden import cli as golden_cli  # noqa: PLC0415
+
+    golden_cli.add_parser(sub)
+
+
+def _add_style(sub: argparse._SubParsersAction) -> None:
+    from hsc_ref.style import cli as style_cli  # noqa: PLC0415
+
+    style_cli.add_parser(sub)
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    from hsc_ref.lab.sweep import cli as sweep_cli  # noqa: PLC0415
+
+    sweep_cli.add_parser(sub)
+
+
+class Subcommand(NamedTuple):
+    """One ``hsc-ref`` subcommand: its name, its one-line help, the function that adds it."""
+
+    name: str
+    help: str
+    add: Callable[[argparse._SubParsersAction], None]
+
+
+_HELP = {
+    "demo": "run the demonstration (a few minutes at most)",
+    "info": "versions, BLAS, installed extras and the tolerance policy",
+    "correct": "correct a matrix read from a .npy file",
+    "gan": "train a small MLP GAN with the HSC step or a comparator",
+    "golden": "golden reference files and their checker",
+    "style": "Gram-matrix style transfer with exact pixel Hessians",
+    "sweep": "run a sweep of gan/style runs on Dask, or rebuild a report",
+}
+
+SUBCOMMANDS: tuple[Subcommand, ...] = tuple(
+    Subcommand(name, _HELP[name], add)
+    for name, add in (
+        ("demo", _add_demo),
+        ("info", _add_info),
+        ("correct", _add_correct),
+        ("gan", _add_gan),
+        ("golden", _add_golden),
+        ("style", _add_style),
+        ("sweep", _add_sweep),
+    )
+)
+"""The subcommands of ``hsc-ref``; ``hsc-ref --help`` lists their help without importing them."""
 
 
 EXIT_OK = 0
@@ -249,12 +351,19 @@ def _in_option_terms(message: str, options: dict[str, str]) -> str:
 
 
 def _is_refusal(exc: BaseException) -> bool:
-    """Bad values, missing or unreadable files, refused sizes: the user's input, not a bug."""
+    """Bad values, missing or unreadable files, refused sizes: the user's input, not a bug.
+
+    The boundary states a refusal as a ``ValueError`` (hsc_ref's own error types derive from
+    it), an ``OSError`` (a missing file, an existing output), an ``ImportError`` (a missing
+    extra), a ``FloatingPointError`` (a result that does not fit in floating point) or hsc_ref's
+    own ``MemoryError``. Everything else is a bug, ``TypeError`` included: the command line
+    hands the library only values it parsed and arrays it checked when reading them.
+    """
     if type(exc) is MemoryError:  # hsc_ref's own size checks (NumPy's allocator subclasses it)
         return True
     if type(exc).__name__ == "DecompressionBombError":  # Pillow's limit, should it escape
         return True
-    return isinstance(exc, (ValueError, TypeError, OSError, ImportError, FloatingPointError))
+    return isinstance(exc, (ValueError, OSError, ImportError, FloatingPointError))
 
 
 def _failure(command: str, exc: Exception, options: dict[str, str]) -> int:
@@ -263,25 +372,39 @@ def _failure(command: str, exc: Exception, options: dict[str, str]) -> int:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    name = f"hsc-ref {command}" if command else "hsc-ref"
     if _is_refusal(exc):
-        print(f"hsc-ref {command}: error: {_in_option_terms(str(exc), options)}", file=sys.stderr)
+        print(f"{name}: error: {_in_option_terms(str(exc), options)}", file=sys.stderr)
         return EXIT_REFUSED
     traceback.print_exception(exc)
     print(
-        f"hsc-ref {command}: internal error ({type(exc).__name__}): a bug in hsc_ref; please "
+        f"{name}: internal error ({type(exc).__name__}): a bug in hsc_ref; please "
         f"report it with the traceback above",
         file=sys.stderr,
     )
     return EXIT_INTERNAL
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``hsc-ref`` argument parser, with every subcommand of :data:`SUBCOMMANDS`.
+def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``hsc-ref`` argument parser, with the subcommands of :data:`SUBCOMMANDS`.
+
+    Parameters
+    ----------
+    commands : sequence of str, optional
+        The subcommands to build in full (their modules are imported); the others are listed
+        with their help only, and their options are left to ``parse_known_args``. Default: all.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; ``parse_args`` sets ``command`` and, for a full subcommand, ``func``.
 
     Examples
     --------
     >>> build_parser().parse_args(["demo", "--only", "core"]).only
     ['core']
+    >>> build_parser(commands=()).parse_known_args(["gan", "--steps", "3"])[0].command
+    'gan'
     """
     parser = _OneLineParser(
         prog="hsc-ref",
@@ -294,8 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="threads per BLAS pool (default auto: 1 for small matrices; env HSC_REF_BLAS_THREADS)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in SUBCOMMANDS:
-        add(sub)
+    for command in SUBCOMMANDS:
+        if commands is None or command.name in commands:
+            command.add(sub)
+        else:  # named with its help; its options are parsed once it is built
+            sub.add_parser(command.name, help=command.help, add_help=False)
     return parser
 
 
@@ -304,8 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     The statuses are :data:`EXIT_CODES`: 0 success, 1 checks failed, 2 a usage error or
     refused input (bad values, missing or unreadable files, existing outputs, sizes that do
-    not fit in memory: one line on stderr, naming the option), 3 an internal error (the
-    traceback is printed), 130 interrupted, 141 stdout closed early.
+    not fit in memory, options that do not apply: one line on stderr, naming the option), 3 an
+    internal error (the traceback is printed), 130 interrupted (at any point, start-up
+    included), 141 stdout closed early.
 
     Parameters
     ----------
@@ -322,22 +449,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["correct", "no-such-file.npy", "--out", "out"])
     2
     """
-    parser = build_parser()
+    command, parser, args = "", None, None
     try:
+        # The command's name from a parser that imports nothing; then its own parser, whose
+        # modules (NumPy, SciPy, autograd, ...) load here, where Ctrl-C is already handled.
+        command = build_parser(commands=()).parse_known_args(argv)[0].command
+        parser = build_parser(commands=(command,))
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version (0); a usage error, in one line (2)
-        return exc.code if isinstance(exc.code, int) else EXIT_REFUSED
-    try:
         _check_options(args)
+        from hsc_ref.lab import _threads  # noqa: PLC0415  (imports NumPy)
+
         with _threads.for_command(args):  # small-matrix work: one BLAS thread per pool
             status = int(args.func(args))
-        sys.stdout.flush()  # a closed pipe (| head) shows here, not at interpreter exit
+        if sys.stdout is not None:  # None when started with stdout closed (>&-)
+            sys.stdout.flush()  # a closed pipe (| head) shows here, not at interpreter exit
         return status
+    except SystemExit as exc:  # --help, --version (0); a usage error, in one line (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_REFUSED
     except KeyboardInterrupt as exc:  # a checkpointing run says where it stopped
-        print(f"hsc-ref {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)
+        name = f"hsc-ref {command}" if command else "hsc-ref"
+        print(f"{name}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # every failure gets its status and its line
-        return _failure(args.command, exc, _option_names(parser, args))
+        names = _option_names(parser, args) if parser is not None and args is not None else {}
+        return _failure(command, exc, names)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,11 @@ an alias of ``"saddle_free"``. Corrected eigenvalues are judged against ``H``'s 
 pseudo-inverses of the steps do not depend on how large the added constant is. The literal
 dense routes ``H + scipy.linalg.pinvh(H)`` and, for non-symmetric ``J``,
 ``J + scipy.linalg.pinv(J)`` are :func:`literal_hsc` and :func:`literal_hsc_nonsymmetric`.
+
+Matrices and spectra of other libraries (PyTorch, JAX, CuPy, array-api-strict, ...) are
+accepted everywhere here: the corrections are computed on NumPy copies and returned in the
+caller's namespace, dtype and device (see :mod:`hsc_ref._backend`). A :class:`Correction`'s
+maps always receive a NumPy spectrum when :func:`correct` or a step calls them.
 """
 
 from __future__ import annotations
@@ -85,9 +90,14 @@ class Correction(NamedTuple):
     inverse_values: Callable[[Spectrum], Any]
 
 
+_spectral_map = _backend.spectral_map
+"""Make a built-in eigenvalue map take another library's spectrum too (via its NumPy twin)."""
+
+
 def _pinv_of(values_fn: Callable[[Spectrum], Any]) -> Callable[[Spectrum], Any]:
     """Inverse map of the corrected eigenvalues under the spectrum's own cutoff."""
 
+    @_spectral_map
     def inverse(spectrum: Spectrum) -> Array:
         return pinv_values(_finite_values(values_fn, spectrum), spectrum.cutoff)
 
@@ -98,7 +108,7 @@ def _finite_values(values_fn: Callable[[Spectrum], Any], spectrum: Spectrum) -> 
     """Corrected eigenvalues, refused if the added constant made one overflow."""
     with np.errstate(over="ignore"):
         values = values_fn(spectrum)
-    if not _backend.all_finite(_backend.namespace(values), values):
+    if not _backend.all_finite(values):
         raise FloatingPointError(
             f"corrected eigenvalues overflow {values.dtype} (max|lam| = "
             f"{float(abs(spectrum.eigenvalues).max()):.3g}): the corrected matrix cannot be "
@@ -107,6 +117,7 @@ def _finite_values(values_fn: Callable[[Spectrum], Any], spectrum: Spectrum) -> 
     return values
 
 
+@_backend.in_callers_kind("lam")
 def hsc_inverse_values(lam: ArrayLike) -> Array:
     """Return ``phi(lam) = lam / (1 + lam^2)``, the eigenvalues of ``pinv(H + pinv(H))``.
 
@@ -120,16 +131,21 @@ def hsc_inverse_values(lam: ArrayLike) -> Array:
     array([ 0.e+000,  5.e-001, -4.e-001,  1.e-300])
     """
     lam = _validation.as_real_array(lam, "lam")  # integers become float64, not truncated phi
-    xp = _backend.namespace(lam)
-    big = xp.abs(lam) > 1
-    large = xp.where(big, lam, 1.0)  # each branch sees only the inputs it is safe for
-    small = xp.where(big, 0.0, lam)
-    phi = xp.where(big, 1.0 / (large + 1.0 / large), small / (1.0 + small * small))
+    big = np.abs(lam) > 1
+    large = np.where(big, lam, 1.0)  # each branch sees only the inputs it is safe for
+    small = np.where(big, 0.0, lam)
+    phi = np.where(big, 1.0 / (large + 1.0 / large), small / (1.0 + small * small))
     return phi.astype(lam.dtype, copy=False)
 
 
+@_spectral_map
 def _hsc_values(spectrum: Spectrum) -> Array:
     return spectrum.eigenvalues + spectrum.pinv_eigenvalues()
+
+
+@_spectral_map
+def _hsc_phi(spectrum: Spectrum) -> Array:
+    return hsc_inverse_values(spectrum.eigenvalues)
 
 
 def hsc() -> Correction:
@@ -146,11 +162,17 @@ def hsc() -> Correction:
     >>> hsc().values(decompose(np.diag([2.0, 0.0, -0.5])))
     array([-2.5,  0. ,  2.5])
     """
-    return Correction("hsc", _hsc_values, lambda s: hsc_inverse_values(s.eigenvalues))
+    return Correction("hsc", _hsc_values, _hsc_phi)
 
 
+@_spectral_map
 def _newton_values(spectrum: Spectrum) -> Array:
     return spectrum.eigenvalues
+
+
+@_spectral_map
+def _newton_inverse(spectrum: Spectrum) -> Array:
+    return spectrum.pinv_eigenvalues()
 
 
 def newton() -> Correction:
@@ -164,11 +186,12 @@ def newton() -> Correction:
     >>> newton().inverse_values(s)
     array([-2. ,  0. ,  0.5])
     """
-    return Correction("newton", _newton_values, lambda s: s.pinv_eigenvalues())
+    return Correction("newton", _newton_values, _newton_inverse)
 
 
+@_spectral_map
 def _abs_values(spectrum: Spectrum) -> Array:
-    return _backend.namespace(spectrum.eigenvalues).abs(spectrum.eigenvalues)
+    return np.abs(spectrum.eigenvalues)
 
 
 def saddle_free() -> Correction:
@@ -198,6 +221,7 @@ def damped(mu: float) -> Correction:
     """
     mu = _validation.check_tolerance(mu, "mu")
 
+    @_spectral_map
     def values(spectrum: Spectrum) -> Array:
         return spectrum.eigenvalues + mu
 
@@ -206,8 +230,7 @@ def damped(mu: float) -> Correction:
 
 def _sign_zero_positive(spectrum: Spectrum) -> Array:
     """``sgn(lam)`` above the cutoff and ``+1`` at or below it."""
-    xp = _backend.namespace(spectrum.eigenvalues)
-    return xp.where(spectrum.eigenvalues < -spectrum.cutoff, -1.0, 1.0)
+    return np.where(spectrum.eigenvalues < -spectrum.cutoff, -1.0, 1.0)
 
 
 def clip(delta: float) -> Correction:
@@ -226,9 +249,9 @@ def clip(delta: float) -> Correction:
     """
     delta = _validation.check_positive(delta, "delta")
 
+    @_spectral_map
     def values(spectrum: Spectrum) -> Array:
-        xp = _backend.namespace(spectrum.eigenvalues)
-        magnitude = xp.maximum(xp.abs(spectrum.eigenvalues), delta)
+        magnitude = np.maximum(np.abs(spectrum.eigenvalues), delta)
         return (_sign_zero_positive(spectrum) * magnitude).astype(spectrum.dtype, copy=False)
 
     return Correction(f"clip(delta={delta:g})", values, _pinv_of(values))
@@ -247,9 +270,9 @@ def fill(mu: float) -> Correction:
     """
     mu = _validation.check_positive(mu, "mu")
 
+    @_spectral_map
     def values(spectrum: Spectrum) -> Array:
-        xp = _backend.namespace(spectrum.eigenvalues)
-        return xp.where(spectrum.kept, _hsc_values(spectrum), mu).astype(spectrum.dtype)
+        return np.where(spectrum.kept, _hsc_values(spectrum), mu).astype(spectrum.dtype)
 
     return Correction(f"fill(mu={mu:g})", values, _pinv_of(values))
 
@@ -293,6 +316,8 @@ def get_correction(method: str | Correction, **params: float) -> Correction:
 class CorrectionResult:
     """A corrected matrix with the diagnostics needed to interpret it.
 
+    Arrays are of the input's library, dtype and device (see :func:`correct`).
+
     Attributes
     ----------
     method : str
@@ -328,13 +353,26 @@ class CorrectionResult:
     cutoff: float
     spectrum: Spectrum
 
+    def _to_kind(self, kind: Any) -> CorrectionResult:
+        """This (NumPy) result with its arrays in another library's ``kind``."""
+        spectrum = kind.wrap(self.spectrum)
+        return dataclasses.replace(
+            self,
+            matrix=kind.wrap(self.matrix),
+            eigenvalues_before=spectrum.eigenvalues,
+            eigenvalues_after=kind.wrap(self.eigenvalues_after),
+            spectrum=spectrum,
+        )
 
+
+@_backend.in_callers_kind("H")
 def correct(
     H: ArrayLike,
     method: str | Correction = "hsc",
     *,
     atol: float = 0.0,
     rtol: float | None = None,
+    policy: str = "scipy",
     symmetry_rtol: float | None = None,
     **params: float,
 ) -> CorrectionResult:
@@ -344,11 +382,20 @@ def correct(
     ----------
     H : array_like, shape (n, n), or Spectrum
         Symmetric matrix, or a spectrum already computed by :func:`~hsc_ref.spectral.decompose`
-        (then the tolerances are those it carries and must not be passed again).
+        (then the tolerances are those it carries and must not be passed again). Another
+        array-API library's matrix (PyTorch, JAX, CuPy, ...) or spectrum is corrected on a
+        NumPy copy: the result's arrays come back in its namespace, dtype and device,
+        bit-identical to those of the NumPy path.
     method : str or Correction, default "hsc"
         A registry name (see :data:`CORRECTIONS`) or a :class:`Correction`.
     atol, rtol, symmetry_rtol : float, optional
         Passed to :func:`~hsc_ref.spectral.decompose`.
+    policy : {"scipy", "golden"}, default "scipy"
+        Cutoff policy, passed to :func:`~hsc_ref.spectral.decompose`: ``"scipy"`` keeps
+        ``|lam| > atol + rtol * max|lam|`` with ``rtol`` defaulting to ``n * eps``;
+        ``"golden"`` is the golden files' ``atol = 0``, ``rtol = 100 * n * eps`` (then
+        ``atol`` and ``rtol`` must not be passed): ``correct(H, policy="golden")`` gives the
+        golden ``hc``, ``rank`` and (``.spectrum.pinv()``) ``pinv`` bit for bit.
     **params
         Parameters of the correction, e.g. ``mu=0.1`` for ``"damped"``.
 
@@ -370,8 +417,10 @@ def correct(
     (2, 2, 1)
     >>> np.allclose(r.matrix, np.diag([3.0 + 1 / 3, 0.0, -2.5]))
     True
+    >>> correct(np.diag([1.0, 1e-14]), policy="golden").rank_after   # 1e-14 <= 100 * 2 * eps
+    1
     """
-    spectrum = _as_spectrum(H, atol, rtol, symmetry_rtol)
+    spectrum = _as_spectrum(H, atol, rtol, symmetry_rtol, policy)
     correction = get_correction(method, **params)
     after = _finite_values(correction.values, spectrum)
     inertia_after = inertia_of(after, spectrum.cutoff)
@@ -443,6 +492,7 @@ SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(SpectrumSummary) if f.
 """Numeric fields of :class:`SpectrumSummary`, the per-step diagnostic columns of trainers."""
 
 
+@_backend.in_callers_kind("spectrum")
 def summarize(
     spectrum: Spectrum, method: str | Correction = "hsc", **params: float
 ) -> SpectrumSummary:
@@ -466,7 +516,7 @@ def summarize(
             f"spectrum must be a Spectrum (from decompose), got {type(spectrum).__name__}"
         )
     correction = get_correction(method, **params)
-    lam = _backend.to_numpy(spectrum.eigenvalues)
+    lam = spectrum.eigenvalues
     after = _summary_values(correction, spectrum, lam)
     kept = np.abs(lam) > spectrum.cutoff
     before, corrected = inertia_of(lam, spectrum.cutoff), inertia_of(after, spectrum.cutoff)
@@ -498,7 +548,7 @@ def _summary_values(correction: Correction, spectrum: Spectrum, lam: np.ndarray)
     reports, are still those of ``lam + 1/lam``. Other corrections raise as in :func:`correct`.
     """
     try:
-        return _backend.to_numpy(_finite_values(correction.values, spectrum))
+        return _finite_values(correction.values, spectrum)
     except ReciprocalOverflowError:
         if correction.name != "hsc":
             raise
@@ -514,18 +564,26 @@ def _reciprocal(magnitude: float) -> float:
 
 
 def _as_spectrum(
-    H: ArrayLike, atol: float, rtol: float | None, symmetry_rtol: float | None
+    H: ArrayLike,
+    atol: float,
+    rtol: float | None,
+    symmetry_rtol: float | None,
+    policy: str = "scipy",
 ) -> Spectrum:
     """Pass a Spectrum through (refusing conflicting tolerances) or decompose ``H``."""
     if isinstance(H, Spectrum):
-        if atol != 0.0 or rtol is not None or symmetry_rtol is not None:
-            raise ValueError("tolerances must not be passed with a Spectrum: it carries its own")
+        given = atol != 0.0 or rtol is not None or symmetry_rtol is not None
+        if given or policy != "scipy":
+            raise ValueError(
+                "tolerances and policy must not be passed with a Spectrum: it carries its own"
+            )
         return H
-    return decompose(H, atol=atol, rtol=rtol, symmetry_rtol=symmetry_rtol)
+    return decompose(H, atol=atol, rtol=rtol, policy=policy, symmetry_rtol=symmetry_rtol)
 
 
-def literal_hsc(H: ArrayLike, *, atol: float = 0.0, rtol: float | None = None) -> np.ndarray:
-    """The literal dense route ``H + scipy.linalg.pinvh(H, atol=atol, rtol=rtol)`` (NumPy).
+@_backend.in_callers_kind("H")
+def literal_hsc(H: ArrayLike, *, atol: float = 0.0, rtol: float | None = None) -> Array:
+    """The literal dense route ``H + scipy.linalg.pinvh(H, atol=atol, rtol=rtol)`` (SciPy).
 
     This is what a direct implementation of the article computes. Symmetry is checked as in
     :func:`~hsc_ref.spectral.decompose`; tolerances are always passed explicitly.
@@ -537,7 +595,7 @@ def literal_hsc(H: ArrayLike, *, atol: float = 0.0, rtol: float | None = None) -
     array([[2.5, 0. ],
            [0. , 0. ]])
     """
-    H = _backend.to_numpy(_validation.as_square_matrix(H, "H"))
+    H = _validation.as_square_matrix(H, "H")
     _validation.check_symmetric(H, float(np.sqrt(np.finfo(H.dtype).eps)), "H")
     atol = _validation.check_tolerance(atol, "atol")
     rtol = default_rtol(H.shape[0], H.dtype) if rtol is None else rtol
@@ -545,10 +603,11 @@ def literal_hsc(H: ArrayLike, *, atol: float = 0.0, rtol: float | None = None) -
     return H + scipy.linalg.pinvh(H, atol=atol, rtol=rtol)
 
 
+@_backend.in_callers_kind("J")
 def literal_hsc_nonsymmetric(
     J: ArrayLike, *, atol: float = 0.0, rtol: float | None = None
-) -> np.ndarray:
-    """``J + scipy.linalg.pinv(J)`` for a square, possibly non-symmetric matrix (NumPy).
+) -> Array:
+    """``J + scipy.linalg.pinv(J)`` for a square, possibly non-symmetric matrix (SciPy).
 
     Uses the SVD-based pseudo-inverse with SciPy's policy on singular values
     (``s > atol + rtol * s_max``; ``rtol`` defaults to ``n * eps``). There is no eigenvalue
@@ -563,7 +622,7 @@ def literal_hsc_nonsymmetric(
     array([[0., 0.],
            [0., 0.]])
     """
-    J = _backend.to_numpy(_validation.as_square_matrix(J, "J"))
+    J = _validation.as_square_matrix(J, "J")
     atol = _validation.check_tolerance(atol, "atol")
     rtol = default_rtol(J.shape[0], J.dtype) if rtol is None else rtol
     rtol = _validation.check_tolerance(rtol, "rtol")

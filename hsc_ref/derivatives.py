@@ -40,7 +40,15 @@ __all__ = [
 ]
 
 
-def _point(x: Any) -> np.ndarray:
+def _numpy_only(x: Any, name: str, who: str) -> None:
+    """Refuse another library's array: autograd cannot trace it (say how to pass NumPy)."""
+    if not isinstance(x, np.ndarray) and _backend.is_foreign(x):
+        raise TypeError(_backend.numpy_only(x, name, who, "autograd traces NumPy only"))
+
+
+def _point(x: Any, who: str) -> np.ndarray:
+    """The point ``x`` of ``who``: a finite real NumPy vector."""
+    _numpy_only(x, "x", who)
     return _validation.as_real_array(x, "x", ndim=1)
 
 
@@ -53,7 +61,7 @@ def gradient(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
     >>> gradient(lambda x: (x ** 2).sum(), np.array([1.0, -2.0]))
     array([ 2., -4.])
     """
-    return np.asarray(autograd.grad(fun)(_point(x)))
+    return np.asarray(autograd.grad(fun)(_point(x, "gradient")))
 
 
 def hvp(fun: Callable[[Any], Any], x: Any, v: Any) -> np.ndarray:
@@ -65,7 +73,8 @@ def hvp(fun: Callable[[Any], Any], x: Any, v: Any) -> np.ndarray:
     >>> hvp(lambda x: x[0] ** 2 * x[1], np.array([1.0, 3.0]), np.array([1.0, 0.0]))
     array([6., 2.])
     """
-    x = _point(x)
+    x = _point(x, "hvp")
+    _numpy_only(v, "v", "hvp")
     v = _validation.check_vector_for(v, x.shape[0], x.dtype, "v")
     if v.ndim != 1:
         raise ValueError(f"v must be 1-D, got shape {v.shape}")
@@ -83,13 +92,27 @@ def hessian_plain(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
     array([[0., 4.],
            [4., 2.]])
     """
-    x = _point(x)
+    x = _point(x, "hessian_plain")
     n = x.shape[0]
     H = np.asarray(autograd.hessian(fun)(x))
     if H.size != n * n:  # a scalar (or size-1) output gives n * n entries
         raise ValueError(f"fun must return a scalar, got a Hessian of shape {H.shape}")
     H = H.reshape(n, n)
+    _refuse_non_finite(fun, x, H)
     return 0.5 * (H + H.T)
+
+
+def _refuse_non_finite(fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray) -> None:
+    """Name where a non-finite Hessian comes from (``fun``'s value, or overflow), not return it."""
+    if np.all(np.isfinite(H)):
+        return
+    value = np.asarray(fun(x), dtype=float).reshape(-1)[:1]
+    if value.size and not np.isfinite(value[0]):
+        raise FloatingPointError(f"fun returned {value[0]} at x: its Hessian is not finite")
+    raise FloatingPointError(
+        f"the Hessian of fun at x has {int(np.sum(~np.isfinite(H)))} non-finite entries "
+        f"though fun(x) = {value[0] if value.size else '?'} is finite (overflow)"
+    )
 
 
 BATCHED_CHUNK_SIZE = 128
@@ -156,6 +179,9 @@ def hessian(
     MemoryError
         If ``8 n^2`` bytes times the route's dense copies (3 plain, 1 batched) exceed
         ``max_bytes`` (or the available memory).
+    FloatingPointError
+        If the Hessian is not finite: ``fun returned nan at x`` when ``fun``'s value is not
+        finite, else the count of overflowed entries (both routes).
 
     Notes
     -----
@@ -183,7 +209,7 @@ def hessian(
         _validation.check_count(chunk_size, "chunk_size", minimum=1)
     if not (isinstance(batched, bool) or (isinstance(batched, str) and batched == "auto")):
         raise ValueError(f"batched must be True, False or 'auto', got {batched!r}")
-    x = _point(x)
+    x = _point(x, "hessian")
     n = x.shape[0]
     if batched == "auto":
         batched = is_batch_polymorphic(fun, x)
@@ -207,6 +233,7 @@ def hessian(
     blocks = [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
     H = np.empty((n, n), dtype=x.dtype)
     _fill_rows_in_threads(fun, x, H, blocks, min(workers, len(blocks)))
+    _refuse_non_finite(fun, x, H)
     return _symmetrize_inplace(H)
 
 
@@ -227,8 +254,9 @@ def is_batch_polymorphic(fun: Callable[[Any], Any], x: Any) -> bool:
     >>> is_batch_polymorphic(lambda x: anp.sum(x ** 2), np.ones(3))   # sums over copies
     False
     """
+    _numpy_only(x, "x", "is_batch_polymorphic")  # a torch tensor is a caller's error, not a no
     try:
-        return _polymorphism_problem(fun, _point(x)) is None
+        return _polymorphism_problem(fun, _point(x, "is_batch_polymorphic")) is None
     except Exception:  # any failure on a stack means "not polymorphic"
         return False
 
@@ -241,6 +269,10 @@ def _polymorphism_problem(fun: Callable[[Any], Any], x: np.ndarray) -> str | Non
     if stacked.shape != (2,):
         return f"returned shape {stacked.shape}"
     separate = np.array([float(np.asarray(fun(p)).reshape(())) for p in points])
+    if not np.isfinite(separate[0]):  # the user's loss, not its batching, is the problem
+        raise FloatingPointError(f"fun returned {separate[0]} at x: its Hessian is not finite")
+    if not np.all(np.isfinite(stacked)) and np.array_equal(stacked, separate, equal_nan=True):
+        return None  # non-finite at the probe point only, exactly as the separate calls
     gap = np.abs(stacked - separate) / np.maximum(1.0, np.abs(separate))
     return None if np.all(gap <= 1e-10) else f"returned values {gap.max():.2g} (relative) off"
 
@@ -276,6 +308,6 @@ def value_grad_hessian(
     (9.0, array([ 3., 12.]), array([[ 6.,  0.],
            [ 0., 12.]]))
     """
-    x = _point(x)
+    x = _point(x, "value_grad_hessian")
     value, grad = autograd.value_and_grad(fun)(x)
     return ValueGradHessian(float(value), np.asarray(grad), hessian(fun, x, batched=batched))

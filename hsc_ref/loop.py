@@ -273,11 +273,14 @@ def rule_step(
         hessian_of = lambda p: derivatives_of(p).hessian  # noqa: E731
     hessian_of = hessian_of or (lambda p: hessian(fun, p))
     start = time.perf_counter()
-    if rule.needs_hessian and derivatives_of is not None:
-        value, grad, H = derivatives_of(x)
-    else:
-        value, grad = autograd.value_and_grad(fun)(x)
-        H = hessian_of(x) if rule.needs_hessian else None
+    try:
+        if rule.needs_hessian and derivatives_of is not None:
+            value, grad, H = derivatives_of(x)
+        else:
+            value, grad = autograd.value_and_grad(fun)(x)
+            H = hessian_of(x) if rule.needs_hessian and _finite(value, grad) else None
+    except FloatingPointError:  # a non-finite loss or Hessian, named where it arose: diverged
+        return None
     grad = np.asarray(grad)
     if not _finite(value, grad, 0.0 if H is None else H):
         return None
@@ -290,7 +293,10 @@ def rule_step(
         return None
     spectrum = spectrum_in(state)
     if spectrum is None and diagnose:
-        H = hessian_of(x)
+        try:
+            H = hessian_of(x)
+        except FloatingPointError:  # overflow: nothing to record
+            H = np.array(np.nan)
         spectrum = decompose(H) if _finite(H) else None  # overflow: nothing to record
     return RuleStep(float(value), grad, np.asarray(step), state, spectrum, wall)
 

@@ -24,6 +24,11 @@ The HSC step is ``s = -lr * pinv(H + pinv(H)) g``. In exact arithmetic it equals
 Without a Hessian at all, :func:`matrix_free_hsc_step` solves ``(I + H^2) s = -lr H g`` by
 conjugate gradients on exact Hessian-vector products, for problems too large for a dense
 ``H``. Optimizers built on these steps are in :mod:`hsc_ref.rules`.
+
+The steps that take ``H`` (or a spectrum) and ``g`` accept the arrays of other array-API
+libraries (PyTorch, JAX, CuPy, array-api-strict, ...): every route runs on NumPy copies, with
+SciPy's BLAS and LAPACK, and the step comes back in the caller's namespace, dtype and device,
+bit-identical to the step of the same values as NumPy arrays (see :mod:`hsc_ref._backend`).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from scipy.sparse.linalg import LinearOperator
 from hsc_ref import _backend, _validation
 from hsc_ref._typing import Array, ArrayLike
 from hsc_ref.corrections import Correction, get_correction
-from hsc_ref.spectral import Spectrum, decompose_symmetric, default_rtol
+from hsc_ref.spectral import Spectrum, decompose_symmetric, default_rtol, resolve_rtol
 
 __all__ = [
     "HSC_ROUTES",
@@ -62,6 +67,7 @@ def _check_lr(lr: float) -> float:
     return _validation.check_positive(lr, "lr")
 
 
+@_backend.in_callers_kind("spectrum", "g")
 def spectral_step(
     spectrum: Spectrum,
     g: ArrayLike,
@@ -107,7 +113,7 @@ def spectral_step(
     lr = _check_lr(lr)
     with np.errstate(over="ignore"):  # checked below, with a message that names the cause
         step = -lr * spectrum.apply(correction.inverse_values(spectrum), g)
-    if not _backend.all_finite(_backend.namespace(step), step):
+    if not _backend.all_finite(step):
         raise FloatingPointError(
             f"the {correction.name} step is not finite (overflow): lr = {lr:.3g} times the "
             f"inverse-corrected gradient exceeds the largest {step.dtype} number"
@@ -115,6 +121,7 @@ def spectral_step(
     return step
 
 
+@_backend.in_callers_kind("H", "g")
 def hsc_step(
     H: ArrayLike,
     g: ArrayLike,
@@ -123,6 +130,7 @@ def hsc_step(
     route: str = "spectral",
     atol: float = 0.0,
     rtol: float | None = None,
+    policy: str = "scipy",
     symmetry_rtol: float | None = None,
     cholesky_rtol: float | None = None,
 ) -> Array:
@@ -131,9 +139,10 @@ def hsc_step(
     Parameters
     ----------
     H : array_like, shape (n, n)
-        Symmetric matrix (checked, then symmetrized).
+        Symmetric matrix (checked, then symmetrized). Another array-API library's matrix
+        (PyTorch, JAX, CuPy, ...) is read on a NumPy copy, by the same route.
     g : array_like, shape (n,) or (n, k)
-        Gradient.
+        Gradient, of ``H``'s library (or NumPy).
     lr : float, default 1.0
         Positive step size.
     route : {"spectral", "cholesky", "auto", "literal"}
@@ -142,6 +151,10 @@ def hsc_step(
     atol, rtol : float, optional
         Cutoff policy (SciPy ``pinvh``). The spectral and Cholesky routes do not depend on
         it (``phi`` is cutoff-free); the literal route applies it in both pseudo-inverses.
+    policy : {"scipy", "golden"}, default "scipy"
+        Named cutoff policy (:func:`hsc_ref.spectral.resolve_rtol`): ``"scipy"`` uses
+        ``rtol`` (default ``n * eps``); ``"golden"`` the golden files' ``atol = 0``,
+        ``rtol = 100 * n * eps`` (then ``atol`` and ``rtol`` must not be passed).
     symmetry_rtol : float, optional
         Relative symmetry tolerance, as in :func:`~hsc_ref.spectral.decompose`.
     cholesky_rtol : float, optional
@@ -151,7 +164,8 @@ def hsc_step(
     Returns
     -------
     array
-        The step, same shape as ``g``. ``||step|| <= lr * ||g|| / 2`` for the spectral route.
+        The step, same shape as ``g``, of the inputs' library and device.
+        ``||step|| <= lr * ||g|| / 2`` for the spectral route.
 
     Raises
     ------
@@ -175,11 +189,12 @@ def hsc_step(
     atol = _validation.check_tolerance(atol, "atol")
     rtol = None if rtol is None else _validation.check_tolerance(rtol, "rtol")
     H, _ = _validation.symmetric_matrix(H, symmetry_rtol)  # the one validating pass over H
+    rtol = resolve_rtol(policy, atol=atol, rtol=rtol, n=H.shape[0], dtype=H.dtype)
     if route == "auto":  # check now: a bad value must not depend on which route runs
         cholesky_rtol = _cholesky_rtol(cholesky_rtol, H.dtype)
     g = _validation.check_vector_for(g, H.shape[0], H.dtype)
     if route == "literal":
-        return _backend.like(_literal_step(H, g, lr, atol, rtol), H)  # SciPy on the host
+        return _literal_step(H, g, lr, atol, rtol)
     if route == "cholesky" or (route == "auto" and _bound(H) <= cholesky_rtol):
         try:
             return _cholesky_step(H, g, lr)
@@ -190,6 +205,7 @@ def hsc_step(
     return spectral_step(decompose_symmetric(H, atol=atol, rtol=rtol), g, "hsc", lr=lr)
 
 
+@_backend.in_callers_kind("H")
 def cholesky_error_bound(H: ArrayLike) -> float:
     """Relative error bound ``n * eps * (1 + ||H||_inf^2)`` of the Cholesky route.
 
@@ -199,7 +215,7 @@ def cholesky_error_bound(H: ArrayLike) -> float:
     Parameters
     ----------
     H : array_like, shape (n, n)
-        Square matrix (NumPy or CuPy).
+        Square matrix (NumPy, or another array-API library's).
 
     Returns
     -------
@@ -224,8 +240,7 @@ def cholesky_error_bound(H: ArrayLike) -> float:
 
 def _bound(H: ArrayLike) -> float:
     """:func:`cholesky_error_bound` of a validated matrix."""
-    xp = _backend.namespace(H)
-    row_sum = float(xp.abs(H).sum(axis=1).max())
+    row_sum = float(np.abs(H).sum(axis=1).max())
     return H.shape[0] * float(np.finfo(H.dtype).eps) * (1.0 + row_sum * row_sum)
 
 
@@ -235,6 +250,7 @@ def _cholesky_rtol(cholesky_rtol: float | None, dtype: Any) -> float:
     return _validation.check_tolerance(cholesky_rtol, "cholesky_rtol")
 
 
+@_backend.in_callers_kind("H")
 def auto_route(H: ArrayLike, *, cholesky_rtol: float | None = None) -> str:
     """The route ``hsc_step(route="auto")`` takes before trying: ``"cholesky"`` or ``"spectral"``.
 
@@ -255,13 +271,10 @@ def auto_route(H: ArrayLike, *, cholesky_rtol: float | None = None) -> str:
 def _cholesky_step(H: ArrayLike, g: ArrayLike, lr: float) -> Array:
     """Solve ``(I + H^2) s = -lr H g`` by Cholesky (``I + H^2`` is SPD, eigenvalues >= 1).
 
-    NumPy: one BLAS/LAPACK (SciPy's) from ``syrk`` to ``potrs``, so that no call crosses to
-    NumPy's own OpenBLAS and wakes its thread pool. ``H`` must be exactly symmetric
-    (``syrk`` forms ``H H^T``). Raises ``LinAlgError`` when ``potrf`` fails.
+    One BLAS/LAPACK (SciPy's) from ``syrk`` to ``potrs``, so that no call crosses to NumPy's
+    own OpenBLAS and wakes its thread pool. ``H`` must be exactly symmetric (``syrk`` forms
+    ``H H^T``). Raises ``LinAlgError`` when ``potrf`` fails.
     """
-    xp = _backend.namespace(H)
-    if xp is not np:
-        return _cholesky_step_cupy(xp, H, g, lr)
     syrk, symm = scipy.linalg.blas.get_blas_funcs(("syrk", "symm"), (H,))
     potrf, potrs = scipy.linalg.lapack.get_lapack_funcs(("potrf", "potrs"), (H,))
     H = H.T if H.flags.c_contiguous else H  # Fortran order for BLAS, no copy (H = H^T)
@@ -290,26 +303,10 @@ def _cholesky_step(H: ArrayLike, g: ArrayLike, lr: float) -> Array:
     return step if g.ndim == 2 else step[:, 0]
 
 
-def _cholesky_step_cupy(xp: Any, H: ArrayLike, g: ArrayLike, lr: float) -> Array:
-    """The Cholesky route on the GPU (cuSOLVER ``potrf``, triangular solves); checked finite."""
-    from cupyx.scipy.linalg import solve_triangular  # noqa: PLC0415  (optional extra)
-
-    a = H @ H
-    a[xp.diag_indices(H.shape[0])] += 1.0
-    factor = xp.linalg.cholesky(a)
-    y = solve_triangular(factor, -lr * (H @ g), lower=True)
-    step = solve_triangular(factor, y, lower=True, trans="T")
-    if not _backend.all_finite(xp, step):  # cuSOLVER may fail without raising
-        raise np.linalg.LinAlgError("Cholesky route on the GPU returned non-finite values")
-    return step
-
-
 def _literal_step(
     H: ArrayLike, g: ArrayLike, lr: float, atol: float, rtol: float | None
 ) -> np.ndarray:
     """``-lr * pinvh(H + pinvh(H)) @ g`` with the same explicit tolerances in both."""
-    H = _backend.to_numpy(H)
-    g = _backend.to_numpy(g)
     rtol = default_rtol(H.shape[0], H.dtype) if rtol is None else rtol
     hc = H + scipy.linalg.pinvh(H, atol=atol, rtol=rtol)
     return -lr * (scipy.linalg.pinvh(hc, atol=atol, rtol=rtol) @ g)

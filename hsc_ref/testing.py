@@ -2,17 +2,26 @@
 
 Central finite differences give an independent check of exact derivatives; their error is
 ``O(h^2)`` truncation plus ``O(eps / h)`` (gradient) or ``O(eps / h^2)`` (Hessian) rounding.
+
+The comparisons take arrays of any library: PyTorch tensors (also on a GPU, also when they
+require grad: they are detached), JAX, CuPy and other array-API arrays are compared on NumPy
+copies of their values.
+
+:func:`reference_outputs` gives, for any symmetric matrix of the user's, every output a golden
+matrix case has, with the golden files' tolerance, its reason and whether it is comparable.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsc_ref import _validation
+from hsc_ref import _backend, _tolerances, _validation
 
 __all__ = [
     "central_difference_gradient",
@@ -20,6 +29,8 @@ __all__ = [
     "Comparison",
     "compare_arrays",
     "assert_close",
+    "ReferenceOutput",
+    "reference_outputs",
 ]
 
 
@@ -99,7 +110,9 @@ def compare_arrays(actual: Any, desired: Any, *, rtol: float, atol: float) -> Co
 
     Shapes must agree exactly (no broadcasting); NaN or inf in ``actual`` fails. Integers
     are compared exactly, complex values with their imaginary parts (``|a - d|`` is the
-    modulus); a complex ``actual`` fails where ``desired`` is real.
+    modulus); a complex ``actual`` fails where ``desired`` is real. ``actual`` and
+    ``desired`` may be of any array library and device (a torch tensor that requires grad,
+    a JAX or CuPy array, NumPy): their values are compared on the host.
 
     Examples
     --------
@@ -112,7 +125,7 @@ def compare_arrays(actual: Any, desired: Any, *, rtol: float, atol: float) -> Co
     """
     rtol = _validation.check_tolerance(rtol, "rtol")
     atol = _validation.check_tolerance(atol, "atol")
-    a, d = np.asarray(actual), np.asarray(desired)
+    a, d = _backend.to_numpy(actual), _backend.to_numpy(desired)
     for what, arr in (("actual", a), ("desired", d)):
         if arr.dtype.hasobject or arr.dtype.kind not in _NUMERIC_KINDS:
             msg = f"{what} dtype {arr.dtype} is not real or complex"
@@ -185,7 +198,8 @@ def assert_close(
     Parameters
     ----------
     actual, desired : array_like
-        Same shape; ``desired`` is the reference.
+        Same shape; ``desired`` is the reference. Of any array library and device (see
+        :func:`compare_arrays`).
     rtol, atol : float
         Non-negative tolerances.
     reason : str
@@ -218,3 +232,156 @@ def assert_close(
             f"atol={atol:.3g} because: {reason}"
         )
     return result
+
+
+# --------------------------------------------------------------------------- reference outputs
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceOutput:
+    """One reference output of :func:`reference_outputs`, with its tolerance and why.
+
+    ``|actual - value| <= atol + rtol * |value|`` elementwise must hold when ``comparable``
+    is true; when it is false no agreement can be expected at ``precision`` (``reason``
+    says why, e.g. an eigenvalue within rounding of the cutoff) and the output must be
+    skipped, as the golden checker reports it "not comparable".
+
+    Attributes
+    ----------
+    name : str
+        The golden output name (``"eigenvalues"``, ``"pinv"``, ``"hc"``, ``"rank"``,
+        ``"step"``, ``"step_cholesky"``, ``"step_literal"``).
+    value : ndarray
+        The reference value, float64 (``rank``: an int64 scalar).
+    rtol, atol : float
+        The tolerance at ``precision``.
+    comparable : bool
+        Whether agreement can be expected at ``precision`` at all.
+    reason : str
+        How the tolerance was derived (the formula with its numbers), or why not comparable.
+    precision : str
+        The implementation's precision these tolerances are for.
+    """
+
+    name: str
+    value: np.ndarray
+    rtol: float
+    atol: float
+    comparable: bool
+    reason: str
+    precision: str
+
+    def compare(self, actual: Any) -> Comparison:
+        """:func:`compare_arrays` of ``actual`` with :attr:`value` under this tolerance.
+
+        Parameters
+        ----------
+        actual : array_like
+            The implementation's output (NumPy, PyTorch, JAX or CuPy).
+
+        Returns
+        -------
+        Comparison
+            The verdict; it is meaningful only when :attr:`comparable` is true.
+        """
+        return compare_arrays(_as_numpy(actual), self.value, rtol=self.rtol, atol=self.atol)
+
+
+def reference_outputs(
+    H: Any, g: Any = None, lr: float = 1.0, dtype: Any = "float64"
+) -> Mapping[str, ReferenceOutput]:
+    """Every golden output for the user's own symmetric matrix, with tolerances and reasons.
+
+    The outputs, reference values and tolerances of a golden matrix case
+    (``docs/validating.md``, sections 2 and 4), derived by the same code that writes the
+    golden files: eigenvalues, ``H^+``, ``Hc = H + H^+`` and the rank under the golden cutoff
+    policy (``atol = 0``, ``rtol = 100 * n * eps(dtype)``, i.e.
+    ``hsc_ref.correct(H, policy="golden")``), and, with ``g``, the HSC step by the spectral,
+    Cholesky and literal routes.
+
+    Parameters
+    ----------
+    H : array_like, shape (n, n)
+        Real symmetric matrix: NumPy, or a PyTorch, JAX or CuPy array (copied to NumPy; a
+        tensor that requires grad is detached). The reference computes in float64 from it.
+    g : array_like, shape (n,), optional
+        Gradient; without it the step outputs are left out.
+    lr : float, default 1.0
+        Positive step size of the steps.
+    dtype : {"float64", "float32"} or dtype, default "float64"
+        The precision the implementation computes in. The reference applies that
+        precision's golden cutoff (what a correct implementation at ``dtype`` must give,
+        computed in float64) and the tolerances are that precision's.
+
+    Returns
+    -------
+    Mapping of str to ReferenceOutput
+        Read-only, in the golden order: ``eigenvalues``, ``pinv``, ``hc``, ``rank``, then
+        ``step``, ``step_cholesky``, ``step_literal`` when ``g`` is given.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``H`` is not a finite real symmetric square matrix, ``g`` not a finite vector of
+        length ``n``, ``lr`` not positive or ``dtype`` not float64 or float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> H = np.diag([2.0, -1.0, 0.0])
+    >>> ref = reference_outputs(H, g=np.ones(3), lr=0.5)
+    >>> list(ref)
+    ['eigenvalues', 'pinv', 'hc', 'rank', 'step', 'step_cholesky', 'step_literal']
+    >>> ref["rank"].value, ref["pinv"].comparable
+    (np.int64(2), True)
+    >>> ref["step"].compare(-0.5 * np.array([0.4, -0.5, 0.0])).ok   # phi(2), phi(-1), phi(0)
+    True
+    >>> near = np.diag([1.0, 1.02 * 100 * 3 * np.finfo(float).eps, 0.0])  # at the cutoff
+    >>> reference_outputs(near)["pinv"].comparable
+    False
+    """
+    precision = _precision(dtype)
+    h = _validation.as_square_matrix(_as_numpy(H, "H"), "H")
+    symmetry_rtol = float(np.sqrt(np.finfo(h.dtype).eps))  # the input's, as in decompose
+    h, _ = _validation.symmetric_matrix(h.astype(np.float64, copy=False), symmetry_rtol)
+    lr = _validation.check_positive(lr, "lr")
+    if g is not None:
+        g = _validation.check_vector_for(_as_numpy(g, "g"), h.shape[0], np.float64)
+        if g.ndim != 1:
+            raise ValueError(f"g must have shape ({h.shape[0]},), got {g.shape}")
+    outputs, tols = _tolerances.matrix_reference(h, g, lr, policy=precision)
+    return MappingProxyType(
+        {
+            name: ReferenceOutput(
+                name, value, tol.rtol, tol.atol, tol.comparable, tol.reason, precision
+            )
+            for name, value in outputs.items()
+            for tol in (tols[name][precision],)
+        }
+    )
+
+
+def _precision(dtype: Any) -> str:
+    """The precision name of ``dtype`` (NumPy, JAX or PyTorch), which must be float64/float32."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:  # torch.float32 is no NumPy dtype; its name is its last part
+        name = str(dtype).rsplit(".", 1)[-1]
+    if name not in _tolerances.PRECISIONS:
+        raise ValueError(f"dtype must be one of {_tolerances.PRECISIONS}, got {dtype!r}")
+    return name
+
+
+def _as_numpy(x: Any, name: str = "array") -> Any:
+    """A NumPy view or copy of a NumPy, PyTorch, JAX, CuPy or array-API array (``None`` as is).
+
+    The conversion is :func:`hsc_ref._backend.to_numpy`, the package's one place that knows
+    other libraries' arrays (a tensor is detached and copied to the host); this only names
+    the argument when the value is no array at all. Validation is the caller's.
+    """
+    if x is None:
+        return x
+    try:
+        return _backend.to_numpy(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}: {exc}") from exc

@@ -82,7 +82,9 @@ def test_correct_writes_corrected_matrix_and_summary(tmp_path, matrix_file, caps
         }
     )
     assert summary["atol"] == 0.0 and summary["rtol"] == 6 * np.finfo(np.float64).eps
-    assert "wrote" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == summary  # stdout is the JSON alone: | python -m json.tool
+    assert captured.err == f"wrote {out / 'correction.npz'} and {out / 'summary.json'}\n"
 
 
 def test_correct_with_grad_writes_the_hsc_step(tmp_path, matrix_file):
@@ -149,6 +151,10 @@ def _folder(path: Path) -> None:
     path.mkdir()
 
 
+def _complex(path: Path) -> None:
+    np.save(path, _symmetric().astype(np.complex128))
+
+
 def _with_nan(path: Path) -> None:
     H = _symmetric()
     H[0, 0] = np.nan
@@ -166,8 +172,9 @@ def _with_nan(path: Path) -> None:
         ("H.npy", _text_file, r"is not a \.npy file: it does not start with NumPy's magic"),
         ("H.npy", _folder, r"H file .*H\.npy is a folder, not a \.npy file"),
         ("H.npy", _with_nan, r"H must be finite"),
+        ("H.npy", _complex, r"H file .*H\.npy holds complex128 values; H must hold real numbers"),
     ],
-    ids=["pickle", "missing", "non-symmetric", "npz", "empty", "text", "folder", "nan"],
+    ids=["pickle", "missing", "non-symmetric", "npz", "empty", "text", "folder", "nan", "complex"],
 )
 def test_correct_bad_input_returns_2_with_one_clear_line(tmp_path, capsys, name, make, message):
     path = tmp_path / name
@@ -242,6 +249,8 @@ def test_python_dash_m_hsc_ref_is_the_command_line(tmp_path, matrix_file):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "summary.json").read_text())["rank_after"] == 4
+    assert json.loads(done.stdout)["rank_after"] == 4  # a pipe reads the JSON, nothing else
+    assert done.stderr.startswith("wrote ")
     done = run_single_threaded(
         sys.executable, "-m", "hsc_ref", "correct", str(matrix_file), "--out", str(out)
     )
@@ -274,3 +283,109 @@ def test_correct_passes_correction_parameters(tmp_path, matrix_file, capsys):
     np.testing.assert_array_equal(corrected, expected)  # the same computation, bit for bit
     summary = json.loads((out / "summary.json").read_text())
     assert summary["method"] == "damped(mu=0.25)"
+
+
+# --------------------------------------------------------------------------- a fresh core install
+
+
+def test_info_lists_each_extra_with_the_versions_installed(capsys):
+    import importlib.metadata
+
+    from hsc_ref.cli import OPTIONAL_PACKAGES
+
+    assert main(["info"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for extra, packages in OPTIONAL_PACKAGES.items():
+        (line,) = [x for x in lines if x.startswith(f"  {extra}: ")]
+        for package in packages:
+            try:
+                expected = f"{package} {importlib.metadata.version(package)}"
+            except importlib.metadata.PackageNotFoundError:
+                expected = f"{package} missing"
+            if package != "cupy":  # its wheels are named cupy-cudaNNx
+                assert expected in line, line
+        assert ("not installed" in line) == ("missing" in line), line
+
+
+def test_the_extras_info_lists_are_those_of_pyproject():
+    import tomllib
+
+    from hsc_ref.cli import OPTIONAL_PACKAGES
+
+    root = Path(__file__).resolve().parents[1]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+
+    def names(requirement: str) -> list[str]:
+        if ";" in requirement:  # a backport for old Pythons (tomli): not an extra's package
+            return []
+        name, _, rest = re.split(r"[<>=!~]", requirement, maxsplit=1)[0].partition("[")
+        return [name.strip(), *(e.strip() for e in rest.rstrip("]").split(",") if e.strip())]
+
+    declared = {extra: [n for r in reqs for n in names(r)] for extra, reqs in extras.items()}
+    assert {k: list(v) for k, v in OPTIONAL_PACKAGES.items()} == declared
+
+
+def test_threadpoolctl_is_a_core_dependency_with_no_extra_of_its_own():
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    core = [re.split(r"[<>=]", d)[0] for d in project["project"]["dependencies"]]
+    assert "threadpoolctl" in core
+    extras = project["project"]["optional-dependencies"]
+    assert not any(r.startswith("threadpoolctl") for reqs in extras.values() for r in reqs)
+
+
+_LIGHT_START = """
+import contextlib, io, sys
+import hsc_ref.cli
+loaded = {m.split(".")[0] for m in sys.modules}
+with contextlib.redirect_stdout(io.StringIO()):
+    codes = [hsc_ref.cli.main(["--version"]), hsc_ref.cli.main(["--help"])]
+after = {m.split(".")[0] for m in sys.modules}
+print(codes, sorted(loaded & {"scipy", "autograd", "numpy"}), sorted(after & {"scipy", "autograd"}))
+"""
+
+
+def test_the_command_line_imports_neither_scipy_nor_autograd_until_a_command_runs():
+    # Structure, not timing: hsc-ref --version and --help stay fast because they import
+    # nothing heavy (the maths loads inside main, once the command is known).
+    done = run_single_threaded(sys.executable, "-c", _LIGHT_START)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[0, 0] [] []"
+
+
+def test_top_level_help_lists_every_command_with_its_own_help(capsys):
+    from hsc_ref.cli import SUBCOMMANDS, build_parser
+
+    full = build_parser()
+    (sub,) = [a for a in full._actions if a.dest == "command"]
+    own = {action.dest: action.help for action in sub._choices_actions}
+    assert own == {c.name: c.help for c in SUBCOMMANDS}  # the light listing says the same
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(c.name in out for c in SUBCOMMANDS)
+
+
+_INTERRUPTED_IMPORT = """
+import importlib.abc, os, signal, sys
+from hsc_ref.cli import main
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "scipy":  # the user presses Ctrl-C while the maths is loading
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+sys.exit(main(["gan", "--help"]))
+"""
+
+
+def test_ctrl_c_while_a_command_loads_prints_one_line_and_exits_130():
+    done = run_single_threaded(sys.executable, "-c", _INTERRUPTED_IMPORT)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "hsc-ref gan: interrupted\n"
+    assert done.stdout == ""

@@ -34,7 +34,6 @@ OPTIONAL_MODULES = {
     "matplotlib": "plot",
     "PIL": "image",
     "tqdm": "progress",
-    "threadpoolctl": "bench",
     "cupy": "gpu",
     "jax": "jax (not an extra)",
 }

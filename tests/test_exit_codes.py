@@ -1,7 +1,8 @@
 """Exit statuses of ``hsc-ref`` (``hsc_ref.cli.EXIT_CODES``), one table of cases.
 
 Every refused input ends with status 2 and exactly one line on stderr that names the option
-or the file (no traceback); a bug ends with 3 and keeps its traceback; Ctrl-C ends with 130;
+or the file (no traceback); a bug ends with 3 and keeps its traceback, a ``TypeError`` from
+inside included (the boundary refuses bad input as ``ValueError``); Ctrl-C ends with 130;
 a reader that closes stdout early (``| head``) ends with 141 and no message.
 """
 
@@ -113,10 +114,18 @@ def _raising(exc: BaseException):
         (MemoryError("the eigh of n = 99 needs about 9 GiB"), 2, r"error: the eigh of n = 99"),
         (FloatingPointError("the step overflows"), 2, r"error: the step overflows"),
         (KeyError("bug"), 3, r"internal error \(KeyError\): a bug in hsc_ref"),
+        (TypeError("f() got an unexpected keyword 'copy'"), 3, r"internal error \(TypeError\)"),
         (ZeroDivisionError("bug"), 3, r"internal error \(ZeroDivisionError\)"),
         (KeyboardInterrupt(), 130, r"^hsc-ref info: interrupted$"),
     ],
-    ids=["own-memory-refusal", "unrepresentable", "key-error", "zero-division", "ctrl-c"],
+    ids=[
+        "own-memory-refusal",
+        "unrepresentable",
+        "key-error",
+        "type-error",
+        "zero-division",
+        "ctrl-c",
+    ],
 )
 def test_each_way_out_has_its_status(monkeypatch, capsys, exc, status, message):
     monkeypatch.setattr(cli, "_cmd_info", _raising(exc))
@@ -186,6 +195,7 @@ def _lying_npy(folder: Path) -> str:
 
 
 def _png(folder: Path, width: int, height: int) -> str:
+    pytest.importorskip("PIL")  # Pillow's own decompression limit is what these cases check
     path = folder / f"big{width}.png"
     path.write_bytes(_png_header(width, height))
     return str(path)

@@ -151,7 +151,7 @@ def test_a_pseudo_inverse_step_that_overflows_ends_the_run_as_divergence():
     """The Newton step on a Hessian of order 1e-309 (kept by the cutoff n eps max|lam|) would
     be infinite: the rule refuses it (ReciprocalOverflowError, a FloatingPointError), and the
     loop records divergence instead of crashing or stepping to inf."""
-    fun = lambda x: 1e-309 * np.sum(x**2)  # noqa: E731  H = 2e-309 I, subnormal
+    fun = lambda x: 1e-309 * (x**2).sum()  # noqa: E731  H = 2e-309 I, subnormal
     rule = newton_type("newton", lr=1.0)
     x = np.array([1.0, -2.0])
     assert rule_step(rule, rule.init(x), fun, x) is None

@@ -1,9 +1,9 @@
-"""The measured tables of ``docs/benchmarks.md``: issue 13's speed targets and the routes' speeds.
+"""The measured tables of ``docs/benchmarks.md``: the speed targets and the routes' speeds.
 
 Both are rendered from the committed results of ``benchmarks/run.py`` in
 ``benchmarks/results/`` through ``benchmarks/targets.py`` (its targets table and its ratio of
-two medians of one run). The headline comes from the runs ``issue13-4`` and its rerun
-``issue13-5``; the routes table too, but for its last row: plain ``autograd.hessian`` is no
+two medians of one run). The headline comes from the runs ``targets-1`` and its rerun
+``targets-2``; the routes table too, but for its last row: plain ``autograd.hessian`` is no
 longer timed by ``run.py``, so that row comes from the four earlier runs
 ``20261127-hessian-{default,keep}-alloc-{1,2}`` that timed it.
 
@@ -26,7 +26,7 @@ from typing import Any
 from tables import ROOT, Table
 
 RESULTS = "benchmarks/results"
-RUNS = ("issue13-4", "issue13-5")
+RUNS = ("targets-1", "targets-2")
 EARLIER_RUNS = tuple(
     f"20261127-hessian-{allocator}-alloc-{k}" for allocator in ("default", "keep") for k in (1, 2)
 )
@@ -39,7 +39,7 @@ STYLE_EXACT = "hsc_ref exact (style, by hand)"
 STYLE_AUTOGRAD = "hsc_ref.hessian (autograd, batched)"
 EARLIER_BATCHED = "hsc_ref.hessian (batched)"
 EARLIER_PLAIN = "autograd.hessian"
-"""The method names of the earlier runs (``run.py`` before issue 13)."""
+"""The method names of the earlier runs (an older ``run.py``)."""
 
 
 @contextlib.contextmanager
@@ -69,7 +69,7 @@ def _records(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def render_targets() -> str:
-    """Issue 13's targets over the run and its rerun: ``targets.py``'s rerun table."""
+    """The speed targets over the run and its rerun: ``targets.py``'s rerun table."""
     return _targets().rerun_table([_result(name) for name in RUNS])
 
 

@@ -40,7 +40,7 @@ __all__ = [
 
 RECORDS = "docs/tables/records"
 TARGET = 1.5
-"""The issue's target: beside a competing load, at most 1.5 times the time alone."""
+"""The target: beside a competing load, at most 1.5 times the time alone."""
 SETTING_LABELS = {"default": "`default` (before)", "auto": "`auto` (now)"}
 BESIDE_LABELS = {"alone": "no added load", "load": "+ two-thread BLAS load"}
 QUICK_TIMEOUT_S = 120

@@ -1,9 +1,11 @@
 """The measured tables of ``docs/gan.md``: the GAN comparison under the tune-then-confirm protocol.
 
 The full experiment is a sweep per data set (``docs/sweeps/gan-DATA-protocol.toml``), whose
-report is committed in ``docs/sweeps/results/gan-DATA-protocol/``. Its quick version trains
-every method at its chosen step size on confirmation seed 0 for :data:`QUICK_STEPS` steps,
-with the spec's settings (what ``hsc-ref gan`` and the sweep compute for that config).
+report is committed in ``docs/sweeps/results/gan-DATA-protocol/``, and one per data set for the
+game-aware methods (``gan-DATA-game-protocol``), tuned and confirmed the same way. Its quick
+version trains every method at its chosen step size on confirmation seed 0 for
+:data:`QUICK_STEPS` steps, with the spec's settings (what ``hsc-ref gan`` and the sweep compute
+for that config).
 """
 
 from __future__ import annotations
@@ -43,18 +45,18 @@ METHOD_ORDER = ("article", "hsc", "newton", "saddle_free", "damped", "adam", "sg
 MODES = {"ring": 8, "grid": 25}
 
 
-def _name(data: str) -> str:
-    return f"gan-{data}-protocol"
+def _name(data: str, sweep: str = "") -> str:
+    return f"gan-{data}{sweep}-protocol"
 
 
-def render_protocol(data: str) -> str:
+def render_protocol(data: str, sweep: str = "") -> str:
     """The confirmation medians per method, from the sweep's ``protocol.csv``."""
     header = (
         f"| method | chosen lr | diverged | modes captured (of {MODES[data]}) "
         "| high-quality fraction | reverse KL | wall ms/step |"
     )
     lines = [header, "|---|---|---|---|---|---|---|"]
-    for row in sweep_records.protocol_rows(_name(data)):
+    for row in sweep_records.protocol_rows(_name(data, sweep)):
         edge = " (grid edge)" if row["chosen_at_grid_edge"] == "yes" else ""
         cells = [
             row["method"],
@@ -115,15 +117,15 @@ def render_spectra(datasets: tuple[str, ...] = ("ring", "grid")) -> str:
 
 
 @functools.cache
-def _quick_runs(data: str) -> dict[str, dict[str, Any]]:
+def _quick_runs(data: str, sweep: str = "") -> dict[str, dict[str, Any]]:
     """Every method at its chosen step size, first confirmation seed, :data:`QUICK_STEPS` steps."""
-    runs = sweep_records.chosen_runs(_name(data), steps=QUICK_STEPS)
+    runs = sweep_records.chosen_runs(_name(data, sweep), steps=QUICK_STEPS)
     return {method: train(TrainConfig(**run.config)).metrics for method, run in runs.items()}
 
 
-def quick_protocol(data: str) -> dict[str, Any]:
+def quick_protocol(data: str, sweep: str = "") -> dict[str, Any]:
     """The quick runs' metrics of the protocol table (:data:`QUICK_METRICS`)."""
-    runs = _quick_runs(data)
+    runs = _quick_runs(data, sweep)
     return {method: {name: m[name] for name in QUICK_METRICS} for method, m in runs.items()}
 
 
@@ -138,18 +140,16 @@ def quick_spectra(datasets: tuple[str, ...] = ("ring", "grid")) -> dict[str, Any
     }
 
 
-def _protocol_table(data: str) -> Table:
-    folder = f"docs/sweeps/results/gan-{data}-protocol"
+def _protocol_table(data: str, sweep: str = "") -> Table:
+    name = _name(data, sweep)
+    folder = f"docs/sweeps/results/{name}"
     return Table(
-        id=f"gan-{data}-protocol",
+        id=name,
         page="docs/gan.md",
-        command=(
-            f"hsc-ref sweep docs/sweeps/gan-{data}-protocol.toml "
-            f"--out runs/sweep-gan-{data}-protocol"
-        ),
+        command=f"hsc-ref sweep docs/sweeps/{name}.toml --out runs/sweep-{name}",
         record=(f"{folder}/protocol.csv", f"{folder}/spec.toml"),
-        render=lambda: render_protocol(data),
-        quick=lambda: quick_protocol(data),
+        render=lambda: render_protocol(data, sweep),
+        quick=lambda: quick_protocol(data, sweep),
     )
 
 

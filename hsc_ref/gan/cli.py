@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hsc_ref.gan._options import refusal
 from hsc_ref.gan.data import DATASETS
 from hsc_ref.gan.game import LOSSES
 from hsc_ref.gan.train import GAME_METHODS, METHODS, SCHEDULES, TrainConfig
@@ -82,6 +83,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
+    refused = refusal(vars(args))
+    if refused is not None:  # an option that would change nothing: hsc_ref.gan._options.SCOPES
+        raise ValueError(refused)
     return TrainConfig(
         data=args.data,
         method=args.method,

@@ -21,14 +21,14 @@ import contextlib
 import importlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.optimize
 
-from hsc_ref import _io
+from hsc_ref import _io, _limits
 from hsc_ref.lab import _outputs
 from hsc_ref.loop import LoopProgress
 from hsc_ref.spectral import Spectrum
@@ -204,8 +204,35 @@ _DECODERS = {
 # --------------------------------------------------------------------------- files
 
 
-def write(folder: str | os.PathLike, progress: LoopProgress, facts: Mapping[str, Any]) -> None:
-    """Write :data:`FILES` of ``progress`` into ``folder`` (a staging folder of an output set).
+Chunk = tuple[str, int, int]
+"""A history chunk: its file name and the steps ``[start, stop)`` whose rows it holds."""
+
+
+def chunk_name(start: int) -> str:
+    """The file name of the history chunk that starts at step ``start``.
+
+    Examples
+    --------
+    >>> chunk_name(150)
+    'checkpoint-history-000000150.npz'
+    """
+    return f"checkpoint-history-{start:09d}.npz"
+
+
+def write(
+    folder: str | os.PathLike,
+    progress: LoopProgress,
+    facts: Mapping[str, Any],
+    *,
+    previous: tuple[Path, Sequence[Chunk]] | None = None,
+) -> list[Chunk]:
+    """Write a checkpoint of ``progress`` into ``folder`` (a staging folder of an output set).
+
+    :data:`FILES` hold the state and the facts; the history goes into chunks
+    (:func:`chunk_name`), each holding the rows of the steps since the one before, so that a
+    checkpoint writes only what changed: the chunks of ``previous`` (the folder of the set
+    in place and the chunks it holds, as this function returned them) are hard-linked, not
+    written again (written again where links are impossible).
 
     Parameters
     ----------
@@ -215,25 +242,62 @@ def write(folder: str | os.PathLike, progress: LoopProgress, facts: Mapping[str,
         The loop's progress.
     facts : mapping
         JSON-ready facts of the run (its configuration), read back by :func:`read`.
+    previous : (path, list of Chunk), optional
+        The last checkpoint this run committed.
 
     Returns
     -------
-    None
+    list of Chunk
+        The chunks of this checkpoint (pass them as ``previous`` to the next one).
     """
     folder = Path(folder)
     arrays: dict[str, np.ndarray] = {}
     tree = encode(progress.state, arrays)
-    for name, column in progress.history.items():
-        arrays[f"history/{name}"] = np.asarray(column)
+    done = int(progress.steps_completed)
+    lengths = {np.shape(column)[0] for column in progress.history.values()}
     document = {
         "format": FORMAT,
-        "steps_completed": int(progress.steps_completed),
+        "steps_completed": done,
         "history": sorted(progress.history),
+        "history_length": None,
         "state": tree,
         "facts": dict(facts),
     }
+    chunks: list[Chunk] = []
+    if len(lengths) == 1 and (length := lengths.pop()) >= done:
+        document["history_length"] = length
+        chunks = _linked_chunks(folder, previous, done)
+        start = chunks[-1][2] if chunks else 0
+        if done > start:  # the rows since the last checkpoint: all that is written
+            rows = {f"history/{n}": np.asarray(c)[start:done] for n, c in progress.history.items()}
+            _io.atomic_save_npz(folder / chunk_name(start), rows)
+            chunks.append((chunk_name(start), start, done))
+        document["history_chunks"] = [list(chunk) for chunk in chunks]
+    else:  # columns of several lengths: kept whole in the state's archive
+        for name, column in progress.history.items():
+            arrays[f"history/{name}"] = np.asarray(column)
     _io.atomic_save_npz(folder / FILES[0], arrays)
     _io.atomic_write_json(folder / FILES[1], document)
+    return chunks
+
+
+def _linked_chunks(folder: Path, previous: tuple[Path, Sequence[Chunk]] | None, done: int):
+    """Hard-link the previous checkpoint's chunks into ``folder``; [] where that fails."""
+    if previous is None:
+        return []
+    source, old = previous
+    kept: list[Chunk] = []
+    for name, start, stop in old:
+        if stop > done:
+            break
+        try:
+            os.link(source / name, folder / name)
+        except OSError:  # no hard links here (or the file is gone): write the history again
+            for linked, _, _ in kept:
+                (folder / linked).unlink(missing_ok=True)
+            return []
+        kept.append((name, start, stop))
+    return kept
 
 
 def read(folder: str | os.PathLike) -> tuple[LoopProgress, dict[str, Any]]:
@@ -244,7 +308,7 @@ def read(folder: str | os.PathLike) -> tuple[LoopProgress, dict[str, Any]]:
     >>> import tempfile, numpy as np
     >>> progress = LoopProgress(1, (np.ones(2), {"seed": 3}), {"loss": np.array([0.5, np.nan])})
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     write(d, progress, {"steps": 2})
+    ...     _ = write(d, progress, {"steps": 2})
     ...     back, facts = read(d)
     >>> back.steps_completed, back.state[1], back.history["loss"], facts
     (1, {'seed': 3}, array([0.5, nan]), {'steps': 2})
@@ -259,10 +323,133 @@ def read(folder: str | os.PathLike) -> tuple[LoopProgress, dict[str, Any]]:
         raise ValueError(f"{path} is unreadable: {exc}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError(f"{path} is not an hsc-ref checkpoint")
-    arrays = _io.load_npz(folder / FILES[0], "checkpoint file")
-    history = {name: arrays[f"history/{name}"] for name in document["history"]}
+    try:
+        return _read_checked(folder, document)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a damaged structure
+        raise ValueError(
+            f"{path} is corrupt: its structure does not hold ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _array_keys(tree: Any) -> set[str]:
+    """The ``.npz`` entries a state tree names."""
+    if isinstance(tree, dict):
+        keys = {tree["array"]} if isinstance(tree.get("array"), str) else set()
+        return keys.union(*(_array_keys(v) for v in tree.values()))
+    if isinstance(tree, list):
+        return set().union(*(_array_keys(v) for v in tree))
+    return set()
+
+
+def _read_checked(folder: Path, document: dict[str, Any]) -> tuple[LoopProgress, dict]:
+    """Read a checkpoint whose JSON parsed: its entries, their shapes, then its history.
+
+    The ``.npz`` must hold exactly the entries the JSON names, and the history columns the
+    shapes it implies (read from the entries' headers, before anything is unpacked); the
+    history must end where ``steps_completed`` says (a step recorded at the last completed
+    step, none after it).
+    """
+    npz, where = folder / FILES[0], folder / FILES[1]
+    done, names = document["steps_completed"], list(document["history"])
+    if isinstance(done, bool) or not isinstance(done, int) or done < 0:
+        raise ValueError(f"{where} is corrupt: steps_completed = {done!r}")
+    if "history_chunks" in document:
+        return _read_chunked(folder, document, done, names)
+    columns = {f"history/{name}" for name in names}
+    expected = columns | _array_keys(document["state"])
+    present = set(_io.npz_names(npz, "checkpoint file"))
+    if present != expected:
+        raise ValueError(
+            f"{npz} does not match {where}: missing entries {sorted(expected - present)}, "
+            f"unexpected {sorted(present - expected)}"
+        )
+    length = document.get("history_length")
+    shapes = _io.npz_shapes(npz, "checkpoint file", sorted(columns))
+    rows = done if length is not None else None
+    wrong = sorted(k for k, shape in shapes.items() if len(shape) != 1 or shape[0] != rows)
+    if rows is None:  # columns kept whole: of one length, at least steps_completed
+        wrong = sorted(k for k, shape in shapes.items() if len(shape) != 1 or shape[0] < done)
+    if wrong or (length is not None and (not isinstance(length, int) or length < done)):
+        raise ValueError(
+            f"{npz} does not match steps_completed = {done} in {where}: history columns "
+            f"{wrong or names} have other shapes ({[shapes[k] for k in wrong[:3]]})"
+        )
+    arrays = _io.load_npz(npz, "checkpoint file", keys=sorted(expected))
+    history = {name: arrays[f"history/{name}"] for name in names}
+    _check_history_ends(history, done, where)
+    if length is not None:
+        history = {name: _padded(column, length) for name, column in history.items()}
     state = decode(document["state"], arrays)
-    return LoopProgress(document["steps_completed"], state, history), document["facts"]
+    return LoopProgress(done, state, history), document["facts"]
+
+
+def _read_chunked(
+    folder: Path, document: dict[str, Any], done: int, names: list[str]
+) -> tuple[LoopProgress, dict]:
+    """A checkpoint whose history is in chunks: each checked from its headers, then read."""
+    npz, where = folder / FILES[0], folder / FILES[1]
+    length = document["history_length"]
+    chunks = [tuple(chunk) for chunk in document["history_chunks"]]
+    reached = 0
+    for name, start, stop in chunks:
+        if start != reached or not stop > start or name != chunk_name(start):
+            raise ValueError(f"{where} is corrupt: its history chunks {chunks} do not follow")
+        reached = stop
+    if reached != done or not isinstance(length, int) or length < done:
+        raise ValueError(
+            f"{where} is corrupt: steps_completed = {done} but its history chunks reach "
+            f"step {reached} (of {length})"
+        )
+    on_disk = {p.name for p in folder.iterdir() if _outputs.CHUNK_PATTERN.fullmatch(p.name)}
+    state_keys = _array_keys(document["state"])
+    present = set(_io.npz_names(npz, "checkpoint file"))
+    if on_disk != {c[0] for c in chunks} or present != state_keys:
+        raise ValueError(
+            f"{folder} does not match {where}: history chunks {sorted(on_disk)} for "
+            f"{[c[0] for c in chunks]}, state entries {sorted(present ^ state_keys)} differ"
+        )
+    _limits.require_memory(
+        8 * length * len(names), f"{where} (history of {length} steps)", hint="a smaller run"
+    )
+    history = {name: np.full(length, np.nan) for name in names}
+    allowed = {f"history/{name}" for name in names}
+    for name, start, stop in chunks:
+        what = f"checkpoint history chunk {name}"
+        shapes = _io.npz_shapes(folder / name, what)
+        wrong = sorted(
+            k for k, shape in shapes.items() if k not in allowed or shape != (stop - start,)
+        )
+        if wrong:
+            raise ValueError(
+                f"{folder / name} does not match {where}: entries {wrong} are not history "
+                f"columns of steps {start} to {stop}"
+            )
+        for key, column in _io.load_npz(folder / name, what).items():
+            history[key.removeprefix("history/")][start:stop] = column
+    _check_history_ends(history, done, where)
+    state = decode(document["state"], _io.load_npz(npz, "checkpoint file", keys=sorted(state_keys)))
+    return LoopProgress(done, state, history), document["facts"]
+
+
+def _padded(column: np.ndarray, length: int) -> np.ndarray:
+    out = np.full(length, np.nan)
+    out[: column.shape[0]] = column
+    return out
+
+
+def _check_history_ends(history: Mapping[str, np.ndarray], done: int, where: Path) -> None:
+    """Every completed step records a value (the loops' wall time), and no later one does."""
+    if not history:
+        return
+    recorded = np.zeros(max(c.shape[0] for c in history.values()), dtype=bool)
+    for column in history.values():
+        recorded[: column.shape[0]] |= ~np.isnan(column)
+    last = int(np.flatnonzero(recorded)[-1]) + 1 if recorded.any() else 0
+    if last != done:
+        raise ValueError(
+            f"{where} is corrupt: steps_completed = {done} but its history records steps up "
+            f"to {last}"
+        )
 
 
 # --------------------------------------------------------------------------- in an output set
@@ -305,6 +492,7 @@ class Checkpoints:
         self.outputs, self.command, self.steps, self.every = outputs, command, steps, every
         self.facts = {"command": command, "config": dict(facts)}
         self.latest: LoopProgress | None = None
+        self._chunks: list[Chunk] = []  # of the last checkpoint this object committed
 
     def __call__(self, progress: LoopProgress) -> None:
         self.latest = progress
@@ -313,10 +501,16 @@ class Checkpoints:
             self.save("running")
 
     def save(self, status: str) -> None:
-        """Commit the latest progress as a checkpoint set of ``status``."""
-        write(self.outputs.staging(), self.latest, self.facts)
+        """Commit the latest progress as a checkpoint set of ``status``.
+
+        Only the history since the last checkpoint this object committed is written: the
+        earlier chunks are hard-linked from the set in place.
+        """
+        previous = (self.outputs.path, self._chunks) if self._chunks else None
+        chunks = write(self.outputs.staging(), self.latest, self.facts, previous=previous)
         done = self.latest.steps_completed
         self.outputs.commit(status, {"steps": self.steps, "steps_completed": done})
+        self._chunks = chunks
 
     def interrupted(self) -> KeyboardInterrupt:
         """Save the latest progress unless saved; the one line the command line prints."""

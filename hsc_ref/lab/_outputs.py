@@ -26,6 +26,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -51,6 +52,11 @@ FORMAT = "hsc-ref output set"
 
 STATUSES = ("complete", "running", "interrupted", "failed")
 """A set's status: only ``complete`` sets hold a finished run's outputs."""
+
+
+CHUNK_PATTERN = re.compile(r"checkpoint-history-\d{9}\.npz")
+"""Names of the history chunks of a checkpoint (:mod:`hsc_ref.lab._checkpoint`): a set that may
+hold ``checkpoint.json`` may hold any number of them."""
 
 
 class ConcurrentWriterError(OSError):
@@ -210,7 +216,7 @@ class OutputSet:
         if not self.path.is_dir():
             return
         entries = sorted(p.name for p in self.path.iterdir())
-        foreign = [name for name in entries if name not in self.names]
+        foreign = [name for name in entries if not self._allowed(name)]
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
             raise FileExistsError(
@@ -268,7 +274,7 @@ class OutputSet:
         if self._stage is None:
             raise RuntimeError("OutputSet.commit() needs the files written into staging() first")
         stage = self._stage
-        unknown = sorted(p.name for p in stage.iterdir() if p.name not in self.names)
+        unknown = sorted(p.name for p in stage.iterdir() if not self._allowed(p.name))
         if unknown:
             raise ValueError(f"the set of hsc-ref {self.command} has no files {unknown}")
         manifest = {
@@ -277,7 +283,7 @@ class OutputSet:
             "status": status,
             "hsc_ref": __version__,
             **dict(info or {}),
-            "files": {p.name: _digest(p, sync=True) for p in sorted(stage.iterdir())},
+            "files": self._digests(stage),
         }
         _io.atomic_write_json(stage / MANIFEST_NAME, manifest)
         _fsync_folder(stage)
@@ -289,6 +295,28 @@ class OutputSet:
             shutil.rmtree(replaced, ignore_errors=True)  # the previous set (a leftover if killed)
         _fsync_folder(self.path.parent)
         return self.path
+
+    def _allowed(self, name: str) -> bool:
+        """Whether ``name`` may be part of this command's set."""
+        if name in self.names:
+            return True
+        return "checkpoint.json" in self.names and CHUNK_PATTERN.fullmatch(name) is not None
+
+    def _digests(self, stage: Path) -> dict[str, dict[str, Any]]:
+        """Size and SHA-256 of each staged file; a file hard-linked from the set in place
+        (an unchanged history chunk) keeps the digest that set's manifest gives it."""
+        previous: dict[str, Any] = {}
+        if self._expected is not None and _identity(self.path) == self._expected:
+            with contextlib.suppress(IncompleteSetError, OSError):
+                previous = dict(read_manifest(self.path).get("files", {}))
+        digests = {}
+        for p in sorted(stage.iterdir()):
+            known = previous.get(p.name)
+            if known is not None and _same_file(p, self.path / p.name):
+                digests[p.name] = known
+            else:
+                digests[p.name] = _digest(p, sync=True)
+        return digests
 
     def _place(self, stage: Path) -> Path | None:
         """Rename ``stage`` to the output folder, or exchange the two: never a mix.
@@ -338,6 +366,38 @@ def _deferred_interrupt() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def folder_lock(out: str | os.PathLike, option: str = "--out") -> Iterator[Path]:
+    """Hold the one-writer lock of folder ``out`` (the lock :class:`OutputSet` takes).
+
+    For a folder that is not one output set (a sweep folder): ``flock`` on ``.NAME.lock``
+    beside it, failing at once with :class:`ConcurrentWriterError` when another run holds it.
+    The folder itself is not checked here (:func:`check_folder` is the caller's choice).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with folder_lock(pathlib.Path(d) / "sweep") as path:
+    ...         try:
+    ...             with folder_lock(path):
+    ...                 pass
+    ...         except ConcurrentWriterError as exc:
+    ...             print(str(exc)[:28])
+    another hsc-ref run is writi
+    """
+    path = Path(os.path.abspath(out))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.parent / f".{path.name}.lock"
+    fd = _acquire_lock(lock_path, path, option)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            lock_path.unlink()  # while still held: the next writer makes its own
+        os.close(fd)
+
+
 def _acquire_lock(lock_path: Path, out: Path, option: str) -> int:
     """An exclusive ``flock`` on ``lock_path`` (made if missing); fail at once if it is held."""
     for _ in range(3):
@@ -359,6 +419,15 @@ def _acquire_lock(lock_path: Path, out: Path, option: str) -> int:
 
 
 exchange = _io.exchange  # swap two folders atomically (the golden files use it too)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths are one file (a hard link), without following links."""
+    try:
+        x, y = a.lstat(), b.lstat()
+    except OSError:
+        return False
+    return (x.st_dev, x.st_ino) == (y.st_dev, y.st_ino) and x.st_size == y.st_size
 
 
 def _digest(path: Path, *, sync: bool = False) -> dict[str, Any]:

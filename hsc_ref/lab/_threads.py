@@ -11,8 +11,8 @@ The setting, from the first that is given: the ``--blas-threads`` option, the en
 variable :data:`ENV_VAR`, else ``"auto"``. Values: a positive integer (that many threads per
 pool), ``"auto"`` (one thread when the command's largest matrix has at most :data:`SMALL_N`
 rows, else the libraries' default) or ``"default"`` (the libraries' default, untouched).
-Sizing needs threadpoolctl (extra ``threads``, also in ``sweep`` and ``bench``); without it the
-pools keep their default, and an explicit setting says so in one line.
+Sizing uses threadpoolctl, a core dependency; should it not import, the pools keep their
+default, and an explicit setting says so in one line.
 """
 
 from __future__ import annotations
@@ -185,8 +185,8 @@ def limited(threads: int | None, *, explicit: bool = False) -> Iterator[int | No
     if threads is not None and tpc is None:
         if explicit:
             print(
-                "(BLAS threads left at their default: install threadpoolctl to size them, "
-                "pip install 'hsc-ref[threads]')",
+                "(BLAS threads left at their default: threadpoolctl, a core dependency, "
+                "does not import; reinstall hsc-ref to size them)",
                 file=sys.stderr,
             )
         threads = None

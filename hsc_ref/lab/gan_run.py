@@ -22,6 +22,7 @@ import numpy as np
 
 from hsc_ref import _extras, _io, _validation
 from hsc_ref.corrections import correct
+from hsc_ref.gan._options import applicable
 from hsc_ref.gan.data import sample
 from hsc_ref.gan.game import game_matrices, init_game
 from hsc_ref.gan.train import TrainConfig, TrainResult, check_memory, train
@@ -406,9 +407,13 @@ def _train(
 def config_facts(config: TrainConfig) -> dict[str, Any]:
     """The JSON form of a config, as ``metrics.json`` and checkpoints record it.
 
+    Options that do not apply to its method or data (:data:`hsc_ref.gan._options.SCOPES`) are
+    left out: they changed nothing.
+
     Examples
     --------
     >>> config_facts(TrainConfig(hidden=(8, 8)))["hidden"]
     [8, 8]
     """
-    return {k: _jsonable(v) for k, v in dataclasses.asdict(config).items()}
+    facts = applicable(dataclasses.asdict(config))  # not mu of an Adam run: gan.options
+    return {k: _jsonable(v) for k, v in facts.items()}

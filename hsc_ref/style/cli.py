@@ -73,8 +73,9 @@ def _print_report(run: StyleRun) -> None:
         f"{run.metrics['final_loss']:.6g} in {r.losses.shape[0] - 1} steps, {r.times[-1]:.2f} s"
     )
     print("wrote " + ", ".join(str(p) for p in run.written))
-    if run.skipped_line is not None:
-        print(f"hsc-ref style: {run.skipped_line}", file=sys.stderr)
+    if run.skipped_line is not None:  # without Pillow the image is still written, as an array
+        image = "the image is result.npy (numpy.load); " if "result.png" in run.skipped else ""
+        print(f"hsc-ref style: {image}{run.skipped_line}", file=sys.stderr)
 
 
 def _cmd_style(args: argparse.Namespace) -> int:

@@ -64,10 +64,13 @@ def test_gan_command_refuses_to_overwrite_without_force(tmp_path, capsys):
         (["--steps", "0"], "steps must be a positive integer"),
         (["--schedule", "random"], "schedule must be one of"),
         (["--lr", "-1"], "lr must be"),
-        (["--gamma", "2"], "gamma applies only to method 'conopt'"),
-        (["--method", "conopt", "--sga-lambda", "2"], "--sga-lambda applies only to method 'sga'"),
+        (["--gamma", "2"], "--gamma applies to --method conopt only"),
+        (["--method", "conopt", "--sga-lambda", "2"], "--sga-lambda applies to --method sga only"),
         (["--method", "cgd", "--schedule", "alternating"], "defined for schedule='simultaneous'"),
         (["--method", "conopt", "--gamma", "-1"], "gamma must be"),
+        (["--method", "adam", "--mu", "3"], "--mu applies to --method damped only"),
+        (["--data", "dirac", "--hidden", "8"], "--hidden applies to --data ring, grid only"),
+        (["--method", "hsc", "--spectrum-every", "5"], "--spectrum-every applies to --method"),
     ],
 )
 def test_gan_command_reports_bad_input_in_one_line(tmp_path, capsys, extra, message):
@@ -126,11 +129,16 @@ def test_no_plots_makes_no_plots_and_says_nothing_about_them(tmp_path, capsys):
     assert "skipped" not in capsys.readouterr().err
 
 
-def test_missing_tqdm_trains_without_a_bar(tmp_path, capsys, monkeypatch):
+def test_missing_tqdm_shows_progress_as_plain_lines(tmp_path, capsys, monkeypatch):
+    from hsc_ref import _extras
+
     monkeypatch.setitem(sys.modules, "tqdm", None)
-    args = ["gan", "--out", str(tmp_path), "--no-plots", "--steps", "2", "--hidden", "4"]
+    monkeypatch.setattr(_extras.TextProgress, "every_s", float("inf"))  # lines by tenths only
+    args = ["gan", "--out", str(tmp_path), "--no-plots", "--steps", "20", "--hidden", "4"]
     assert main([*args, "--batch", "8", "--n-eval", "40"]) == 0
-    assert "install tqdm" in capsys.readouterr().err
+    lines = capsys.readouterr().err.splitlines()
+    # a line at the start, at each tenth (the steps come in ones) and at the end, no more
+    assert lines == [f"hsc ring: {n}/20 steps ({5 * n}%)" for n in range(0, 21, 2)]
 
 
 @pytest.mark.parametrize(
@@ -150,6 +158,59 @@ def test_gan_command_runs_each_game_method_simultaneously_with_its_options(
     assert main(args) == 0
     config = json.loads((tmp_path / "metrics.json").read_text())["config"]
     assert config["method"] == method and config["schedule"] == "simultaneous"
-    assert config["gamma"] == (2.0 if method == "conopt" else None)
-    assert config["sga_lambda"] == (0.5 if method == "sga" else None)
+    assert config.get("gamma") == (2.0 if method == "conopt" else None)
+    assert config.get("sga_lambda") == (0.5 if method == "sga" else None)
     assert f"{method} on ring, 2 steps" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- options that apply
+
+
+def test_every_scoped_option_is_a_config_field_and_an_option_of_the_command():
+    import argparse
+    import dataclasses
+
+    from hsc_ref.gan import cli as gan_cli
+    from hsc_ref.gan._options import SCOPES
+    from hsc_ref.gan.data import DATASETS
+    from hsc_ref.gan.train import METHODS, TrainConfig
+
+    parser = argparse.ArgumentParser()
+    gan_cli.add_parser(parser.add_subparsers())
+    (gan,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    dests = {a.dest for a in gan.choices["gan"]._actions}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for name, scope in SCOPES.items():
+        assert name in fields and name in dests, name
+        allowed = {"method": METHODS, "data": DATASETS}[scope.field]
+        assert scope.values and set(scope.values) <= set(allowed), name
+        assert set(scope.values) != set(allowed), f"{name} applies everywhere: drop its scope"
+
+
+def test_an_option_at_its_default_is_accepted_and_not_recorded_where_it_does_not_apply(tmp_path):
+    args = ["gan", "--method", "adam", "--mu", "1", "--data", "dirac", *TINY[:2], "--no-plots"]
+    assert main([*args, "--no-progress", "--out", str(tmp_path)]) == 0
+    config = json.loads((tmp_path / "metrics.json").read_text())["config"]
+    assert config["method"] == "adam" and config["data"] == "dirac"
+    assert "mu" not in config and "hidden" not in config  # they changed nothing
+    assert "spectrum_every" in config  # Adam records spectra only when asked
+
+
+def test_a_sweep_run_command_carries_only_the_options_that_apply():
+    from hsc_ref.lab.sweep.spec import RunSpec
+
+    options = {"data": "dirac", "hidden": (3,), "method": "adam", "mu": 1.0, "seed": 0}
+    command = RunSpec.build("gan", {**options, "spectrum_every": 0}).command()
+    assert "--hidden" not in command and "--mu" not in command
+    assert "--spectrum-every 0" in command
+    ring = RunSpec.build("gan", {**options, "data": "ring", "method": "damped"}).command()
+    assert "--hidden 3" in ring and "--mu 1" in ring
+
+
+def test_every_method_option_has_its_scope():
+    from hsc_ref.gan._options import SCOPES
+    from hsc_ref.gan.train import METHOD_OPTIONS
+
+    for method, names in METHOD_OPTIONS.items():
+        for name in names:
+            assert SCOPES[name].field == "method" and method in SCOPES[name].values, name

@@ -101,3 +101,71 @@ def test_the_report_prints_the_policy_and_a_cutoff_failure_prints_the_calls(
         root.output == "pinv" and "SciPy's pinv/pinvh and torch.linalg.pinv default" in root.cause
     )
     assert f"scipy.linalg.pinvh(H, atol=0.0, rtol={rtol!r})" in root.cause
+
+
+# --------------------------------------------------------------------------- policy="golden"
+
+
+def float64_matrix_cases(gold: golden.GoldenSet) -> list[golden.GoldenCase]:
+    """The matrix cases whose reference applies the float64 golden cutoff to a float64 H."""
+    cases = [
+        case
+        for case in gold.cases.values()
+        if case.kind == "matrix"
+        and case.meta["cutoff_policy"]["H"]["reference_policy"] == "float64"
+    ]
+    assert len(cases) >= 6
+    return cases
+
+
+def test_correct_and_hsc_step_with_the_golden_policy_give_the_golden_outputs_bit_for_bit(
+    session_gold: golden.GoldenSet,
+) -> None:
+    for case in float64_matrix_cases(session_gold):
+        h, g, lr = case.inputs["H"], case.inputs["g"], float(case.inputs["lr"])
+        result = hsc_ref.correct(h, policy="golden")
+        assert np.array_equal(result.matrix, case.outputs["hc"]), case.name
+        assert np.array_equal(result.spectrum.pinv(), case.outputs["pinv"]), case.name
+        assert np.array_equal(result.spectrum.eigenvalues, case.outputs["eigenvalues"])
+        assert result.rank_before == int(case.outputs["rank"]), case.name
+        literal = hsc_ref.hsc_step(h, g, lr=lr, route="literal", policy="golden")
+        assert np.array_equal(literal, case.outputs["step_literal"]), case.name
+        assert np.array_equal(hsc_ref.hsc_step(h, g, lr=lr), case.outputs["step"]), case.name
+
+
+def test_the_default_policy_is_scipys_and_differs_from_the_golden_one_on_the_band(
+    session_gold: golden.GoldenSet,
+) -> None:
+    # the test above cannot pass by accident: on the band case the default keeps 0.5 x cutoff
+    case = session_gold.cases["matrix_cutoff_band"]
+    h = case.inputs["H"]
+    assert hsc_ref.correct(h).rank_before == int(case.outputs["rank"]) + 1
+    assert hsc_ref.decompose(h).rtol == 12 * np.finfo(np.float64).eps
+
+
+def test_the_golden_policy_is_resolved_from_the_dtype_of_h() -> None:
+    h = np.diag([1.0, 0.5, 0.0])
+    for dtype in (np.float64, np.float32):
+        spectrum = hsc_ref.decompose(h.astype(dtype), policy="golden")
+        assert spectrum.rtol == hsc_ref.spectral.golden_rtol(3, dtype)
+        assert spectrum.rtol == RTOL_FACTOR * 3 * float(np.finfo(dtype).eps)
+        assert spectrum.atol == 0.0
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda h: hsc_ref.correct(h, policy="golden", rtol=1e-10), "policy='golden' fixes"),
+        (lambda h: hsc_ref.decompose(h, policy="golden", atol=1e-3), "policy='golden' fixes"),
+        (lambda h: hsc_ref.hsc_step(h, np.ones(2), policy="golden", rtol=0.0), "do not pass"),
+        (lambda h: hsc_ref.correct(h, policy="numpy"), r"policy must be one of \('scipy'"),
+        (lambda h: hsc_ref.hsc_step(h, np.ones(2), policy="Golden"), "policy must be one of"),
+        (
+            lambda h: hsc_ref.correct(hsc_ref.decompose(h), policy="golden"),
+            "must not be passed with a Spectrum",
+        ),
+    ],
+)
+def test_a_policy_that_contradicts_its_tolerances_or_is_unknown_is_refused(call, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        call(np.diag([1.0, 0.0]))

@@ -114,8 +114,9 @@ def test_style_without_pillow_or_matplotlib_writes_its_data_and_one_line(
     assert _run(tmp_path, "--method", "lbfgs") == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted((*DATA_FILES, MANIFEST))
     assert _skip_notes(capsys.readouterr().err) == [
-        "hsc-ref style: skipped result.png, figure.png (needs Pillow: pip install "
-        "'hsc-ref[image]'); losses.png (needs matplotlib: pip install 'hsc-ref[plot]')"
+        "hsc-ref style: the image is result.npy (numpy.load); skipped result.png, figure.png "
+        "(needs Pillow: pip install 'hsc-ref[image]'); losses.png (needs matplotlib: pip "
+        "install 'hsc-ref[plot]')"
     ]
     assert _run(tmp_path / "quiet", "--method", "lbfgs", "--no-plots") == 0
     assert "losses.png" not in capsys.readouterr().err  # --no-plots: not asked for

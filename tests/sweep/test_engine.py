@@ -318,7 +318,7 @@ def test_a_run_folder_without_its_record_is_named_not_overwritten(reference, tmp
     subprocess.run(["cp", "-r", str(reference), str(copy)], check=True)
     key = sorted(load_stored(copy))[0]
     os.remove(copy / "runs" / key / RUN_FILE)
-    with pytest.raises(ValueError, match=f"{key} exists but holds no valid run.json"):
+    with pytest.raises(ValueError, match=f"{key} is not a stored run: it holds no run.json"):
         run_sweep(parse_spec(tiny["grid"]), copy, progress=False)
     assert (copy / "runs" / key / "metrics.json").exists()
 

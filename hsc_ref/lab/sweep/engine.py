@@ -3,8 +3,9 @@
 The sweep folder::
 
     spec.toml        the spec, as given (a rerun must give the same spec, or --force)
-    runs/<key>/      one finished run: the files ``hsc-ref gan`` / ``hsc-ref style`` writes
-                     (no plots), plus run.json (its options, command, phase, metrics, worker)
+    runs/<key>/      one run: the files ``hsc-ref gan`` / ``hsc-ref style`` writes (no
+                     plots), plus run.json (its options, command, phase, status, step
+                     reached, reason, metrics, every file's size and SHA-256, worker)
     runs.csv, summary.csv, protocol.csv, summary.md, plots/   the report (:mod:`.report`)
 
 Each run executes on a Dask worker with one BLAS thread (:func:`execute_run`): it calls the
@@ -12,7 +13,14 @@ same library function as its command (:func:`hsc_ref.lab.gan_run.run_to_folder` 
 :func:`hsc_ref.lab.style_run.run_to_folder`) into a temporary folder on the worker, and sends the
 files back as bytes, so workers need no shared file system. The client writes them to
 ``runs/.partial-<key>/`` and renames that folder to ``runs/<key>/``: a run folder is complete
-or absent, and a rerun (after a crash or Ctrl-C) skips every run whose folder exists.
+or absent, and a rerun (after a crash or Ctrl-C) skips every stored run that passes its check
+(:func:`~hsc_ref.lab.sweep.report.load_stored`).
+
+A run that diverges, overflows or hits its own memory limit is a result: it is stored with
+its status and reason and the sweep goes on; a run whose worker dies is recorded as lost and
+computed again by a rerun. The folder is the sweep's own (:func:`check_sweep_folder`), held
+by one writer at a time, and everything that can be refused (another spec, Dask missing, the
+sizes of every run) is refused before it is written or a cluster starts.
 
 By default the engine starts an embedded ``distributed.LocalCluster``: one single-threaded
 worker process per core. ``scheduler=ADDRESS`` uses an existing cluster instead (``dask
@@ -23,33 +31,44 @@ tasks and their results between processes with pickle: use clusters you trust.
 from __future__ import annotations
 
 import contextlib
-import json
+import hashlib
 import logging
 import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hsc_ref import __version__, _extras, _io
-from hsc_ref.lab import _threads
+from hsc_ref import __version__, _extras, _io, _limits
+from hsc_ref.lab import _outputs, _threads
 from hsc_ref.lab.sweep.protocol import Plan, plan
 from hsc_ref.lab.sweep.report import (
+    PLOTS_DIR,
+    REPORT_FILES,
     RUN_FILE,
     RUNS_DIR,
     SPEC_FILE,
     ReportFiles,
     load_stored,
+    summary_metrics,
     write_report,
 )
-from hsc_ref.lab.sweep.spec import RunSpec, SweepSpec, parse_spec, read_spec
+from hsc_ref.lab.sweep.spec import RunSpec, SpecError, SweepSpec, parse_spec, read_spec
 
 __all__ = [
+    "RUN_FAILURES",
+    "WORKER_WAIT",
+    "ClusterError",
     "execute_run",
+    "run_outcome",
     "store_run",
+    "store_lost",
+    "check_sweep_folder",
+    "check_run_sizes",
     "prepare_folder",
     "dask_client",
     "SweepResult",
@@ -60,6 +79,10 @@ _INSTALL = "pip install 'hsc-ref[sweep]'"
 
 CONNECT_TIMEOUT = 20
 """Seconds to wait for an existing Dask scheduler to answer."""
+
+CONNECT_GRACE = 5
+"""Seconds beyond :data:`CONNECT_TIMEOUT` before a server that accepted the connection and
+never answered is given up (Dask's own timeout does not cover it)."""
 
 
 def _compute(run: RunSpec, out: Path) -> None:
@@ -95,8 +118,10 @@ def execute_run(run: Mapping[str, Any]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``files`` (file name to bytes, as the command wrote them), ``blas_threads`` (threads
-        of each BLAS pool during the run), ``wall_s``, ``worker`` and ``hsc_ref_version``.
+        ``status`` (``finished``, or ``failed`` when one of :data:`RUN_FAILURES` stopped the
+        run), ``reason`` (the failure in one line, or None), ``files`` (file name to bytes,
+        as the command wrote them; none for a failed run), ``blas_threads`` (threads of each
+        BLAS pool during the run), ``wall_s``, ``worker`` and ``hsc_ref_version``.
 
     Examples
     --------
@@ -108,11 +133,18 @@ def execute_run(run: Mapping[str, Any]) -> dict[str, Any]:
     """
     spec = RunSpec.from_json(run)
     start = time.perf_counter()
+    status, reason = "finished", None
     with _threads.limited(1), tempfile.TemporaryDirectory(prefix="hsc-ref-run-") as tmp:
         blas_threads = _threads.blas_thread_counts()
-        _compute(spec, Path(tmp))
-        files = {p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
+        try:
+            _compute(spec, Path(tmp) / "run")
+            folder = Path(tmp) / "run"
+            files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+        except RUN_FAILURES as exc:  # the run's own limit or arithmetic: a result, not a crash
+            status, reason, files = "failed", _one_line(exc), {}
     return {
+        "status": status,
+        "reason": reason,
         "files": files,
         "blas_threads": blas_threads,
         "wall_s": time.perf_counter() - start,
@@ -121,21 +153,30 @@ def execute_run(run: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _summary_metrics(kind: str, metrics_json: bytes) -> dict[str, Any]:
-    """The scalar metrics of a run, read from its ``metrics.json``."""
-    data = json.loads(metrics_json)
-    if kind == "gan":
-        return dict(data["metrics"])
-    out = {k: v for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    out["time_s"] = data["times_s"][-1]
-    out["steps_completed"] = len(data["losses"]) - 1
-    return out
+RUN_FAILURES = (FloatingPointError, OverflowError, MemoryError)
+"""Exceptions that end one run as a stored failure (a non-finite value, an overflow, the
+run's own memory limit) instead of stopping the sweep; any other exception is a bug in
+hsc_ref and stops it (exit status 3, with its traceback)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def store_run(
-    folder: str | os.PathLike, run: RunSpec, payload: Mapping[str, Any], phase: str
+    folder: str | os.PathLike,
+    run: RunSpec,
+    payload: Mapping[str, Any],
+    phase: str,
+    *,
+    replace: bool = False,
 ) -> Path:
-    """Write a finished run to ``folder/runs/<key>/`` atomically (a complete folder or none).
+    """Write a finished (or failed) run to ``folder/runs/<key>/`` atomically.
+
+    ``run.json`` records the run's status (:data:`~hsc_ref.lab.sweep.report.RUN_STATUSES`), the
+    step it reached, the reason it failed or diverged, its metrics and every file's size and
+    SHA-256, so that a reader can check the folder (:func:`~hsc_ref.lab.sweep.report.load_stored`).
 
     Parameters
     ----------
@@ -146,6 +187,8 @@ def store_run(
         What :func:`execute_run` returned.
     phase : str
         ``"grid"``, ``"tune"`` or ``"confirm"`` (recorded in ``run.json``).
+    replace : bool
+        Replace a run folder already there (one that failed its check, or a lost run).
 
     Returns
     -------
@@ -153,7 +196,7 @@ def store_run(
         The run's folder.
     """
     if payload.get("hsc_ref_version") != __version__:
-        raise RuntimeError(
+        raise ClusterError(
             f"worker {payload.get('worker')} runs hsc_ref {payload.get('hsc_ref_version')}, "
             f"this client {__version__}: install the same version on every worker"
         )
@@ -161,7 +204,8 @@ def store_run(
     final, partial = runs / run.key, runs / f".partial-{run.key}"
     shutil.rmtree(partial, ignore_errors=True)  # a run interrupted while being written
     partial.mkdir(parents=True)
-    for name, data in payload["files"].items():
+    files = dict(payload["files"])
+    for name, data in files.items():
         if Path(name).name != name or name == RUN_FILE:
             raise RuntimeError(f"a run returned the unexpected file name {name!r}")
         _io.atomic_write_bytes(partial / name, data)
@@ -174,23 +218,144 @@ def store_run(
         "seed": run.seed,
         "run": run.to_json(),
         "command": run.command(str(final)),
-        "metrics": _summary_metrics(run.kind, payload["files"]["metrics.json"]),
+        **run_outcome(run, payload),
+        "files": {name: _digest_bytes(data) for name, data in sorted(files.items())},
         "wall_s": payload["wall_s"],
         "worker": payload["worker"],
         "blas_threads": payload["blas_threads"],
         "hsc_ref_version": payload["hsc_ref_version"],
     }
     _io.atomic_write_json(partial / RUN_FILE, record)
-    os.rename(partial, final)  # atomic on one file system; fails if final exists
+    _put_in_place(partial, final, replace=replace)
     return final
+
+
+def run_outcome(run: RunSpec, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``status``, ``steps_completed``, ``reason`` and ``metrics`` of a computed run.
+
+    Parameters
+    ----------
+    run : RunSpec
+    payload : mapping
+        What :func:`execute_run` returned.
+
+    Returns
+    -------
+    dict
+        ``diverged`` when the run's metrics say so (``diverged_at``), the payload's status
+        otherwise.
+    """
+    steps = run.config.get("steps")
+    if payload.get("status", "finished") != "finished":
+        return {
+            "status": payload["status"],
+            "steps_completed": None,
+            "reason": payload.get("reason"),
+            "metrics": {},
+        }
+    metrics = summary_metrics(run.kind, payload["files"]["metrics.json"])
+    diverged = metrics.get("diverged_at")
+    return {
+        "status": "finished" if diverged is None else "diverged",
+        "steps_completed": metrics.get("steps_completed", steps),
+        "reason": None
+        if diverged is None
+        else f"a non-finite loss, gradient, Hessian or step at step {diverged}",
+        "metrics": metrics,
+    }
+
+
+def store_lost(folder: str | os.PathLike, run: RunSpec, phase: str, reason: str) -> Path:
+    """Record a run whose worker died (``status: lost``): reported, and retried by a rerun.
+
+    Parameters
+    ----------
+    folder : path
+        The sweep folder.
+    run : RunSpec
+    phase : str
+    reason : str
+        What happened to the worker.
+
+    Returns
+    -------
+    Path
+        The run's folder (its ``run.json`` only).
+    """
+    payload = {
+        "status": "lost",
+        "reason": reason,
+        "files": {},
+        "wall_s": None,
+        "worker": None,
+        "blas_threads": {},
+        "hsc_ref_version": __version__,
+    }
+    return store_run(folder, run, payload, phase, replace=True)
+
+
+def _digest_bytes(data: bytes) -> dict[str, Any]:
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _put_in_place(partial: Path, final: Path, *, replace: bool) -> None:
+    """Rename ``partial`` to ``final`` (atomic on one file system); ``replace`` an old one."""
+    if replace and final.exists():
+        stale = final.with_name(f".stale-{final.name}")
+        shutil.rmtree(stale, ignore_errors=True)
+        os.rename(final, stale)
+        os.rename(partial, final)
+        shutil.rmtree(stale, ignore_errors=True)
+        return
+    os.rename(partial, final)  # fails if final exists
+
+
+SWEEP_NAMES = frozenset({SPEC_FILE, RUNS_DIR, PLOTS_DIR, *REPORT_FILES})
+"""What a sweep folder holds; a folder with anything else is not a sweep's and is refused."""
+
+
+def check_sweep_folder(folder: str | os.PathLike) -> Path:
+    """The absolute sweep folder, after refusing one that is not a sweep's own.
+
+    ``--out`` must be new, empty, or a sweep folder (``spec.toml`` and only the names of
+    :data:`SWEEP_NAMES`): not the current folder, a file, a link, another command's output
+    set or a folder of the user's files, whatever ``--force`` says.
+
+    Parameters
+    ----------
+    folder : path
+        The ``--out`` folder.
+
+    Returns
+    -------
+    Path
+        The absolute folder.
+    """
+    path = _outputs.check_folder(folder)
+    if not path.is_dir():
+        return path
+    entries = sorted(p.name for p in path.iterdir())
+    if not entries:
+        return path
+    foreign = [name for name in entries if name not in SWEEP_NAMES]
+    if foreign or SPEC_FILE not in entries:
+        shown = ", ".join((foreign or entries)[:3]) + ("..." if len(foreign or entries) > 3 else "")
+        raise FileExistsError(
+            f"--out {path} is not a sweep folder: it holds {shown} and "
+            f"{'files a sweep does not write' if foreign else f'no {SPEC_FILE}'}; a sweep owns "
+            f"its folder: name a new or empty one"
+        )
+    return path
 
 
 def prepare_folder(folder: str | os.PathLike, spec: SweepSpec, *, overwrite: bool = False) -> Path:
     """Create the sweep folder with ``spec.toml``, or check that it holds the same spec.
 
-    A folder that holds another spec is refused unless ``overwrite`` (then ``spec.toml`` is
-    replaced; stored runs the new spec also plans are reused, the others left out of the
-    report). Run folders left half-written by an interrupted sweep are removed.
+    A folder that is not a sweep's is refused (:func:`check_sweep_folder`). One that holds
+    another spec is refused unless ``overwrite``: then ``spec.toml`` is replaced and the old
+    report (tables and plots) removed, so no file of the old spec's report survives; stored
+    runs the new spec also plans are reused, the others left out of the report. Run folders
+    left half-written (or half-replaced) by an interrupted sweep are removed.
 
     Parameters
     ----------
@@ -203,30 +368,44 @@ def prepare_folder(folder: str | os.PathLike, spec: SweepSpec, *, overwrite: boo
     Path
         The folder.
     """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--out must be a folder, got the existing file {folder}")
+    folder = check_sweep_folder(folder)
     spec_file = folder / SPEC_FILE
-    if spec_file.exists() and not overwrite:
-        stored = parse_spec(spec_file.read_text(encoding="utf-8"))
-        if stored != spec:
-            raise FileExistsError(
-                f"{folder} holds a sweep of another spec ({spec_file} differs); use another "
-                "--out, or pass --force to replace the spec and reuse the runs both plan"
-            )
-    if not spec_file.exists() or overwrite:
+    same = spec_file.exists() and _stored_spec(spec_file) == spec
+    if spec_file.exists() and not same and not overwrite:
+        raise FileExistsError(
+            f"{folder} holds a sweep of another spec ({spec_file} differs); use another "
+            "--out, or pass --force to replace the spec and reuse the runs both plan"
+        )
+    if not same:
+        for name in REPORT_FILES:
+            (folder / name).unlink(missing_ok=True)
+        shutil.rmtree(folder / PLOTS_DIR, ignore_errors=True)
         _io.atomic_write_text(spec_file, spec.text, overwrite=True)
     for partial in (folder / RUNS_DIR).glob(".partial-*"):
         shutil.rmtree(partial)
+    for stale in (folder / RUNS_DIR).glob(".stale-*"):  # a replaced run, if killed meanwhile
+        shutil.rmtree(stale)
     return folder
 
 
-def _check_run_folders(folder: Path, runs: Sequence[RunSpec], stored: Mapping[str, Any]) -> None:
+def _stored_spec(spec_file: Path) -> SweepSpec | None:
+    try:
+        return parse_spec(spec_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):  # unreadable: another spec
+        return None
+
+
+def _check_run_folders(
+    folder: Path, runs: Sequence[RunSpec], problems: Mapping[str, str], *, overwrite: bool
+) -> None:
+    """Refuse to overwrite a run folder that fails its check, unless ``overwrite``."""
+    if overwrite:
+        return
     for run in runs:
-        path = folder / RUNS_DIR / run.key
-        if run.key not in stored and path.exists():
+        if run.key in problems:
             raise ValueError(
-                f"{path} exists but holds no valid {RUN_FILE}; remove it to rerun that run"
+                f"{folder / RUNS_DIR / run.key} is not a stored run: {problems[run.key]}; "
+                f"remove it, or pass --force to compute that run again"
             )
 
 
@@ -245,17 +424,66 @@ def _distributed() -> Any:
     return distributed
 
 
+class ClusterError(OSError):
+    """The Dask cluster cannot run the sweep: no scheduler answers, no worker is left, or a
+    worker runs another hsc_ref version (exit status 2, one line)."""
+
+
+def _connect(distributed: Any, scheduler: str) -> Any:
+    """A client of ``scheduler``, or :class:`ClusterError` within CONNECT_TIMEOUT + CONNECT_GRACE s.
+
+    Dask's own timeout covers the connection, not a server that accepts it and never
+    answers; the client is therefore made in a thread that is abandoned at the deadline.
+    """
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = distributed.Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, name="hsc-ref-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + CONNECT_GRACE)
+    if "client" in box:
+        return box["client"]
+    detail = box.get("error", f"nothing within {CONNECT_TIMEOUT + CONNECT_GRACE} s")
+    raise ClusterError(f"--scheduler {scheduler}: no Dask scheduler answered ({detail})")
+
+
+def _check_versions(client: Any) -> None:
+    """Refuse a cluster whose workers run another hsc_ref version, before any run."""
+    versions = client.run(_worker_version)
+    other = {worker: v for worker, v in versions.items() if v != __version__}
+    if other:
+        worker, version = next(iter(other.items()))
+        raise ClusterError(
+            f"worker {worker} runs hsc_ref {version}, this client {__version__}: install the "
+            f"same version on every worker"
+        )
+
+
+def _worker_version() -> str:
+    import hsc_ref  # noqa: PLC0415  (the worker's own)
+
+    return hsc_ref.__version__
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
     """A ``distributed.Client``: of an embedded ``LocalCluster``, or of ``scheduler``.
 
     The embedded cluster has ``workers`` (default: one per core) single-threaded worker
-    processes; Dask's nannies start them with one OpenBLAS thread. It is closed on exit.
+    processes; Dask's nannies start them with one OpenBLAS thread, and a run whose worker
+    dies is not retried there (it is recorded as lost and retried by a rerun). It is closed
+    on exit.
 
     Parameters
     ----------
     scheduler : str, optional
-        Address of an existing scheduler; it must answer within :data:`CONNECT_TIMEOUT`.
+        Address of an existing scheduler; it must answer within :data:`CONNECT_TIMEOUT`
+        seconds (:class:`ClusterError` otherwise).
     workers : int, optional
         Processes of the embedded cluster.
 
@@ -266,21 +494,21 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     """
     distributed = _distributed()
     if scheduler is not None:
-        try:
-            client = distributed.Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
-        except (OSError, TimeoutError) as exc:
-            raise OSError(f"--scheduler {scheduler}: no Dask scheduler answered ({exc})") from exc
-        with client:
+        with _connect(distributed, scheduler) as client:
+            _check_versions(client)
             yield client
         return
     n = _cores() if workers is None else workers
+    import dask  # noqa: PLC0415  (optional extra)
+
     with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
         distributed.LocalCluster(
             n_workers=n,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",  # any free port: two sweeps never clash
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -298,6 +526,13 @@ def _bar(total: int, initial: int, desc: str, show: bool) -> Any | None:
     return tqdm(total=total, initial=initial, desc=desc, unit="run")
 
 
+WORKER_WAIT = 60
+"""Seconds a sweep waits with runs to do and no worker connected before it gives up."""
+
+POLL = 1.0
+"""Seconds between checks of the cluster while runs are in flight."""
+
+
 def _execute(
     client: Any,
     todo: Sequence[RunSpec],
@@ -306,26 +541,77 @@ def _execute(
     *,
     bar: Any | None,
     on_stored: Callable[[Path], None] | None,
+    replace: Sequence[str] = (),
 ) -> int:
-    """Submit ``todo`` and store each run as it finishes; cancel the rest on any error."""
+    """Submit ``todo`` and store each run as it ends; cancel the rest on any error.
+
+    A run whose worker died is stored as lost (a rerun retries it); a cluster with no worker
+    for :data:`WORKER_WAIT` seconds, or a scheduler gone, raises :class:`ClusterError`.
+    """
     distributed = _distributed()
     futures = {
         client.submit(execute_run, run.to_json(), key=f"hsc-ref-{run.key}", pure=False): run
         for run in todo
     }
-    done = 0
+    done, pending, alone_since = 0, set(futures), None
     try:
-        for future in distributed.as_completed(futures):
-            path = store_run(folder, futures[future], future.result(), phase)
-            done += 1
-            if bar is not None:
-                bar.update(1)
-            if on_stored is not None:
-                on_stored(path)
+        while pending:
+            try:
+                finished, pending = distributed.wait(
+                    pending, timeout=POLL, return_when="FIRST_COMPLETED"
+                )
+            except TimeoutError:
+                finished = set()
+            for future in finished:
+                run = futures[future]
+                path = _store_future(folder, run, future, phase, replace=run.key in replace)
+                done += 1
+                if bar is not None:
+                    bar.update(1)
+                if on_stored is not None:
+                    on_stored(path)
+            alone_since = _watch_workers(client, alone_since, len(pending))
     except BaseException:
-        client.cancel(list(futures))
+        with contextlib.suppress(Exception):
+            client.cancel(list(futures))
         raise
     return done
+
+
+def _store_future(folder: Path, run: RunSpec, future: Any, phase: str, *, replace: bool) -> Path:
+    distributed = _distributed()
+    if future.status == "cancelled":
+        raise ClusterError(
+            f"the Dask scheduler cancelled run {run.key} (the scheduler or its connection is "
+            f"gone); rerun the same command to resume"
+        )
+    if future.status == "error":
+        exc = future.exception()
+        if isinstance(exc, distributed.KilledWorker):
+            return store_lost(folder, run, phase, f"its worker died while running it ({exc})")
+        raise exc
+    return store_run(folder, run, future.result(), phase, replace=replace)
+
+
+def _watch_workers(client: Any, alone_since: float | None, pending: int) -> float | None:
+    """Raise :class:`ClusterError` once no worker has been connected for WORKER_WAIT s."""
+    if not pending:
+        return None
+    try:
+        workers = len(client.scheduler_info().get("workers", {}))
+    except Exception as exc:
+        raise ClusterError(f"the Dask scheduler stopped answering ({exc})") from None
+    if workers:
+        return None
+    now = time.monotonic()
+    if alone_since is None:
+        return now
+    if now - alone_since > WORKER_WAIT:
+        raise ClusterError(
+            f"no Dask worker has been connected for {WORKER_WAIT} s with {pending} runs to do; "
+            f"start workers and rerun the same command to resume"
+        )
+    return alone_since
 
 
 class SweepResult(NamedTuple):
@@ -403,33 +689,146 @@ def run_sweep(
         isinstance(workers, bool) or int(workers) != workers or workers < 1
     ):
         raise ValueError(f"--workers must be a positive integer, got {workers!r}")
-    folder = prepare_folder(out, spec, overwrite=overwrite)
+    path = check_sweep_folder(out)
+    embedded = workers if scheduler is None else 1  # runs side by side on this machine
+    _refuse_before_work(path, spec, overwrite=overwrite, workers=embedded)  # before any file
+    with _outputs.folder_lock(path) as folder:
+        prepare_folder(folder, spec, overwrite=overwrite)  # checks the spec again, locked
+        executed, skipped = _run_phases(
+            folder,
+            spec,
+            lambda stack: stack.enter_context(dask_client(scheduler, workers)),
+            progress=progress,
+            overwrite=overwrite,
+            on_stored=on_stored,
+        )
+        report = write_report(folder, plots=plots, force=overwrite)
+        total = _planned_total(spec, load_stored(folder))
+    return SweepResult(folder, total, executed, skipped, time.perf_counter() - start, report)
+
+
+def _refuse_before_work(
+    folder: Path, spec: SweepSpec, *, overwrite: bool, workers: int | None
+) -> None:
+    """Everything that can be refused before the folder is written or a cluster started.
+
+    Another spec without ``--force``, Dask missing (only when there are runs to compute),
+    and every size the spec's runs imply (:func:`check_run_sizes`).
+    """
+    spec_file = folder / SPEC_FILE
+    if spec_file.exists() and _stored_spec(spec_file) != spec and not overwrite:
+        raise FileExistsError(
+            f"{folder} holds a sweep of another spec ({spec_file} differs); use another "
+            "--out, or pass --force to replace the spec and reuse the runs both plan"
+        )
+    stored = load_stored(folder) if folder.is_dir() else {}
+    if all(run.key in stored for _, runs in plan(spec, stored).phases for run in runs):
+        return  # nothing to compute: no cluster will start
+    _distributed()
+    check_run_sizes(spec, at_once=_cores() if workers is None else workers)
+
+
+def check_run_sizes(spec: SweepSpec, *, at_once: int = 1) -> None:
+    """Refuse, before any cluster starts, a spec whose runs cannot fit in memory.
+
+    Each setting of each method is checked as its command checks it (GAN:
+    :func:`hsc_ref.gan.train.check_memory`; style: :func:`hsc_ref.lab.style_run.check_sizes`),
+    against the memory available now and the process's own limit (``RLIMIT_AS``); a refusal
+    names the spec's table and the option. A run's size depends on its setting, not on its
+    seed or step size, so one run per setting and method is checked; then ``at_once`` runs
+    of the largest of them, as the embedded cluster's workers run them side by side.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    at_once : int, default 1
+        Runs computed at the same time on this machine (the embedded cluster's workers).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> spec = parse_spec('[gan]\\ndata = ["ring"]\\nn_eval = 10000000000000')
+    >>> try:
+    ...     check_run_sizes(spec)
+    ... except MemoryError as exc:
+    ...     print(str(exc)[:54])
+    gan: n_eval = 10000000000000 (the evaluation samples)
+    """
+    from hsc_ref.gan.train import TrainConfig, check_memory, memory_parts  # noqa: PLC0415
+    from hsc_ref.lab.style_run import BYTES_PER_UNKNOWN, check_sizes  # noqa: PLC0415
+
+    seen, largest = set(), (0, "")
+    for run in spec.grid_runs():
+        if (run.kind, run.setting, run.method) in seen:
+            continue
+        seen.add((run.kind, run.setting, run.method))
+        try:
+            if run.kind == "gan":
+                config = TrainConfig(**run.config)
+                check_memory(config)
+                nbytes = sum(n for _, n in memory_parts(config))
+            else:
+                check_sizes(**run.config)
+                nbytes = 3 * run.config["size"] ** 2 * BYTES_PER_UNKNOWN
+        except MemoryError as exc:
+            raise MemoryError(f"{run.kind}: {exc}") from None
+        except ValueError as exc:
+            raise SpecError(f"{run.kind}: {exc}") from None
+        largest = max(largest, (nbytes, f"{run.kind} {run.setting} {run.method}"))
+    if at_once > 1 and largest[0]:
+        _limits.require_memory(
+            at_once * largest[0],
+            f"--workers {at_once} runs at once of {largest[1]}",
+            hint="pass fewer --workers or make the runs smaller",
+        )
+
+
+def _run_phases(
+    folder: Path,
+    spec: SweepSpec,
+    start_client: Callable[[contextlib.ExitStack], Any],
+    *,
+    progress: bool,
+    overwrite: bool,
+    on_stored: Callable[[Path], None] | None,
+) -> tuple[int, int]:
+    """Compute every planned run not stored, phase by phase; ``(executed, skipped)``."""
     executed, skipped = 0, 0
     try:
         with contextlib.ExitStack() as stack:
             client = None
             for phase in _phase_names(spec):
-                stored = load_stored(folder)
+                problems: dict[str, str] = {}
+                stored = load_stored(folder, problems=problems)
                 current = dict(plan(spec, stored).phases)[phase]
-                _check_run_folders(folder, current, stored)
+                _check_run_folders(folder, current, problems, overwrite=overwrite)
                 todo = [run for run in current if run.key not in stored]
                 skipped += len(current) - len(todo)
                 if not todo:
                     continue
                 if client is None:
-                    client = stack.enter_context(dask_client(scheduler, workers))
+                    client = start_client(stack)
                 bar = _bar(len(current), len(current) - len(todo), phase, progress)
                 with bar if bar is not None else contextlib.nullcontext():
-                    executed += _execute(client, todo, phase, folder, bar=bar, on_stored=on_stored)
+                    executed += _execute(
+                        client,
+                        todo,
+                        phase,
+                        folder,
+                        bar=bar,
+                        on_stored=on_stored,
+                        replace=[r.key for r in todo if (folder / RUNS_DIR / r.key).exists()],
+                    )
     except KeyboardInterrupt:
         stored_now = len(load_stored(folder))
         raise KeyboardInterrupt(
             f"interrupted; {stored_now} runs are stored under {folder / RUNS_DIR}: rerun the "
             "same command to resume"
         ) from None
-    report = write_report(folder, plots=plots)
-    total = _planned_total(spec, load_stored(folder))
-    return SweepResult(folder, total, executed, skipped, time.perf_counter() - start, report)
+    return executed, skipped
 
 
 def _phase_names(spec: SweepSpec) -> tuple[str, ...]:

@@ -4,8 +4,10 @@ The protocol of optimizer benchmarks (DeepOBS, AlgoPerf), as ``hsc-ref sweep`` a
 ``mode = "tune-confirm"``: for every kind, setting (data set and model size, or image size)
 and method, each step size of the method's grid runs on the tuning seeds; the chosen step
 size is the one whose **median over the tuning seeds** of the criterion's first metric is
-best, ties broken by the next metric's median, then by the smaller step size. A run that
-diverged (``diverged_at`` set) or has no finite value counts as the worst possible value.
+best, ties broken by the next metric's median, then by the smaller step size, among the step
+sizes none of whose tuning runs diverged or failed (a step size with one is never chosen;
+when every step size has one, none is and the method is not confirmed). A run that diverged
+(``diverged_at`` set), failed, or has no finite value counts as the worst possible value.
 The chosen step size then runs on the confirmation seeds (at least 10, none shared with the
 tuning seeds), and only those runs are reported as the method's result.
 
@@ -43,7 +45,7 @@ def run_value(metrics: Mapping[str, Any] | None, metric: str, kind: str) -> floa
     >>> run_value({"modes_captured": 8, "diverged_at": 12}, "modes_captured", "gan")
     -inf
     """
-    if metrics is None or metrics.get("diverged_at") is not None:
+    if not metrics or metrics.get("diverged_at") is not None:  # a failed run has none
         return -math.inf
     value = metrics.get(metric)
     if value is None or not math.isfinite(float(value)):
@@ -71,6 +73,9 @@ class Selection:
         its default).
     missing : int
         Tuning runs not stored yet; the choice is made only when this is 0.
+    failed : tuple of int
+        Per step size, its tuning runs that diverged or failed: a step size with any is
+        never chosen (:attr:`none_viable` when every step size has some).
     """
 
     kind: str
@@ -82,11 +87,17 @@ class Selection:
     scores: tuple[tuple[float, ...], ...]
     chosen: float | None
     missing: int
+    failed: tuple[int, ...] = ()
 
     @property
     def complete(self) -> bool:
         """Whether every tuning run is stored (so the choice is made)."""
         return self.missing == 0
+
+    @property
+    def none_viable(self) -> bool:
+        """Whether every step size has a diverged or failed tuning run (so none is chosen)."""
+        return bool(self.failed) and all(self.failed)
 
     def criterion_text(self) -> str:
         """The criterion in words, as the result table states it.
@@ -145,18 +156,20 @@ def select_step_size(
     criterion = section.criterion_for(first)
     grid = tuple(dict.fromkeys(r.lr for r in runs))
     missing = sum(r.key not in stored for r in runs)
-    scores = []
+    scores, failed = [], []
     for lr in grid:
         records = [stored.get(r.key) for r in runs if r.lr == lr]
         metrics = [None if rec is None else rec["metrics"] for rec in records]
+        failed.append(sum(rec is not None and _failed(rec) for rec in records))
         scores.append(
             tuple(
                 float(np.median([run_value(m, c, first.kind) for m in metrics])) for c in criterion
             )
         )
     chosen = None
-    if missing == 0:
-        best = max(range(len(grid)), key=lambda i: (scores[i], -_lr_order(grid[i])))
+    viable = [i for i in range(len(grid)) if failed[i] == 0]
+    if missing == 0 and viable:  # never a step size with a diverged or failed run
+        best = max(viable, key=lambda i: (scores[i], -_lr_order(grid[i])))
         chosen = grid[best]
     return Selection(
         first.kind,
@@ -168,7 +181,15 @@ def select_step_size(
         tuple(scores),
         chosen,
         missing,
+        tuple(failed),
     )
+
+
+def _failed(record: Mapping[str, Any]) -> bool:
+    """A run that diverged or failed (a record with a status, or an older one without)."""
+    if record.get("status") in ("diverged", "failed", "lost"):
+        return True
+    return (record.get("metrics") or {}).get("diverged_at") is not None
 
 
 def _lr_order(lr: float | None) -> float:
@@ -237,7 +258,7 @@ def plan(spec: SweepSpec, stored: Mapping[str, Mapping[str, Any]]) -> Plan:
         for (_, setting, method), group in _groups(runs).items():
             selection = select_step_size(section, group, stored)
             selections.append(selection)
-            if selection.complete:
+            if selection.complete and not selection.none_viable:
                 chosen = {(setting, method): (selection.chosen,)}
                 confirm += section.runs(section.confirm_seeds, chosen)
     return Plan((("tune", tuple(tune)), ("confirm", tuple(confirm))), tuple(selections))

@@ -21,6 +21,7 @@ Files written in the sweep folder (``hsc-ref sweep --report DIR`` rewrites them)
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -39,20 +40,27 @@ from hsc_ref.lab.sweep.spec import SweepSpec, parse_spec
 
 __all__ = [
     "RUNS_DIR",
+    "PLOTS_DIR",
     "RUN_FILE",
+    "RUN_STATUSES",
     "SPEC_FILE",
     "REPORT_FILES",
     "HEADLINE",
     "CONFIDENCE",
     "MedianCI",
     "median_ci",
+    "summary_metrics",
     "load_stored",
+    "verify_run",
     "ReportFiles",
     "write_report",
 ]
 
 RUNS_DIR = "runs"
 """Subfolder of a sweep folder holding one folder per finished run."""
+
+PLOTS_DIR = "plots"
+"""Subfolder of a sweep folder holding the report's plots."""
 
 RUN_FILE = "run.json"
 """The record of a finished run: its options, command, phase, metrics and worker."""
@@ -146,45 +154,183 @@ def _coverage(n: int, k: int) -> float:
 # --------------------------------------------------------------------------- stored runs
 
 
-def load_stored(folder: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """Every finished run of a sweep folder: run key to its ``run.json`` record.
+def summary_metrics(kind: str, metrics_json: bytes) -> dict[str, Any]:
+    """The scalar metrics of a run, read from its ``metrics.json``.
 
-    A folder counts when its ``run.json`` reads as JSON and names the folder's key;
-    half-written runs (``.partial-*``) never do.
+    Examples
+    --------
+    >>> summary_metrics("gan", b'{"metrics": {"diverged_at": null}}')
+    {'diverged_at': None}
+    """
+    data = json.loads(metrics_json)
+    if kind == "gan":
+        return dict(data["metrics"])
+    out = {k: v for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    out["time_s"] = data["times_s"][-1]
+    out["steps_completed"] = len(data["losses"]) - 1
+    # every method but L-BFGS-B (which may converge early) stops early only at a non-finite
+    # loss, gradient, Hessian or step: the step it reached is where it diverged
+    early = out["steps_completed"] < data["settings"]["steps"] and data["method"] != "lbfgs"
+    out["diverged_at"] = out["steps_completed"] if early else None
+    return out
+
+
+def load_stored(
+    folder: str | os.PathLike,
+    *,
+    problems: dict[str, str] | None = None,
+    lost: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every stored run of a sweep folder that passes its check: run key to ``run.json``.
+
+    A run folder counts when its ``run.json`` reads as a record of the folder's key, every
+    file it lists is there with the size and SHA-256 it lists and nothing else is, and its
+    metrics are those of its ``metrics.json`` (:func:`verify_run`). Half-written runs
+    (``.partial-*``) never count. Runs whose worker died (status ``lost``) are not stored
+    runs: a rerun computes them again.
 
     Parameters
     ----------
     folder : path
         The sweep folder.
+    problems : dict, optional
+        Filled with run key to the reason, for each run folder that fails its check.
+    lost : dict, optional
+        Filled with run key to record, for each lost run.
 
     Returns
     -------
     dict of str to dict
     """
     stored = {}
-    for path in sorted((Path(folder) / RUNS_DIR).glob(f"*/{RUN_FILE}")):
-        if path.parent.name.startswith("."):
+    runs = Path(folder) / RUNS_DIR
+    for path in sorted(runs.iterdir()) if runs.is_dir() else ():
+        if path.name.startswith(".") or not path.is_dir():
             continue
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            record = verify_run(path)
+        except ValueError as exc:
+            if problems is not None:
+                problems[path.name] = str(exc)
             continue
-        if isinstance(record, dict) and record.get("key") == path.parent.name:
-            stored[record["key"]] = record
+        if record["status"] == "lost":
+            if lost is not None:
+                lost[path.name] = record
+            continue
+        stored[record["key"]] = record
     return stored
 
 
-def _read_folder(folder: Path) -> tuple[SweepSpec, dict[str, dict[str, Any]]]:
+RUN_STATUSES = ("finished", "diverged", "failed", "lost")
+"""How a stored run ended: ``finished``; ``diverged`` (a non-finite loss, gradient, Hessian
+or step ended it at ``steps_completed``; its outputs are stored); ``failed`` (an overflow or
+its own memory limit stopped it; ``reason`` says which, no outputs); ``lost`` (its worker
+died: reported, and computed again by a rerun)."""
+
+
+def verify_run(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``run.json`` record of one run folder, after checking the folder against it.
+
+    Raises ``ValueError`` naming what is wrong: no or unreadable ``run.json``, a record of
+    another key or without its fields, a file missing, added or changed (size or SHA-256),
+    or metrics that are not those of the run's ``metrics.json``.
+
+    Parameters
+    ----------
+    path : path
+        ``runs/<key>/``.
+
+    Returns
+    -------
+    dict
+    """
+    path = Path(path)
+    try:
+        record = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"it holds no {RUN_FILE}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"its {RUN_FILE} is unreadable ({exc})") from None
+    if not isinstance(record, dict) or record.get("key") != path.name:
+        raise ValueError(f"its {RUN_FILE} is not the record of run {path.name}")
+    if "files" not in record and "status" not in record and "metrics" in record:
+        record = _legacy_record(path, record)  # written before records listed their files
+    missing = [k for k in ("run", "metrics", "files", "status") if k not in record]
+    if missing or record["status"] not in RUN_STATUSES or not isinstance(record["files"], dict):
+        raise ValueError(f"its {RUN_FILE} lacks {missing or ['a known status']}")
+    files = record["files"]
+    present = {p.name for p in path.iterdir()} - {RUN_FILE, *record.get("_unlisted", ())}
+    if present != set(files):
+        raise ValueError(
+            f"its files do not match {RUN_FILE}: missing {sorted(set(files) - present)}, "
+            f"unlisted {sorted(present - set(files))}"
+        )
+    for name, expected in files.items():
+        if _file_digest(path / name) != expected:
+            raise ValueError(f"{name} differs from {RUN_FILE} (size or SHA-256)")
+    if "metrics.json" in files:
+        kind = record["run"].get("kind") if isinstance(record["run"], dict) else None
+        try:
+            metrics = summary_metrics(kind, (path / "metrics.json").read_bytes())
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise ValueError(f"its metrics.json is unreadable ({exc})") from None
+        stated = record["metrics"]  # an older record may lack a metric derived since
+        if not isinstance(stated, dict) or any(
+            k not in metrics or metrics[k] != v for k, v in stated.items()
+        ):
+            raise ValueError(f"the metrics in {RUN_FILE} are not those of its metrics.json")
+        record = {**record, "metrics": metrics}
+    elif record["status"] in ("finished", "diverged"):
+        raise ValueError(f"a {record['status']} run must hold metrics.json")
+    record.pop("_unlisted", None)
+    return record
+
+
+def _legacy_record(path: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """A record written before ``run.json`` listed its files: its command's manifest does."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        files = dict(manifest["files"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise ValueError(
+            f"its {RUN_FILE} lists no files and its manifest.json is unreadable"
+        ) from None
+    diverged = (record["metrics"] or {}).get("diverged_at") is not None
+    return {
+        **record,
+        "files": files,
+        "_unlisted": ("manifest.json",),
+        "status": "diverged" if diverged else "finished",
+        "steps_completed": (record["metrics"] or {}).get("steps_completed"),
+        "reason": None,
+    }
+
+
+def _file_digest(path: Path) -> dict[str, Any]:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return {"bytes": path.stat().st_size, "sha256": sha.hexdigest()}
+
+
+def _read_folder(
+    folder: Path,
+) -> tuple[SweepSpec, dict[str, dict[str, Any]], dict[str, str], dict[str, dict[str, Any]]]:
     spec_file = folder / SPEC_FILE
     if not spec_file.is_file():
         raise FileNotFoundError(f"{folder} is not a sweep folder: {spec_file} does not exist")
-    return parse_spec(spec_file.read_text(encoding="utf-8")), load_stored(folder)
+    problems: dict[str, str] = {}
+    lost: dict[str, dict[str, Any]] = {}
+    stored = load_stored(folder, problems=problems, lost=lost)
+    return parse_spec(spec_file.read_text(encoding="utf-8")), stored, problems, lost
 
 
 # --------------------------------------------------------------------------- tables
 
 
 def _run_rows(result: Plan, stored: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per planned run with a record (lost runs included: their status says so)."""
     rows = []
     for phase, runs in result.phases:
         for run in runs:
@@ -202,8 +348,28 @@ def _run_rows(result: Plan, stored: Mapping[str, Mapping[str, Any]]) -> list[dic
             }
             row |= {k: v for k, v in record["metrics"].items() if not isinstance(v, (list, dict))}
             row |= {"wall_s": record["wall_s"], "worker": record["worker"]}
+            row |= {
+                "status": _status(record),
+                "steps_completed": record.get("steps_completed"),
+                "reason": record.get("reason"),
+            }
             rows.append(row)
     return rows
+
+
+def _status(record: Mapping[str, Any]) -> str:
+    """A record's status; records written before statuses existed: from ``diverged_at``."""
+    if "status" in record:
+        return record["status"]
+    return "finished" if record["metrics"].get("diverged_at") is None else "diverged"
+
+
+def _diverged(rows: Sequence[Mapping[str, Any]]) -> int:
+    return sum(r.get("status") == "diverged" for r in rows)
+
+
+def _failed(rows: Sequence[Mapping[str, Any]]) -> int:
+    return sum(r.get("status") in ("failed", "lost") for r in rows)
 
 
 def _group_key(row: Mapping[str, Any]) -> tuple:
@@ -245,9 +411,11 @@ def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "lr": lr,
             "runs": len(members),
             "seeds": _join(sorted(r["seed"] for r in members)),
-            "diverged": sum(r.get("diverged_at") is not None for r in members),
+            "diverged": _diverged(members),
+            "failed": _failed(members),
         }
-        out.append(row | _stats_columns(members, kind))
+        finished = [r for r in members if r["status"] in ("finished", "diverged")]
+        out.append(row | _stats_columns(finished, kind))
     return out
 
 
@@ -269,6 +437,8 @@ def _protocol_rows(result: Plan, rows: Sequence[Mapping[str, Any]]) -> list[dict
 
 def _protocol_row(s: Selection, confirmed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     status = "chosen" if s.complete else f"waiting: {s.missing} tuning runs not stored"
+    if s.complete and s.none_viable:
+        status = "none: every step size diverged or failed on a tuning seed"
     scores = "; ".join(
         f"{_join([lr])}: " + ", ".join(f"{v:g}" for v in score)
         for lr, score in zip(s.grid, s.scores, strict=True)
@@ -287,7 +457,8 @@ def _protocol_row(s: Selection, confirmed: Sequence[Mapping[str, Any]]) -> dict[
         "chosen_at_grid_edge": _at_edge(s),
         "confirm_runs": len(confirmed),
         "confirm_seeds": _join(sorted(r["seed"] for r in confirmed)),
-        "diverged": sum(r.get("diverged_at") is not None for r in confirmed),
+        "diverged": _diverged(confirmed),
+        "failed": _failed(confirmed),
     }
 
 
@@ -345,12 +516,20 @@ def _metrics_of(rows: Sequence[Mapping[str, Any]], kind: str) -> list[str]:
     return [m for m in HEADLINE[kind] if any(f"{m}_median" in r for r in rows)]
 
 
-def _markdown(spec: SweepSpec, summary: Sequence[dict], protocol: Sequence[dict], counts) -> str:
-    stored, planned = counts
+def _markdown(
+    spec: SweepSpec, summary: Sequence[dict], protocol: Sequence[dict], rows, planned: int
+) -> str:
+    lost = sum(r["status"] == "lost" for r in rows)
+    stored = len(rows) - lost
     lines = [
         "# Sweep summary",
         "",
-        f"Mode {spec.mode}; {stored} of {planned} planned runs stored. Each cell: median over "
+        f"Mode {spec.mode}; {stored} of {planned} planned runs stored"
+        + (f", {lost} lost with their worker (a rerun computes them)" if lost else "")
+        + f"; {_diverged(rows)} diverged, {sum(r['status'] == 'failed' for r in rows)} failed "
+        "(runs.csv gives each one's status, step reached and reason; the medians are over "
+        "the runs with outputs, and tuning never chooses a step size with a diverged or "
+        "failed run). Each cell: median over "
         f"seeds [interval for the median, coverage at least {CONFIDENCE:.0%} where the number "
         "of seeds allows it: see summary.csv for the exact coverage].",
     ]
@@ -378,6 +557,7 @@ def _kind_markdown(kind: str, summary: Sequence[dict], protocol: Sequence[dict])
             "chosen lr",
             "confirmation seeds",
             "diverged",
+            "failed",
             *metrics,
         ]
         body = [
@@ -391,6 +571,7 @@ def _kind_markdown(kind: str, summary: Sequence[dict], protocol: Sequence[dict])
                 _chosen_cell(r),
                 r["confirm_seeds"] or "-",
                 r["diverged"],
+                r["failed"],
                 *(_interval(r, m) for m in metrics),
             ]
             for r in protocol
@@ -398,7 +579,7 @@ def _kind_markdown(kind: str, summary: Sequence[dict], protocol: Sequence[dict])
         lines += _md_table(header, body)
     metrics = _metrics_of(summary, kind)
     lines += ["", f"## {kind}: every step size", ""]
-    header = ["phase", "setting", "method", "lr", "runs", "diverged", *metrics]
+    header = ["phase", "setting", "method", "lr", "runs", "diverged", "failed", *metrics]
     body = [
         [
             r["phase"],
@@ -407,6 +588,7 @@ def _kind_markdown(kind: str, summary: Sequence[dict], protocol: Sequence[dict])
             _join([r["lr"]]),
             r["runs"],
             r["diverged"],
+            r["failed"],
             *(_interval(r, m) for m in metrics),
         ]
         for r in summary
@@ -467,11 +649,15 @@ def _plot_method(ax: Any, rows: Sequence[Mapping[str, Any]], method: str, metric
 def _write_plots(folder: Path, summary: Sequence[Mapping[str, Any]]) -> list[Path]:
     from hsc_ref.plotting import save_figure  # noqa: PLC0415  (optional extra)
 
+    targets = {_plot_name(*target) for target in _plot_targets(summary)}
+    for stale in (folder / PLOTS_DIR).glob("*.png"):  # plots of settings no longer reported
+        if stale.name not in targets:
+            stale.unlink()
     written = []
     for kind, setting, metric in _plot_targets(summary):
         rows = [r for r in summary if r["kind"] == kind and r["setting"] == setting]
         fig = _plot_one(rows, kind, setting, metric)
-        path = folder / "plots" / _plot_name(kind, setting, metric)
+        path = folder / PLOTS_DIR / _plot_name(kind, setting, metric)
         path.parent.mkdir(exist_ok=True)
         written.append(save_figure(fig, path, overwrite=True))
     return written
@@ -493,16 +679,25 @@ class ReportFiles(NamedTuple):
         Runs the spec plans (so far: confirmation runs are planned once tuning is complete).
     skipped_line : str or None
         One line naming the plots skipped for lack of matplotlib.
+    lost : int
+        Planned runs whose worker died (a rerun computes them).
     """
 
     paths: tuple[Path, ...]
     stored: int
     planned: int
     skipped_line: str | None
+    lost: int = 0
 
 
-def write_report(folder: str | os.PathLike, *, plots: bool = True) -> ReportFiles:
-    """Rebuild the report of a sweep folder from its spec and stored runs (overwriting it).
+def write_report(
+    folder: str | os.PathLike, *, plots: bool = True, force: bool = False
+) -> ReportFiles:
+    """Rebuild the report of a sweep folder from its spec and its verified stored runs.
+
+    Only runs that pass their check (:func:`load_stored`) are reported. A report that would
+    hold fewer runs than the one in the folder (``runs.csv``) is refused with one line
+    naming both counts and the first run folder that fails its check, unless ``force``.
 
     Parameters
     ----------
@@ -510,22 +705,35 @@ def write_report(folder: str | os.PathLike, *, plots: bool = True) -> ReportFile
         A sweep folder (``spec.toml`` and ``runs/``).
     plots : bool
         Also write the plots (skipped, and named in one line, without matplotlib).
+    force : bool
+        Replace a report of more runs (``--force``).
 
     Returns
     -------
     ReportFiles
     """
     folder = Path(folder)
-    spec, stored = _read_folder(folder)
+    spec, stored, problems, lost = _read_folder(folder)
     result = plan(spec, stored)
-    rows = _run_rows(result, stored)
+    rows = _run_rows(result, {**lost, **stored})
+    before = _reported_runs(folder / "runs.csv")
+    if before is not None and len(rows) < before and not force:
+        bad = next(iter(problems.items()), None)
+        why = "" if bad is None else f"; {len(problems)} run folders fail their check, e.g. "
+        why += "" if bad is None else f"{bad[0]}: {bad[1]}"
+        raise ValueError(
+            f"the report in {folder} holds {before} runs and would be replaced by one of "
+            f"{len(rows)} verified runs{why}; pass --force to replace it"
+        )
     summary = _summary_rows(rows)
     protocol = _protocol_rows(result, rows) if spec.mode == "tune-confirm" else []
     planned = sum(len(runs) for _, runs in result.phases)
     tables = {"runs.csv": _csv_text(rows), "summary.csv": _csv_text(summary)}
     if protocol:
         tables["protocol.csv"] = _csv_text(protocol)
-    tables["summary.md"] = _markdown(spec, summary, protocol, (len(rows), planned))
+    tables["summary.md"] = _markdown(spec, summary, protocol, rows, planned)
+    for name in set(REPORT_FILES) - set(tables):  # protocol.csv of an earlier tune-confirm spec
+        (folder / name).unlink(missing_ok=True)
     paths = [
         _io.atomic_write_text(folder / name, text, overwrite=True) for name, text in tables.items()
     ]
@@ -534,4 +742,16 @@ def write_report(folder: str | os.PathLike, *, plots: bool = True) -> ReportFile
         paths += _write_plots(folder, summary)
     elif plots:
         skipped = _extras.skipped_line([_extras.Skipped(("plots/*.png",), "matplotlib")])
-    return ReportFiles(tuple(paths), len(rows), planned, skipped)
+    lost_count = sum(r["status"] == "lost" for r in rows)
+    return ReportFiles(tuple(paths), len(rows) - lost_count, planned, skipped, lost_count)
+
+
+def _reported_runs(path: Path) -> int | None:
+    """Runs in an existing ``runs.csv`` (its rows), or None when there is none."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return sum(1 for _ in csv.DictReader(handle))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path} is unreadable ({exc}); pass --force to rebuild it") from None

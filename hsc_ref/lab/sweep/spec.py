@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from hsc_ref.corrections import get_correction
+from hsc_ref.gan._options import applicable as gan_applicable
 from hsc_ref.gan.data import DATASETS
 from hsc_ref.gan.game import LOSSES
 from hsc_ref.gan.train import (
@@ -201,10 +202,13 @@ class RunSpec:
         --------
         >>> RunSpec.build("gan", {"data": "dirac", "method": "hsc", "lr": 1.0, "seed": 3,
         ...                       "steps": 5}).command()
-        'hsc-ref gan --data dirac --lr 1 --method hsc --seed 3 --steps 5 --out OUT --no-plots'
+        'hsc-ref gan --data dirac --lr 1.0 --method hsc --seed 3 --steps 5 --out OUT --no-plots'
         """
         words = ["hsc-ref", self.kind]
+        config = self.config
         for name, value in self.options:
+            if self.kind == "gan" and name not in gan_applicable(config):
+                continue  # e.g. --mu of an Adam run: hsc-ref gan refuses what changes nothing
             words += _option_words(self.kind, name, value)
         return " ".join([*words, "--out", out, "--no-plots"])
 
@@ -217,7 +221,7 @@ def _option_words(kind: str, name: str, value: Any) -> list[str]:
     """The command-line words of one option (``hidden=(8, 8)`` -> ``--hidden 8,8``)."""
     if kind == "style" and name == "weights":
         names = ("--content-weight", "--style-weight", "--tv-weight")
-        return [w for n, v in zip(names, value, strict=True) for w in (n, f"{v:g}")]
+        return [w for n, v in zip(names, value, strict=True) for w in (n, _word(v))]
     if value is None:
         return []
     option = "--" + name.replace("_", "-")
@@ -225,7 +229,18 @@ def _option_words(kind: str, name: str, value: Any) -> list[str]:
         return [option] if value else []
     if isinstance(value, tuple):
         return [option, ",".join(str(v) for v in value)]
-    return [option, f"{value:g}" if isinstance(value, float) else str(value)]
+    return [option, _word(value)]
+
+
+def _word(value: Any) -> str:
+    """A value as the command line must spell it to get it back exactly (``repr`` of floats).
+
+    Examples
+    --------
+    >>> _word(0.123456789), _word(1e-05), _word(3)
+    ('0.123456789', '1e-05', '3')
+    """
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 # --------------------------------------------------------------------------- reading the TOML
@@ -281,9 +296,13 @@ def _integer(value: Any, key: str, minimum: int) -> int:
 def _number(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(key, "must be a positive number", value)
-    if not (math.isfinite(value) and value > 0):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        raise _fail(key, "must be a positive number within the float range", value) from None
+    if not (math.isfinite(number) and number > 0):
         raise _fail(key, "must be a positive number", value)
-    return float(value)
+    return number
 
 
 def _list(value: Any, key: str, what: str) -> list[Any]:
