@@ -158,6 +158,8 @@ SPECTRA_COMMAND = " && ".join(_protocol_table(data).command for data in ("ring",
 TABLES = [
     _protocol_table("ring"),
     _protocol_table("grid"),
+    _protocol_table("ring", "-game"),
+    _protocol_table("grid", "-game"),
     Table(
         id="gan-protocol-spectra",
         page="docs/gan.md",
