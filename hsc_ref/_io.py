@@ -12,7 +12,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -198,19 +198,12 @@ def load_npz(
     or corrupted archive, a requested key absent) raises ``error`` naming ``what`` and the
     file; pickles are never loaded.
     """
-    path = Path(path)
-    try:
-        with _open_npz(path, what, error) as archive:
-            wanted = list(archive.files) if keys is None else list(keys)
-            absent = sorted(set(wanted) - set(archive.files))
-            if absent:
-                raise _AbsentKeysError(absent)
-            _check_entries(archive, wanted, f"{what} {path}")
-            return {key: archive[key] for key in wanted}
-    except _AbsentKeysError as exc:
-        raise error(f"{what} {path} lacks the arrays {exc.args[0]}") from None
-    except _BadEntryError as exc:
-        raise error(exc.args[0]) from None
+
+    def arrays(archive: Any, wanted: list[str], where: str) -> dict[str, np.ndarray]:
+        _check_entries(archive, wanted, where)
+        return {key: archive[key] for key in wanted}
+
+    return _read_npz(path, what, keys, error, arrays)
 
 
 class _BadEntryError(LookupError):
@@ -237,6 +230,25 @@ def npz_shapes(
     >>> npz_shapes(path, "file")
     {'a': (2, 3), 'b': (4,)}
     """
+
+    def shapes(archive: Any, wanted: list[str], where: str) -> dict[str, tuple[int, ...]]:
+        return {key: _entry_header(archive, key, where)[0] for key in wanted}
+
+    return _read_npz(path, what, keys, error, shapes)
+
+
+def _read_npz(
+    path: str | os.PathLike,
+    what: str,
+    keys: Collection[str] | None,
+    error: type[ValueError],
+    read: Callable[[Any, list[str], str], Any],
+) -> Any:
+    """``read(archive, wanted keys, description)`` on an opened pickle-free ``.npz``.
+
+    The one place that opens an archive for :func:`load_npz` and :func:`npz_shapes`: absent
+    keys and bad entries become ``error`` naming ``what`` and the file.
+    """
     path = Path(path)
     try:
         with _open_npz(path, what, error) as archive:
@@ -244,7 +256,7 @@ def npz_shapes(
             absent = sorted(set(wanted) - set(archive.files))
             if absent:
                 raise _AbsentKeysError(absent)
-            return {key: _entry_header(archive, key, f"{what} {path}")[0] for key in wanted}
+            return read(archive, wanted, f"{what} {path}")
     except _AbsentKeysError as exc:
         raise error(f"{what} {path} lacks the arrays {exc.args[0]}") from None
     except _BadEntryError as exc:
