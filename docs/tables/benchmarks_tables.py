@@ -158,6 +158,61 @@ def render_routes() -> str:
     return "\n".join(head + ["| " + " | ".join(row) + " |" for row in rows])
 
 
+QUIET_RUN = "quiet-gan-steps"
+QUIET_COMMAND = (
+    "python benchmarks/run.py --sections gan steps --step-sizes 2000 --name quiet-gan-steps"
+)
+STEP_ORDER = 2000
+HSC_AUTO = "hsc_ref auto"
+EIGH_PEERS = (
+    "numpy eigh (syevd) step",
+    "scipy eigh evd step",
+    "torch eigh step",
+    "jax eigh step (jit)",
+)
+"""The peers' eigh steps (eigh, then ``Q (phi(lam) * (Q^T g))``) of ``bench_steps.py``."""
+
+
+def _load(record: dict[str, Any]) -> str:
+    """The 1-minute load average before and after a run, and whether it stayed quiet."""
+    before, after = record["load_before"][0], record["load_after"][0]
+    cores = record["machine"]["logical_cpus"]
+    state = "quiet" if max(before, after) <= cores else "loaded (load above the core count)"
+    return f"{before:.2f} before, {after:.2f} after, {cores} cores: {state}"
+
+
+def render_game_methods() -> str:
+    """Per-step wall time of each GAN method against Adam's, from the quiet run."""
+    record = _result(QUIET_RUN)
+    rows = [
+        f"| {r['method']} | {1e3 * r['median_s']:.3g} | {r['vs_adam']:.3g}x |"
+        for r in record["gan"]
+        if "median_s" in r
+    ]
+    head = [
+        "| method (ring, 200 steps, BLAS 1 thread) | median ms/step | vs adam |",
+        "|---|---|---|",
+    ]
+    return "\n".join(head + rows + ["", f"Load average (1 min): {_load(record)}."])
+
+
+def render_hsc_step_peers() -> str:
+    """The HSC step (``route="auto"``) against each peer's eigh step at n = 2000."""
+    record = _result(QUIET_RUN)
+    by_method = {r["method"]: r for r in record["steps"] if r.get("n") == STEP_ORDER}
+    auto = by_method[HSC_AUTO]["median_s"]
+    rows = [f"| hsc_step, route auto | {auto:.3g} | 1x |"]
+    for name in EIGH_PEERS:
+        if "median_s" in by_method.get(name, {}):
+            median = by_method[name]["median_s"]
+            rows.append(f"| {name} | {median:.3g} | {median / auto:.3g}x |")
+    head = [
+        f"| n = {STEP_ORDER}, 2 BLAS threads | median s | time / hsc_step auto |",
+        "|---|---|---|",
+    ]
+    return "\n".join(head + rows + ["", f"Load average (1 min): {_load(record)}."])
+
+
 TABLES = [
     Table(
         id="benchmarks-targets",
@@ -173,6 +228,22 @@ TABLES = [
         command=COMMAND,
         record=_records(RUNS + EARLIER_RUNS),
         render=render_routes,
+        rerun_by=RERUN_BY,
+    ),
+    Table(
+        id="benchmarks-game-methods",
+        page="docs/benchmarks.md",
+        command=QUIET_COMMAND,
+        record=_records((QUIET_RUN,)),
+        render=render_game_methods,
+        rerun_by=RERUN_BY,
+    ),
+    Table(
+        id="benchmarks-hsc-step-peers",
+        page="docs/benchmarks.md",
+        command=QUIET_COMMAND,
+        record=_records((QUIET_RUN,)),
+        render=render_hsc_step_peers,
         rerun_by=RERUN_BY,
     ),
 ]
