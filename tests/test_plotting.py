@@ -54,3 +54,19 @@ def test_sweep_figure_lines_and_confirmation_markers_take_the_method_colour():
         colours |= {to_hex(c) for bar in bars for c in bar.get_colors()}
     assert len(ax.containers) == 2 * len(methods)
     assert seen == {m: {method_colour(m)} for m in methods}
+
+
+def test_spectrum_panel_without_a_spectrum_says_so():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from hsc_ref.lab.gan_run import _NO_SPECTRUM, _plot_spectrum
+
+    nan = np.full(3, np.nan)
+    history = {"eig_min_g": nan, "eig_max_g": nan, "eig_min_d": np.ones(3), "eig_max_d": np.ones(3)}
+    fig = _plot_spectrum(SimpleNamespace(history=history, config=SimpleNamespace(steps=3)))
+    generator, discriminator = fig.axes
+    assert [t.get_text() for t in generator.texts] == [_NO_SPECTRUM]
+    assert not generator.get_lines()
+    assert not discriminator.texts and len(discriminator.get_lines()) == 2
