@@ -239,6 +239,9 @@ def _plot_losses(result: TrainResult) -> Any:
     return fig
 
 
+_NO_SPECTRUM = "no spectrum recorded:\nthis rule computes no Hessian\n(see spectrum_every)"
+
+
 def _plot_spectrum(result: TrainResult) -> Any:
     from hsc_ref.plotting import new_figure  # noqa: PLC0415  (optional extra)
 
@@ -247,11 +250,14 @@ def _plot_spectrum(result: TrainResult) -> Any:
     fig, axes = new_figure(1, 2, size=(10.0, 4.0))
     for ax, p, name in zip(axes, ("g", "d"), ("generator", "discriminator"), strict=True):
         seen = np.isfinite(h[f"eig_min_{p}"])
+        ax.set_xlabel("step")
+        ax.set_title(f"{name} Hessian spectrum")
+        if not seen.any():  # Adam, SGD, SR1 (or the article's discriminator) with no diagnostics
+            ax.text(0.5, 0.5, _NO_SPECTRUM, ha="center", va="center", transform=ax.transAxes)
+            continue
         ax.plot(steps[seen], h[f"eig_min_{p}"][seen], ".-", label="min eigenvalue")
         ax.plot(steps[seen], h[f"eig_max_{p}"][seen], ".-", label="max eigenvalue")
         ax.set_yscale("symlog", linthresh=1e-3)
-        ax.set_xlabel("step")
-        ax.set_title(f"{name} Hessian spectrum")
         ax.legend(fontsize=8)
     return fig
 

@@ -36,13 +36,16 @@ def plot_losses(
     FileExistsError
         If ``path`` exists and ``overwrite`` is false.
     """
-    from hsc_ref.plotting import new_figure, save_figure  # noqa: PLC0415  (optional extra)
+    from hsc_ref.plotting import method_colour, new_figure, save_figure  # noqa: PLC0415  (optional extra)
 
     fig, (ax_steps, ax_time) = new_figure(1, 2, size=(9.0, 3.6))
     for r in results:
-        label = r.method + (" +ls" if r.settings.get("line_search") else "")
-        ax_steps.plot(np.arange(r.losses.shape[0]), r.losses, marker=".", label=label)
-        ax_time.plot(r.times, r.losses, marker=".", label=label)
+        searched = bool(r.settings.get("line_search"))
+        label = r.method + (" +ls" if searched else "")
+        style = {"marker": ".", "label": label, "color": method_colour(r.method)}
+        style["ls"] = "--" if searched else "-"  # same method, same colour: the line tells
+        ax_steps.plot(np.arange(r.losses.shape[0]), r.losses, **style)
+        ax_time.plot(r.times, r.losses, **style)
     for ax, xlabel in ((ax_steps, "step"), (ax_time, "wall time [s]")):
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)

@@ -626,6 +626,9 @@ def _plot_one(rows: Sequence[Mapping[str, Any]], kind: str, setting: str, metric
 
 
 def _plot_method(ax: Any, rows: Sequence[Mapping[str, Any]], method: str, metric: str) -> None:
+    from hsc_ref.plotting import method_colour  # noqa: PLC0415  (optional extra)
+
+    colour = method_colour(method)
     rows = [r for r in rows if f"{metric}_median" in r]
     for phase, style in (("grid", "o-"), ("tune", "o-"), ("confirm", "*")):
         points = sorted(
@@ -639,11 +642,14 @@ def _plot_method(ax: Any, rows: Sequence[Mapping[str, Any]], method: str, metric
                 [r[f"{metric}_ci_high"] for r in points] - y,
             ]
             label = method if phase != "confirm" else f"{method} (confirmation)"
-            ax.errorbar(x, y, yerr=err, fmt=style, capsize=3, label=label, markersize=8)
+            ax.errorbar(
+                x, y, yerr=err, fmt=style, capsize=3, label=label, markersize=8, color=colour
+            )
     for r in rows:
         if r["lr"] is None:  # a method without a step size (L-BFGS-B): a band
-            ax.axhline(r[f"{metric}_median"], ls="--", lw=1, label=f"{method} ({r['phase']})")
-            ax.axhspan(r[f"{metric}_ci_low"], r[f"{metric}_ci_high"], alpha=0.15)
+            label = f"{method} ({r['phase']})"
+            ax.axhline(r[f"{metric}_median"], ls="--", lw=1, label=label, color=colour)
+            ax.axhspan(r[f"{metric}_ci_low"], r[f"{metric}_ci_high"], alpha=0.15, color=colour)
 
 
 def _write_plots(folder: Path, summary: Sequence[Mapping[str, Any]]) -> list[Path]:
