@@ -47,6 +47,14 @@ def _routes(H: np.ndarray, g: np.ndarray, threads: int, peers: bool, literal: bo
         ("hsc_ref auto", lambda: hsc_step(H, g, lr=LR, route="auto"), None),
     ]
 
+    from hsc_ref.rules import newton_type
+
+    rule = newton_type("hsc", lr=LR)
+    state = rule.init(np.zeros(H.shape[0]))
+    routes.append(
+        ("hsc_ref rule step (newton_type hsc)", lambda: rule.update(g, state, hessian=H)[0], None)
+    )
+
     def numpy_eigh() -> np.ndarray:
         lam, q = np.linalg.eigh(H)
         return -LR * (q @ (_phi(lam, np) * (q.T @ g)))

@@ -168,9 +168,9 @@ def table(result: dict[str, Any]) -> str:
 def step_rows(result: dict[str, Any]) -> list[str]:
     """Rows for the four step targets (``steps`` section at n = 1000 and 4000)."""
     times = {(r["n"], r["method"]): r["median_s"] for r in result["steps"] if "median_s" in r}
+    rows = _cost_rows(times) + _peer_row(times, 2000)
     if not {(1000, "hsc_ref auto"), (4000, "hsc_ref auto")} <= set(times):
-        return ["| step targets | not measured at n = 1000 and 4000 in this run | — |"]
-    rows = []
+        return [*rows, "| step targets | not measured at n = 1000 and 4000 in this run | — |"]
     for n, factor in ((1000, 10), (4000, 50)):
         auto, literal = times[(n, "hsc_ref auto")], times[(n, "literal: scipy pinvh twice")]
         speedup = literal / auto
@@ -194,6 +194,41 @@ def step_rows(result: dict[str, Any]) -> list[str]:
         f"{result['dgemm_gflops']:.1f} GFLOP/s): {ratio:.2f}x | {'yes' if ratio <= 1.5 else 'no'} |"
     )
     return rows
+
+
+BARE = "numpy eigh (syevd) step"
+COST_CASES = (
+    ("hsc_step", "hsc_ref spectral"),
+    ("rule step", "hsc_ref rule step (newton_type hsc)"),
+)
+
+
+def _cost_rows(times: dict[tuple[int, str], float], n: int = 10) -> list[str]:
+    """hsc_step and a rule's step within 1.5x of the bare eigh formula (same run), n = 10."""
+    rows = []
+    for what, method in COST_CASES:
+        if {(n, method), (n, BARE)} <= set(times):
+            ratio = times[(n, method)] / times[(n, BARE)]
+            rows.append(
+                f"| {what} within 1.5x of the bare eigh formula, n = {n} | "
+                f"{times[(n, method)] * 1e6:.1f} us vs {times[(n, BARE)] * 1e6:.1f} us: "
+                f"{ratio:.2f}x | {'yes' if ratio <= 1.5 else 'no'} |"
+            )
+    return rows
+
+
+def _peer_row(times: dict[tuple[int, str], float], n: int) -> list[str]:
+    """Best peer eigh step / hsc_step auto at order ``n``, target >= 5x."""
+    peers = [m for m in ("scipy eigh evd step", "torch eigh step", JAX_STEP) if (n, m) in times]
+    if (n, "hsc_ref auto") not in times or not peers:
+        return []
+    best_name = min(peers, key=lambda m: times[(n, m)])
+    auto, best = times[(n, "hsc_ref auto")], times[(n, best_name)]
+    return [
+        f"| best peer eigh step / hsc_step auto, n = {n}, >= 5x | auto {auto:.3g} s, best "
+        f"peer ({best_name}) {best:.3g} s: {best / auto:.1f}x | "
+        f"{'yes' if best / auto >= 5 else 'no'} |"
+    ]
 
 
 def merged(parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -115,7 +115,11 @@ def symmetric_matrix(H: Any, symmetry_rtol: float | None, name: str = "H") -> tu
     and ``max|H - H^T| <= symmetry_rtol * max|H|`` (default ``sqrt(eps(H.dtype))``). An exactly
     symmetric ``H`` is returned itself, not copied; the symmetrization cannot overflow.
     """
-    H = as_square_matrix(H, name)
+    return symmetric_square(as_square_matrix(H, name), symmetry_rtol, name)
+
+
+def symmetric_square(H: Any, symmetry_rtol: float | None, name: str = "H") -> tuple[Any, float]:
+    """:func:`symmetric_matrix` of a matrix :func:`as_square_matrix` already returned."""
     if symmetry_rtol is None:
         symmetry_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
     symmetry_rtol = check_tolerance(symmetry_rtol, "symmetry_rtol")
@@ -127,7 +131,11 @@ def symmetric_matrix(H: Any, symmetry_rtol: float | None, name: str = "H") -> tu
 
 def check_vector_for(g: Any, n: int, dtype: Any, name: str = "g") -> Any:
     """Validate a gradient-like vector of length ``n`` (or an ``(n, k)`` block) for a matrix."""
-    g = as_real_array(g, name)
+    return vector_shape_for(as_real_array(g, name), n, dtype, name)
+
+
+def vector_shape_for(g: Any, n: int, dtype: Any, name: str = "g") -> Any:
+    """:func:`check_vector_for` of an array :func:`as_real_array` already returned."""
     if g.ndim not in (1, 2) or g.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) or ({n}, k) to match H, got {g.shape}")
     return g.astype(np.result_type(g.dtype, dtype), copy=False)

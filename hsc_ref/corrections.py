@@ -130,7 +130,11 @@ def hsc_inverse_values(lam: ArrayLike) -> Array:
     >>> hsc_inverse_values(np.array([0.0, 1.0, -2.0, 1e300]))
     array([ 0.e+000,  5.e-001, -4.e-001,  1.e-300])
     """
-    lam = _validation.as_real_array(lam, "lam")  # integers become float64, not truncated phi
+    return _phi(_validation.as_real_array(lam, "lam"))  # integers: float64, not truncated phi
+
+
+def _phi(lam: np.ndarray) -> np.ndarray:
+    """:func:`hsc_inverse_values` of a finite real NumPy array (the kernel, no checks)."""
     big = np.abs(lam) > 1
     large = np.where(big, lam, 1.0)  # each branch sees only the inputs it is safe for
     small = np.where(big, 0.0, lam)
@@ -145,7 +149,7 @@ def _hsc_values(spectrum: Spectrum) -> Array:
 
 @_spectral_map
 def _hsc_phi(spectrum: Spectrum) -> Array:
-    return hsc_inverse_values(spectrum.eigenvalues)
+    return _phi(spectrum.eigenvalues)  # a Spectrum's eigenvalues are checked finite and real
 
 
 def hsc() -> Correction:

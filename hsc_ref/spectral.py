@@ -149,6 +149,11 @@ def cutoff_for(values: ArrayLike, atol: float, rtol: float) -> float:
     """
     atol = _validation.check_tolerance(atol, "atol")
     rtol = _validation.check_tolerance(rtol, "rtol")
+    return _cutoff(values, atol, rtol)
+
+
+def _cutoff(values: np.ndarray, atol: float, rtol: float) -> float:
+    """:func:`cutoff_for` of checked tolerances (the kernel, no checks)."""
     return float(atol + rtol * float(np.abs(values).max()))
 
 
@@ -305,6 +310,10 @@ class Spectrum:
         """Return ``Q diag(values) Q^T v`` for a vector or an ``(n, k)`` block ``v``."""
         values = self._check_values(values)
         v = _validation.check_vector_for(v, self.n, self.dtype, "v")
+        return self._apply(values, v)
+
+    def _apply(self, values: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """:meth:`apply` of checked NumPy ``values`` and ``v`` (the kernel, no checks)."""
         q = self.eigenvectors
         coeffs = q.T @ v
         scaled = coeffs * (values if v.ndim == 1 else values[:, None])
@@ -428,8 +437,8 @@ def decompose(
     H = _validation.as_square_matrix(H, "H")
     n = H.shape[0]
     rtol = resolve_rtol(policy, atol=atol, rtol=rtol, n=n, dtype=H.dtype)
-    sym, _ = _validation.symmetric_matrix(H, symmetry_rtol)
-    return decompose_symmetric(sym, atol=atol, rtol=rtol)
+    sym, _ = _validation.symmetric_square(H, symmetry_rtol)  # H is checked square above
+    return _decompose_symmetric(sym, atol, rtol)
 
 
 @_backend.in_callers_kind("sym")
@@ -446,7 +455,18 @@ def decompose_symmetric(sym: ArrayLike, *, atol: float, rtol: float | None) -> S
     >>> decompose_symmetric(np.diag([1.0, 0.0]), atol=0.0, rtol=None).rank
     1
     """
+    return _decompose_symmetric(sym, atol, rtol)
+
+
+def _decompose_symmetric(sym: np.ndarray, atol: float, rtol: float | None) -> Spectrum:
+    """:func:`decompose_symmetric` of a NumPy matrix (the kernel, no checks)."""
     rtol = default_rtol(sym.shape[0], sym.dtype) if rtol is None else float(rtol)
+    lam, q = _eigh(sym)
+    return Spectrum(_read_only(lam), _read_only(q), atol, rtol, _cutoff(lam, atol, float(rtol)))
+
+
+def _eigh(sym: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.linalg.eigh`` of a validated, exactly symmetric matrix, refused if not finite."""
     with np.errstate(over="ignore", invalid="ignore"):
         lam, q = np.linalg.eigh(sym)
     if not (_backend.all_finite(lam) and _backend.all_finite(q)):
@@ -454,7 +474,7 @@ def decompose_symmetric(sym: ArrayLike, *, atol: float, rtol: float | None) -> S
             f"eigh returned non-finite values: an eigenvalue of H exceeds the largest "
             f"{sym.dtype} (max|H| = {float(np.abs(sym).max()):.3g}), or the solver failed"
         )
-    return Spectrum(_read_only(lam), _read_only(q), atol, rtol, cutoff_for(lam, atol, rtol))
+    return lam, q
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -46,8 +46,8 @@ from scipy.sparse.linalg import LinearOperator
 
 from hsc_ref import _backend, _validation
 from hsc_ref._typing import Array, ArrayLike
-from hsc_ref.corrections import Correction, get_correction
-from hsc_ref.spectral import Spectrum, decompose_symmetric, default_rtol, resolve_rtol
+from hsc_ref.corrections import Correction, _phi, get_correction
+from hsc_ref.spectral import Spectrum, _eigh, default_rtol, resolve_rtol
 
 __all__ = [
     "HSC_ROUTES",
@@ -111,14 +111,44 @@ def spectral_step(
     g = _validation.check_vector_for(g, spectrum.n, spectrum.dtype, "g")
     correction = get_correction(method, **params)
     lr = _check_lr(lr)
+    return _spectral_step(spectrum, g, correction, lr)
+
+
+def _spectral_step(spectrum: Spectrum, g: np.ndarray, correction: Correction, lr: float):
+    """:func:`spectral_step` of a NumPy spectrum, a checked ``g`` and ``lr`` (no checks repeated).
+
+    The correction's inverse values are still checked: a user's correction may return any
+    array.
+    """
+    values = spectrum._check_values(correction.inverse_values(spectrum))
     with np.errstate(over="ignore"):  # checked below, with a message that names the cause
-        step = -lr * spectrum.apply(correction.inverse_values(spectrum), g)
+        step = -lr * spectrum._apply(values, g)
+    return _finite(step, correction.name, lr)
+
+
+def _finite(step: np.ndarray, name: str, lr: float) -> np.ndarray:
+    """Refuse a step that overflowed, naming the correction and ``lr``."""
     if not _backend.all_finite(step):
         raise FloatingPointError(
-            f"the {correction.name} step is not finite (overflow): lr = {lr:.3g} times the "
+            f"the {name} step is not finite (overflow): lr = {lr:.3g} times the "
             f"inverse-corrected gradient exceeds the largest {step.dtype} number"
         )
     return step
+
+
+def _hsc_spectral_step(sym: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
+    """The spectral route of a validated, exactly symmetric ``sym`` and a checked ``g``.
+
+    The same operations, in the same order, as ``spectral_step(decompose(sym), g)``
+    (bit-identical), without building a :class:`Spectrum` or checking again: ``phi`` needs
+    no cutoff and ``eigh``'s output is checked finite by :func:`_eigh`.
+    """
+    lam, q = _eigh(sym)
+    phi = _phi(lam)
+    coeffs = q.T @ g
+    with np.errstate(over="ignore"):  # checked below, with a message that names the cause
+        step = -lr * (q @ (coeffs * (phi if g.ndim == 1 else phi[:, None])))
+    return _finite(step, "hsc", lr)
 
 
 @_backend.in_callers_kind("H", "g")
@@ -202,7 +232,7 @@ def hsc_step(
             if route == "cholesky":
                 raise
             # documented fallback of "auto": rounding made I + H^2 indefinite
-    return spectral_step(decompose_symmetric(H, atol=atol, rtol=rtol), g, "hsc", lr=lr)
+    return _hsc_spectral_step(H, g, lr)  # phi is cutoff-free: atol and rtol do not enter
 
 
 @_backend.in_callers_kind("H")
