@@ -258,7 +258,11 @@ def declared_precision(precision: str, arrays: Mapping[str, Any]) -> tuple[str, 
     >>> declared_precision("auto", {"a/x": np.zeros(2, np.float32), "a/y": np.zeros(2)})[0]
     'float64'
     """
-    if precision not in ("auto", *PRECISIONS):
+    if not isinstance(arrays, Mapping):
+        raise TypeError(
+            f"arrays must be a mapping of result names to arrays, got {type(arrays).__name__}"
+        )
+    if not isinstance(precision, str) or precision not in ("auto", *PRECISIONS):
         raise ValueError(f"precision must be 'auto', 'float64' or 'float32', got {precision!r}")
     if precision != "auto":
         return precision, "given"
