@@ -135,6 +135,12 @@ def run_loop(
     -------
     LoopResult
 
+    Raises
+    ------
+    Exception
+        Whatever ``step`` or ``callback`` raises, with the attribute ``steps_completed`` set
+        to the steps completed before it (the step a failed run reached).
+
     Examples
     --------
     >>> res = run_loop(lambda t, x: (x / 2, {"x": x / 2}), 8.0, 3)
@@ -147,6 +153,11 @@ def run_loop(
     >>> resumed = run_loop(lambda t, x: (x / 2, {"x": x / 2}), None, 3, start=saved[0])
     >>> resumed.state, resumed.history["x"]
     (1.0, array([4., 2., 1.]))
+    >>> try:
+    ...     run_loop(lambda t, x: (x / t, {"x": x / t}), 8.0, 3)   # fails at t = 0
+    ... except ZeroDivisionError as exc:
+    ...     print(exc.steps_completed)
+    0
     """
     steps = _validation.check_count(steps, "steps")
     _validation.check_callable(step, "step")
@@ -168,6 +179,10 @@ def run_loop(
     except KeyboardInterrupt:
         for column in history.values():  # a row the interrupted step began to write
             column[progress.steps_completed :] = np.nan
+        raise
+    except Exception as exc:  # where the run got: the step reached of a failed run
+        if not hasattr(exc, "steps_completed"):
+            exc.steps_completed = progress.steps_completed  # type: ignore[attr-defined]
         raise
     return LoopResult(progress.state, history, steps, None)
 
