@@ -231,10 +231,33 @@ def npz_shapes(
     {'a': (2, 3), 'b': (4,)}
     """
 
-    def shapes(archive: Any, wanted: list[str], where: str) -> dict[str, tuple[int, ...]]:
-        return {key: _entry_header(archive, key, where)[0] for key in wanted}
+    return {key: shape for key, (shape, _) in npz_headers(path, what, keys, error=error).items()}
 
-    return _read_npz(path, what, keys, error, shapes)
+
+def npz_headers(
+    path: str | os.PathLike,
+    what: str,
+    keys: Collection[str] | None = None,
+    *,
+    error: type[ValueError] = ValueError,
+) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of the arrays ``keys`` (default all) of an ``.npz``, from their headers.
+
+    As :func:`npz_shapes`, with each entry's dtype: nothing is unpacked beyond the headers.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.npz")
+    >>> _ = atomic_save_npz(path, {"a": np.zeros((2, 3), np.float32)})
+    >>> npz_headers(path, "file")
+    {'a': ((2, 3), dtype('float32'))}
+    """
+
+    def headers(archive: Any, wanted: list[str], where: str) -> dict[str, Any]:
+        return {key: _entry_header(archive, key, where)[:2] for key in wanted}
+
+    return _read_npz(path, what, keys, error, headers)
 
 
 def _read_npz(

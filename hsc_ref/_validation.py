@@ -100,6 +100,26 @@ def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
     return int(value)
 
 
+def check_callable(value: Any, name: str, *, optional: bool = False) -> Any:
+    """Return ``value`` after checking it is callable (or None, when ``optional``).
+
+    Examples
+    --------
+    >>> check_callable(len, "fun") is len
+    True
+    >>> check_callable("f", "callback", optional=True)
+    Traceback (most recent call last):
+    ...
+    TypeError: callback must be callable or None, got str
+    """
+    if value is None and optional:
+        return None
+    if not callable(value):
+        rule = "callable or None" if optional else "callable"
+        raise TypeError(f"{name} must be {rule}, got {type(value).__name__}")
+    return value
+
+
 def check_positive(value: Any, name: str) -> float:
     """Return ``value`` as a float after checking it is a finite, positive real number."""
     value = check_tolerance(value, name)

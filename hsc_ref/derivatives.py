@@ -46,8 +46,9 @@ def _numpy_only(x: Any, name: str, who: str) -> None:
         raise TypeError(_backend.numpy_only(x, name, who, "autograd traces NumPy only"))
 
 
-def _point(x: Any, who: str) -> np.ndarray:
-    """The point ``x`` of ``who``: a finite real NumPy vector."""
+def _point(x: Any, who: str, fun: Any) -> np.ndarray:
+    """The point ``x`` of ``who``: a finite real NumPy vector (and ``fun`` a callable)."""
+    _validation.check_callable(fun, "fun")
     _numpy_only(x, "x", who)
     return _validation.as_real_array(x, "x", ndim=1)
 
@@ -61,7 +62,8 @@ def gradient(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
     >>> gradient(lambda x: (x ** 2).sum(), np.array([1.0, -2.0]))
     array([ 2., -4.])
     """
-    return np.asarray(autograd.grad(fun)(_point(x, "gradient")))
+    x = _point(x, "gradient", fun)
+    return np.asarray(autograd.grad(fun)(x))
 
 
 def hvp(fun: Callable[[Any], Any], x: Any, v: Any) -> np.ndarray:
@@ -73,7 +75,7 @@ def hvp(fun: Callable[[Any], Any], x: Any, v: Any) -> np.ndarray:
     >>> hvp(lambda x: x[0] ** 2 * x[1], np.array([1.0, 3.0]), np.array([1.0, 0.0]))
     array([6., 2.])
     """
-    x = _point(x, "hvp")
+    x = _point(x, "hvp", fun)
     _numpy_only(v, "v", "hvp")
     v = _validation.check_vector_for(v, x.shape[0], x.dtype, "v")
     if v.ndim != 1:
@@ -92,7 +94,7 @@ def hessian_plain(fun: Callable[[Any], Any], x: Any) -> np.ndarray:
     array([[0., 4.],
            [4., 2.]])
     """
-    x = _point(x, "hessian_plain")
+    x = _point(x, "hessian_plain", fun)
     n = x.shape[0]
     H = np.asarray(autograd.hessian(fun)(x))
     if H.size != n * n:  # a scalar (or size-1) output gives n * n entries
@@ -209,7 +211,7 @@ def hessian(
         _validation.check_count(chunk_size, "chunk_size", minimum=1)
     if not (isinstance(batched, bool) or (isinstance(batched, str) and batched == "auto")):
         raise ValueError(f"batched must be True, False or 'auto', got {batched!r}")
-    x = _point(x, "hessian")
+    x = _point(x, "hessian", fun)
     n = x.shape[0]
     if batched == "auto":
         batched = is_batch_polymorphic(fun, x)
@@ -255,8 +257,9 @@ def is_batch_polymorphic(fun: Callable[[Any], Any], x: Any) -> bool:
     False
     """
     _numpy_only(x, "x", "is_batch_polymorphic")  # a torch tensor is a caller's error, not a no
+    _validation.check_callable(fun, "fun")  # so is a fun that cannot be called
     try:
-        return _polymorphism_problem(fun, _point(x, "is_batch_polymorphic")) is None
+        return _polymorphism_problem(fun, _point(x, "is_batch_polymorphic", fun)) is None
     except Exception:  # any failure on a stack means "not polymorphic"
         return False
 
@@ -308,6 +311,6 @@ def value_grad_hessian(
     (9.0, array([ 3., 12.]), array([[ 6.,  0.],
            [ 0., 12.]]))
     """
-    x = _point(x, "value_grad_hessian")
+    x = _point(x, "value_grad_hessian", fun)
     value, grad = autograd.value_and_grad(fun)(x)
     return ValueGradHessian(float(value), np.asarray(grad), hessian(fun, x, batched=batched))

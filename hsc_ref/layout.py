@@ -187,9 +187,19 @@ def torch_parameter_order(layers: Sequence[Sequence[int]]) -> np.ndarray:
     >>> torch_parameter_order([(2, 3)])          # W (2, 3) = weight.T, then b (3,)
     array([0, 3, 1, 4, 2, 5, 6, 7, 8])
     """
+    layers = layers.tolist() if isinstance(layers, np.ndarray) else layers
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not layers:
+        raise TypeError(
+            f"layers must be a non-empty list of (fan_in, fan_out) pairs, got {layers!r:.60}"
+        )
     pieces, offset = [], 0
-    for layer in layers:
-        fan_in, fan_out = int(layer[0]), int(layer[1])
+    for i, layer in enumerate(layers):
+        if isinstance(layer, (str, bytes)) or not isinstance(layer, Sequence) or len(layer) != 2:
+            raise TypeError(f"layers[{i}] must be a (fan_in, fan_out) pair, got {layer!r:.60}")
+        fan_in, fan_out = (
+            _validation.check_count(size, f"layers[{i}] {side}", minimum=1)
+            for size, side in zip(layer, ("fan_in", "fan_out"), strict=True)
+        )
         weight = offset + np.arange(fan_in)[None, :] * fan_out + np.arange(fan_out)[:, None]
         pieces += [weight.ravel(), offset + fan_in * fan_out + np.arange(fan_out)]
         offset += fan_in * fan_out + fan_out

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import autograd
 import numpy as np
 
-from hsc_ref import _validation
+from hsc_ref import _limits, _validation
 from hsc_ref._typing import ArrayLike
 from hsc_ref.corrections import SUMMARY_FIELDS, summarize
 from hsc_ref.derivatives import ValueGradHessian, hessian
@@ -135,6 +135,12 @@ def run_loop(
     -------
     LoopResult
 
+    Raises
+    ------
+    Exception
+        Whatever ``step`` or ``callback`` raises, with the attribute ``steps_completed`` set
+        to the steps completed before it (the step a failed run reached).
+
     Examples
     --------
     >>> res = run_loop(lambda t, x: (x / 2, {"x": x / 2}), 8.0, 3)
@@ -147,8 +153,16 @@ def run_loop(
     >>> resumed = run_loop(lambda t, x: (x / 2, {"x": x / 2}), None, 3, start=saved[0])
     >>> resumed.state, resumed.history["x"]
     (1.0, array([4., 2., 1.]))
+    >>> try:
+    ...     run_loop(lambda t, x: (x / t, {"x": x / t}), 8.0, 3)   # fails at t = 0
+    ... except ZeroDivisionError as exc:
+    ...     print(exc.steps_completed)
+    0
     """
     steps = _validation.check_count(steps, "steps")
+    _validation.check_callable(step, "step")
+    _validation.check_callable(callback, "callback", optional=True)
+    _check_history_memory(steps, len(names))
     progress = _start(state, steps, names, start)
     history = progress.history
     try:
@@ -166,7 +180,42 @@ def run_loop(
         for column in history.values():  # a row the interrupted step began to write
             column[progress.steps_completed :] = np.nan
         raise
+    except Exception as exc:  # where the run got: the step reached of a failed run
+        if not hasattr(exc, "steps_completed"):
+            exc.steps_completed = progress.steps_completed  # type: ignore[attr-defined]
+        raise
     return LoopResult(progress.state, history, steps, None)
+
+
+def _check_history_memory(steps: int, columns: int) -> None:
+    """Refuse, before the first step, a history of ``steps`` rows that cannot fit in memory.
+
+    Each recorded column is one float64 per step; ``columns`` (at least one) are counted,
+    those a step adds later cannot be known in advance.
+
+    Examples
+    --------
+    >>> _check_history_memory(100, 3)          # fits: returns None
+    >>> try:
+    ...     _check_history_memory(10**15, 1)
+    ... except MemoryError as exc:
+    ...     print(str(exc)[:53])
+    steps = 1000000000000000 (the per-step history) needs
+    """
+    _limits.require_memory(
+        8 * steps * max(columns, 1),
+        f"steps = {steps} (the per-step history)",
+        hint="run fewer steps",
+    )
+
+
+def _check_start(start: Any) -> None:
+    """Refuse a ``start`` that is not a :class:`LoopProgress` (what a callback saw)."""
+    if not isinstance(start, LoopProgress):
+        raise TypeError(
+            f"start must be a LoopProgress (the progress a callback saw), got "
+            f"{type(start).__name__}"
+        )
 
 
 def _start(
@@ -175,8 +224,7 @@ def _start(
     """The progress a loop starts from: step 0 with NaN columns, or a copy of ``start``."""
     if start is None:
         return LoopProgress(0, state, {name: np.full(steps, np.nan) for name in names})
-    if not isinstance(start, LoopProgress):
-        raise TypeError(f"start must be a LoopProgress, got {type(start).__name__}")
+    _check_start(start)
     done = _validation.check_count(start.steps_completed, "steps_completed")
     history = {name: np.array(column, dtype=np.float64) for name, column in start.history.items()}
     wrong = sorted(name for name, column in history.items() if column.shape != (steps,))
@@ -433,6 +481,8 @@ def minimize(
     >>> r.x, r.losses, r.history["rank"]
     (array([1., 0.]), array([1., 0., 0.]), array([2., 2.]))
     """
+    _validation.check_callable(fun, "fun")
+    _validation.check_callable(callback, "callback", optional=True)
     x = _validation.as_real_array(x0, "x0", ndim=1).astype(np.float64).copy()
     if not isinstance(options, MinimizeOptions):
         options = MinimizeOptions(options)
@@ -446,6 +496,7 @@ def minimize(
     times: list[float] = []
     carry: tuple[np.ndarray, Any] = (x, None)
     if start is not None:
+        _check_start(start)
         carry, losses, times, start = _resumed_minimize(start)
         clock[0] = time.perf_counter() - (times[-1] if times else 0.0)
 

@@ -48,6 +48,7 @@ def central_difference_gradient(fun: Callable[[Any], Any], x: Any, h: float = 1e
     >>> np.allclose(g, [3.0, 12.0], rtol=1e-8)
     True
     """
+    _validation.check_callable(fun, "fun")
     x = _validation.as_real_array(x, "x", ndim=1).astype(np.float64)
     h = _step(h)
     eye = np.eye(x.shape[0]) * h
@@ -66,6 +67,7 @@ def central_difference_hessian(fun: Callable[[Any], Any], x: Any, h: float = 1e-
     >>> np.allclose(H, [[6.0, 2.0], [2.0, 0.0]], atol=1e-6)
     True
     """
+    _validation.check_callable(fun, "fun")
     x = _validation.as_real_array(x, "x", ndim=1).astype(np.float64)
     h = _step(h)
     n = x.shape[0]

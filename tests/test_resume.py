@@ -227,6 +227,48 @@ def test_a_failure_after_a_checkpoint_marks_it_failed_and_it_resumes(tmp_path, m
     _same_gan_folders(tmp_path / "ref", tmp_path / "run")
 
 
+class _FailingBatch:
+    """``sample`` of the GAN loop that raises ``OverflowError`` at its ``at``-th call (the
+    batch of step ``at - 1``), as an overflow inside a step would."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.calls, self.real = at, 0, report.train.__globals__["sample"]
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.at:
+            raise OverflowError("the batch overflowed")
+        return self.real(*args, **kwargs)
+
+
+def test_a_failed_step_without_checkpoints_records_the_step_reached_and_resumes(
+    tmp_path, monkeypatch
+):
+    config = _config("sgd", steps=5)
+    globals_of_train = report.train.__globals__
+    monkeypatch.setitem(globals_of_train, "sample", _FailingBatch(3))
+    with pytest.raises(OverflowError) as info:
+        report.run_to_folder(config, tmp_path / "run", plots=False)  # no --checkpoint-every
+    assert info.value.steps_completed == 2  # set by the loop: steps 0 and 1 completed
+    manifest = _outputs.read_manifest(tmp_path / "run")
+    assert (manifest["status"], manifest["steps_completed"]) == ("failed", 2)
+    assert manifest["reason"] == "OverflowError: the batch overflowed"
+    monkeypatch.undo()
+    report.run_to_folder(config, tmp_path / "run", plots=False, resume=True)
+    report.run_to_folder(config, tmp_path / "ref", plots=False)
+    _same_gan_folders(tmp_path / "ref", tmp_path / "run")
+
+
+def test_a_failed_forced_run_keeps_the_complete_set_it_was_to_replace(tmp_path, monkeypatch):
+    config = _config("sgd", steps=4)
+    report.run_to_folder(config, tmp_path / "run", plots=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    monkeypatch.setitem(report.train.__globals__, "sample", _FailingBatch(2))
+    with pytest.raises(OverflowError):
+        report.run_to_folder(config, tmp_path / "run", plots=False, overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+
+
 def test_resume_refuses_other_settings_a_complete_run_and_an_empty_folder(tmp_path, monkeypatch):
     config = _config("hsc", steps=4)
     _interrupting_bar(monkeypatch, 2)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hsc_ref import _validation
+from hsc_ref import _limits, _validation
 
 __all__ = ["Mixture", "DATASETS", "mixture", "sample"]
 
@@ -100,5 +100,10 @@ def sample(data: Mixture, n: int, rng: np.random.Generator) -> np.ndarray:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     k, d = data.centers.shape
+    _limits.require_memory(
+        _limits.array_bytes((int(n), 2 * d + 1), 8),  # indices, the noise and the samples
+        f"n = {n} (the samples)",
+        hint="draw fewer samples",
+    )
     index = rng.integers(0, k, size=int(n))
     return data.centers[index] + data.std * rng.standard_normal((int(n), d))

@@ -80,8 +80,23 @@ def softplus(t: Any) -> Any:
     return anp.logaddexp(0.0, t)
 
 
+def _logits(x: Any, name: str) -> Any:
+    """``x`` as logits of shape ``(..., batch, 1)``: a real array, or autograd's box of one.
+
+    Only the dtype and the shape are read (a traced value's entries are not inspected).
+    """
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        x = _validation.as_real_array(x, name)
+    if np.dtype(x.dtype).kind not in "fiu":
+        raise TypeError(f"{name} must be a real floating-point array, got dtype {x.dtype}")
+    shape = tuple(x.shape)
+    if len(shape) < 2 or shape[-1] != 1 or shape[-2] == 0:
+        raise ValueError(f"{name} must have shape (..., batch, 1) with batch >= 1, got {shape}")
+    return x
+
+
 def _check_loss(loss: str) -> str:
-    if loss not in LOSSES:
+    if not isinstance(loss, str) or loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     return loss
 
@@ -104,6 +119,8 @@ def discriminator_loss(real_logits: Any, fake_logits: Any) -> Any:
     >>> bool(discriminator_loss(np.zeros((4, 1)), np.zeros((4, 1))) == 2 * np.log(2))
     True
     """
+    real_logits = _logits(real_logits, "real_logits")
+    fake_logits = _logits(fake_logits, "fake_logits")
     return anp.mean(softplus(-real_logits), axis=(-2, -1)) + anp.mean(
         softplus(fake_logits), axis=(-2, -1)
     )
@@ -123,6 +140,7 @@ def generator_loss(fake_logits: Any, loss: str = "bce") -> Any:
     >>> bool(np.isclose(generator_loss(f, "minimax"), np.mean(np.log(1 - 1 / (1 + np.exp(-f))))))
     True
     """
+    fake_logits = _logits(fake_logits, "fake_logits")
     if _check_loss(loss) == "bce":
         return anp.mean(softplus(-fake_logits), axis=(-2, -1))
     return -anp.mean(softplus(fake_logits), axis=(-2, -1))
@@ -252,6 +270,12 @@ def init_game(game: Game, rng: np.random.Generator) -> FlatGame:
     return FlatGame(game, theta, phi, unflatten_g, unflatten_d)
 
 
+def _check_flat_game(fg: Any) -> None:
+    """Refuse an ``fg`` that is not a :class:`FlatGame` (what :func:`init_game` returns)."""
+    if not isinstance(fg, FlatGame):
+        raise TypeError(f"fg must be a FlatGame (from init_game), got {type(fg).__name__}")
+
+
 class PlayerLosses(NamedTuple):
     """``generator(theta, phi)`` and ``discriminator(theta, phi)`` on one fixed batch."""
 
@@ -278,6 +302,7 @@ def player_losses(fg: FlatGame, x_real: Any, z: Any) -> PlayerLosses:
     >>> bool(np.isclose(losses.generator(np.array([1.0]), np.array([2.0])), np.log1p(np.exp(-2))))
     True
     """
+    _check_flat_game(fg)
     game = fg.game
     d = game.data.centers.shape[1]
     x_real = _batch(x_real, "x_real", d)
@@ -317,7 +342,7 @@ PLAYERS = ("generator", "discriminator")
 
 
 def _route(fg: FlatGame, route: str) -> str:
-    if route not in ROUTES:
+    if not isinstance(route, str) or route not in ROUTES:
         raise ValueError(f"route must be one of {ROUTES}, got {route!r}")
     game = fg.game
     exact = _exact.supports(_activations(game.generator), _activations(game.discriminator))
@@ -371,7 +396,7 @@ def player_value_grad_hessian(
     >>> bool(np.abs(exact.hessian - ref.hessian).max() <= 1e-13 * np.abs(ref.hessian).max())
     True
     """
-    if player not in PLAYERS:
+    if not isinstance(player, str) or player not in PLAYERS:
         raise ValueError(f"player must be one of {PLAYERS}, got {player!r}")
     theta, phi = _players(fg, theta, phi)
     losses = player_losses(fg, x_real, z)  # validates the batch
@@ -424,6 +449,7 @@ def player_hessians(
 
 
 def _players(fg: FlatGame, theta: Any, phi: Any) -> tuple[np.ndarray, np.ndarray]:
+    _check_flat_game(fg)
     theta = _validation.as_real_array(theta, "theta", ndim=1)
     phi = _validation.as_real_array(phi, "phi", ndim=1)
     if theta.shape != fg.theta.shape or phi.shape != fg.phi.shape:

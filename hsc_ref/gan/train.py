@@ -73,7 +73,14 @@ from hsc_ref.gan.game import (
 )
 from hsc_ref.gan.methods import GAME_METHODS, GameRule, game_field, game_rule
 from hsc_ref.gan.metrics import N_EVAL, mode_metrics
-from hsc_ref.loop import LoopProgress, ProgressFn, rule_step, run_loop, summary_record
+from hsc_ref.loop import (
+    LoopProgress,
+    ProgressFn,
+    _check_start,
+    rule_step,
+    run_loop,
+    summary_record,
+)
 from hsc_ref.rules import (
     StepRule,
     article_curvature,
@@ -411,6 +418,9 @@ def train(
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    _validation.check_callable(callback, "callback", optional=True)
+    if start is not None:
+        _check_start(start)
     check_memory(config)
     init_seq, stream_seq, eval_seq = np.random.SeedSequence(int(config.seed)).spawn(3)
     fg = init_game(config.game(), np.random.default_rng(init_seq))

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from hsc_ref import _io
 from hsc_ref.golden.cases import PRECISIONS, GoldenCase
 from hsc_ref.golden.diagnosis import (
     NO_KNOWN_CAUSE,
@@ -31,7 +32,14 @@ from hsc_ref.golden.diagnosis import (
     set_evidence,
     stage_of,
 )
-from hsc_ref.golden.files import GoldenSet, load_results, read_golden, result_keys
+from hsc_ref.golden.files import (
+    _RESULT_KINDS,
+    GoldenFileError,
+    GoldenSet,
+    load_results,
+    read_golden,
+    result_keys,
+)
 from hsc_ref.testing import compare_arrays
 
 __all__ = [
@@ -258,7 +266,11 @@ def declared_precision(precision: str, arrays: Mapping[str, Any]) -> tuple[str, 
     >>> declared_precision("auto", {"a/x": np.zeros(2, np.float32), "a/y": np.zeros(2)})[0]
     'float64'
     """
-    if precision not in ("auto", *PRECISIONS):
+    if not isinstance(arrays, Mapping):
+        raise TypeError(
+            f"arrays must be a mapping of result names to arrays, got {type(arrays).__name__}"
+        )
+    if not isinstance(precision, str) or precision not in ("auto", *PRECISIONS):
         raise ValueError(f"precision must be 'auto', 'float64' or 'float32', got {precision!r}")
     if precision != "auto":
         return precision, "given"
@@ -342,6 +354,43 @@ def _row(key: tuple[str, str, str], tol: Any, status: str, err: Any, message: st
         tol.rtol,
         tol.reason,
         message,
+    )
+
+
+def _refused_from_headers(
+    gold: GoldenSet, headers: Mapping[str, tuple[tuple[int, ...], np.dtype]]
+) -> dict[str, str]:
+    """Why each results entry that cannot pass is left packed: another shape than its golden
+    output's, or values that are not numbers (an entry of any declared size costs nothing)."""
+    refused = {}
+    for key, (shape, dtype) in headers.items():
+        case, _, output = key.partition("/")
+        desired = gold.cases[case].outputs[output]
+        if dtype.kind not in _RESULT_KINDS:
+            refused[key] = f"actual dtype {dtype} is not real or complex"
+        elif shape != desired.shape:
+            refused[key] = f"shape {shape} differs from the expected {desired.shape}"
+    return {
+        key: f"{why} (read from the entry's header; the entry was not unpacked)"
+        for key, why in refused.items()
+    }
+
+
+def _check_entry(
+    case: GoldenCase,
+    output: str,
+    precision: str,
+    results: Mapping[str, np.ndarray],
+    unpacked: Mapping[str, str],
+) -> CheckRow:
+    """:func:`_check_output`, or the row of an entry failed from its header (left packed)."""
+    why = unpacked.get(f"{case.name}/{output}")
+    if why is None:
+        return _check_output(case, output, precision, results)
+    tol = case.tolerances[output][precision]
+    status = "fail" if tol.comparable else "not comparable"
+    return _row(
+        (case.name, output, precision), tol, status, None, why if tol.comparable else tol.reason
     )
 
 
@@ -505,20 +554,30 @@ def check_results(
     expected = gold.expected_cases or tuple(gold.cases)
     selection = _selection(gold, expected, only)
     wanted = {f"{c}/{o}" for c, outs in selection.items() for o in outs or ()}
+    unpacked: dict[str, str] = {}  # entries of a file refused from their headers: why
     if isinstance(results, (str, os.PathLike)):
         names = result_keys(results)
-        arrays = load_results(results, keys=[k for k in names if k in wanted])
+        headers = _io.npz_headers(
+            results, "results file", [k for k in names if k in wanted], error=GoldenFileError
+        )
+        unpacked = _refused_from_headers(gold, headers)
+        shapes = {k: shape for k, (shape, _) in headers.items() if k not in unpacked}
+        arrays = load_results(results, keys=list(shapes), shapes=shapes)
+        dtypes = {k: np.empty(0, dtype) for k, (_, dtype) in headers.items() if k in unpacked}
+        declared, source = declared_precision(precision, {**arrays, **dtypes})
     else:
         names = list(results)
         arrays = {k: np.asarray(v) for k, v in results.items() if k in wanted}
-    declared, source = declared_precision(precision, arrays)
+        declared, source = declared_precision(precision, arrays)
     rows: list[CheckRow] = []
     for name, outputs in selection.items():
         if outputs is None:
             rows.append(_missing_case_row(name, declared))
             continue
         case = gold.cases[name]
-        rows += _mark_upstream([_check_output(case, out, declared, arrays) for out in outputs])
+        rows += _mark_upstream(
+            [_check_entry(case, out, declared, arrays, unpacked) for out in outputs]
+        )
     path = str(results) if isinstance(results, (str, os.PathLike)) else "RESULTS.npz"
     evidence = _evidence(gold, rows, arrays, declared, path)
     rows = [

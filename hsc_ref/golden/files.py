@@ -909,8 +909,16 @@ def result_keys(path: str | os.PathLike) -> list[str]:
     return keys
 
 
+_RESULT_KINDS = "biufc"
+"""NumPy dtype kinds a results entry may hold: booleans, integers, real and complex floats
+(those :func:`hsc_ref.testing.compare_arrays` compares; strings and bytes it cannot)."""
+
+
 def load_results(
-    path: str | os.PathLike, keys: Sequence[str] | None = None
+    path: str | os.PathLike,
+    keys: Sequence[str] | None = None,
+    *,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Load a results ``.npz`` without pickles; keys must look like ``"<case>/<output>"``.
 
@@ -920,6 +928,9 @@ def load_results(
         A file written by :func:`save_results` or ``numpy.savez``.
     keys : sequence of str, optional
         Load only these arrays (each must be present).
+    shapes : mapping of str to tuple of int, optional
+        The shape each of these keys must have: checked from the entries' headers, and
+        every entry's dtype must be numeric, before anything is unpacked.
 
     Returns
     -------
@@ -928,8 +939,32 @@ def load_results(
     Raises
     ------
     GoldenFileError
-        If the file is missing, not an ``.npz``, holds a pickled array, or has bad keys.
+        If the file is missing, not an ``.npz``, holds a pickled array, has bad keys, an
+        entry of another shape than ``shapes`` says or of a non-numeric dtype.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = save_results(os.path.join(tempfile.mkdtemp(), "r.npz"), {"c/H": np.eye(2)})
+    >>> load_results(path, shapes={"c/H": (2, 2)})["c/H"].shape
+    (2, 2)
+    >>> load_results(path, shapes={"c/H": (3, 3)})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hsc_ref.golden.files.GoldenFileError: results file ... entry 'c/H' has shape (2, 2), not ...
     """
     names = result_keys(path)
     wanted = names if keys is None else list(keys)
-    return _io.load_npz(path, "results file", keys=wanted, error=GoldenFileError)
+    what = "results file"
+    headers = _io.npz_headers(path, what, wanted, error=GoldenFileError)
+    for key, (shape, dtype) in headers.items():
+        entry = f"{what} {path} entry {key!r}"
+        if dtype.kind not in _RESULT_KINDS:
+            raise GoldenFileError(f"{entry} holds {dtype} values; results must be numbers")
+        if shapes is not None and key in shapes and shape != tuple(shapes[key]):
+            raise GoldenFileError(
+                f"{entry} has shape {shape}, not the expected {tuple(shapes[key])} (read "
+                f"from its header; nothing was unpacked)"
+            )
+    return _io.load_npz(path, what, keys=wanted, error=GoldenFileError)

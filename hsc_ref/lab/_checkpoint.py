@@ -500,16 +500,16 @@ class Checkpoints:
         if self.every and done < self.steps and done % self.every == 0:
             self.save("running")
 
-    def save(self, status: str) -> None:
-        """Commit the latest progress as a checkpoint set of ``status``.
+    def save(self, status: str, reason: str | None = None) -> None:
+        """Commit the latest progress as a checkpoint set of ``status`` (and its ``reason``).
 
         Only the history since the last checkpoint this object committed is written: the
         earlier chunks are hard-linked from the set in place.
         """
         previous = (self.outputs.path, self._chunks) if self._chunks else None
         chunks = write(self.outputs.staging(), self.latest, self.facts, previous=previous)
-        done = self.latest.steps_completed
-        self.outputs.commit(status, {"steps": self.steps, "steps_completed": done})
+        info = {"steps": self.steps, "steps_completed": self.latest.steps_completed}
+        self.outputs.commit(status, info | ({"reason": reason} if reason else {}))
         self._chunks = chunks
 
     def interrupted(self) -> KeyboardInterrupt:
@@ -526,11 +526,28 @@ class Checkpoints:
             f"written to {out}; run the same command with --resume to continue"
         )
 
-    def failed(self) -> None:
-        """Mark a written checkpoint ``failed`` (best effort: the error itself matters more)."""
-        if self.latest is not None and self.outputs.status in ("running", "interrupted"):
+    def failed(self, exc: BaseException | None = None) -> None:
+        """Keep the latest progress as a ``failed`` checkpoint: the step the run reached and
+        ``exc`` in one line (best effort: the error itself matters more).
+
+        Nothing is written before the first step, or over a complete set: this run's (a
+        failure after its outputs were committed), or the one ``--force`` was to replace.
+        """
+        if self.latest is not None and not self._holds_complete_set():
+            reason = None if exc is None else " ".join(f"{type(exc).__name__}: {exc}".split())
             with contextlib.suppress(Exception):
-                self.save("failed")
+                self.save("failed", reason)
+
+    def _holds_complete_set(self) -> bool:
+        """Whether the output folder holds a complete set now (read from its manifest)."""
+        return self.outputs.status == "complete" or _complete_set_in(self.outputs.path)
+
+
+def _complete_set_in(path: Path) -> bool:
+    try:
+        return _outputs.read_manifest(path).get("status") == "complete"
+    except (OSError, ValueError):  # no set, or none readable (IncompleteSetError included)
+        return False
 
 
 def resume_point(outputs: _outputs.OutputSet, facts: Mapping[str, Any]) -> LoopProgress:

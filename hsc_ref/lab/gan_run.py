@@ -386,8 +386,8 @@ def run_to_folder(
             return GanRun(result, _commit_outputs(outputs, result, plots))
         except KeyboardInterrupt:
             raise checkpoints.interrupted() from None
-        except Exception:
-            checkpoints.failed()
+        except Exception as exc:
+            checkpoints.failed(exc)
             raise
 
 

@@ -435,8 +435,8 @@ def run_to_folder(
                     "inside its solver): nothing was written"
                 ) from None
             raise checkpoints.interrupted() from None
-        except Exception:
-            checkpoints.failed()
+        except Exception as exc:
+            checkpoints.failed(exc)
             raise
     return StyleRun(objective, result, metrics, written, skipped)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hsc_ref import _extras, _io, _validation
+from hsc_ref import _extras, _io, _limits, _validation
 from hsc_ref.style.loss import check_image
 
 __all__ = [
@@ -99,8 +99,21 @@ BUNDLED_IMAGES: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
 """Procedural image generators by name: ``fn(size, rng) -> (size, size, 3)`` in ``[0, 1]``."""
 
 
+_WORKING_COPIES = 8
+"""Float64 arrays of one image's size alive at once while a bundled image is generated, at
+most: the noise image's white noise, its complex transform (two arrays' worth), the blurred
+complex product (two) and the real result with its rescaled copy, and the final clip."""
+
+
 def _check_size(size: Any) -> int:
-    return _validation.check_count(size, "size", minimum=4)
+    """``size`` of a square image: an integer of at least 4 whose pixels fit in memory."""
+    size = _validation.check_count(size, "size", minimum=4)
+    _limits.require_memory(
+        _limits.array_bytes((size, size, 3, _WORKING_COPIES), 8),
+        f"size = {size} (the image)",
+        hint="pass a smaller size",
+    )
+    return size
 
 
 def bundled_image(name: str, size: int = 16, *, seed: int = 0) -> np.ndarray:
@@ -126,9 +139,11 @@ def bundled_image(name: str, size: int = 16, *, seed: int = 0) -> np.ndarray:
     >>> img.shape, bool(img.min() >= 0.0 and img.max() <= 1.0)
     ((8, 8, 3), True)
     """
-    if name not in BUNDLED_IMAGES:
+    if not isinstance(name, str) or name not in BUNDLED_IMAGES:
         raise ValueError(f"image name must be one of {sorted(BUNDLED_IMAGES)}, got {name!r}")
-    image = BUNDLED_IMAGES[name](_check_size(size), np.random.default_rng(seed))
+    size = _check_size(size)
+    rng = np.random.default_rng(_validation.check_count(seed, "seed"))
+    image = BUNDLED_IMAGES[name](size, rng)
     return np.clip(image, 0.0, 1.0)
 
 
@@ -191,6 +206,10 @@ def resolve_image(spec: str, size: int, *, seed: int = 0) -> np.ndarray:
     >>> resolve_image("stripes", 6).shape
     (6, 6, 3)
     """
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(
+            f"image must be a bundled name or a file path (str), got {type(spec).__name__}"
+        )
     if spec in BUNDLED_IMAGES:
         return bundled_image(spec, size, seed=seed)
     if not Path(spec).exists():
@@ -264,8 +283,13 @@ def upscale(image: Any, factor: int) -> np.ndarray:
     >>> upscale(np.ones((2, 3, 3)), 4).shape
     (8, 12, 3)
     """
-    _validation.check_count(factor, "factor", minimum=1)
-    image = np.asarray(image)
+    factor = _validation.check_count(factor, "factor", minimum=1)
+    image = check_image(image, "image", channels=None)
+    _limits.require_memory(
+        2 * image.nbytes * factor**2,  # the result and the row-repeated step, no larger
+        f"factor = {factor} (the upscaled image)",
+        hint="pass a smaller factor",
+    )
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
@@ -278,12 +302,19 @@ def side_by_side(images: list[Any], *, factor: int = 8, gap: int = 4) -> np.ndar
     >>> side_by_side([np.zeros((2, 2, 3))] * 3, factor=2, gap=1).shape
     (4, 14, 3)
     """
-    if not images:
-        raise ValueError("images must be a non-empty list, got an empty one")
+    if not isinstance(images, (list, tuple)) or not images:
+        raise ValueError(f"images must be a non-empty list of images, got {images!r:.60}")
+    gap = _validation.check_count(gap, "gap")
     tiles = [upscale(check_image(im, f"images[{i}]"), factor) for i, im in enumerate(images)]
     height = tiles[0].shape[0]
     if any(t.shape[0] != height for t in tiles):
         raise ValueError(f"images must share one height, got {[im.shape for im in images]}")
+    width = sum(t.shape[1] for t in tiles) + gap * (len(tiles) - 1)
+    _limits.require_memory(
+        _limits.array_bytes((2, height, width, 3), 8),  # the tiles and their concatenation
+        f"gap = {gap} and factor = {factor} (the joined image)",
+        hint="pass a smaller gap or factor",
+    )
     spacer = np.ones((height, gap, 3))
     parts = [tiles[0]]
     for tile in tiles[1:]:

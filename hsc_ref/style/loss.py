@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 import autograd.numpy as anp
 import numpy as np
 
-from hsc_ref import _validation
+from hsc_ref import _limits, _validation
 
 __all__ = [
     "CONVENTIONS",
@@ -118,6 +118,23 @@ def check_image(image: Any, name: str = "image", *, channels: int | None = 3) ->
 # --------------------------------------------------------------------------- features
 
 
+def _feature_map(x: Any, name: str) -> Any:
+    """``x`` as a map of shape ``(..., h, w, C)``: a real array, or autograd's box of one.
+
+    Only the dtype and the shape are read (a traced value's entries are not inspected);
+    nested lists are converted and checked as :func:`hsc_ref._validation.as_real_array` does.
+    """
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        x = _validation.as_real_array(x, name)
+    kind = np.dtype(x.dtype).kind
+    if kind not in "fiu":
+        raise TypeError(f"{name} must be a real floating-point array, got dtype {x.dtype}")
+    shape = tuple(x.shape)
+    if len(shape) < 3 or 0 in shape[-3:]:
+        raise ValueError(f"{name} must have shape (..., h, w, C) with h, w, C >= 1, got {shape}")
+    return x
+
+
 def patches3x3(x: Any) -> Any:
     """``(..., h, w, c) -> (..., h, w, 9 c)``: periodic 3x3 neighbourhoods.
 
@@ -132,6 +149,7 @@ def patches3x3(x: Any) -> Any:
     ordered (row offset, column offset, channel). Built from ``roll`` (whose gradient is a
     roll back) rather than slicing, whose autograd gradient (``np.add.at``) is slow.
     """
+    x = _feature_map(x, "x")
     rows = [anp.roll(x, 1 - a, axis=-3) for a in range(3)]
     shifted = [anp.roll(r, 1 - b, axis=-2) for r in rows for b in range(3)]
     return anp.concatenate(shifted, axis=-1)
@@ -227,17 +245,23 @@ def feature_extractor(
     >>> [f.shape for f in fx.apply(np.full((5, 8, 8, 3), 0.5))]    # 5 image copies
     [(5, 8, 8, 4), (5, 4, 4, 6)]
     """
-    sizes = [int(in_channels), *(int(c) for c in channels)]
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"channels must list at least one positive width, got {list(channels)}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
-    rng = np.random.default_rng(int(seed))
+    if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or not channels:
+        raise ValueError(f"channels must list at least one positive width, got {channels!r}")
+    sizes = [
+        _validation.check_count(in_channels, "in_channels", minimum=1),
+        *(_validation.check_count(c, f"channels[{i}]", minimum=1) for i, c in enumerate(channels)),
+    ]
+    seed = _validation.check_count(seed, "seed")
+    weights = sum(9 * c_in * c_out for c_in, c_out in itertools.pairwise(sizes))
+    _limits.require_memory(
+        8 * weights, f"channels = {list(channels)} (the weights)", hint="pass fewer channels"
+    )
+    rng = np.random.default_rng(seed)
     layers = []
     for c_in, c_out in itertools.pairwise(sizes):
         fan_in = 9 * c_in
         layers.append((rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, c_out)), np.zeros(c_out)))
-    return FeatureExtractor(tuple(layers), sizes[0], int(seed))
+    return FeatureExtractor(tuple(layers), sizes[0], seed)
 
 
 # --------------------------------------------------------------------------- losses
@@ -264,6 +288,7 @@ def gram(features: Any) -> Any:
     array([[56., 68.],
            [68., 84.]])
     """
+    features = _feature_map(features, "features")
     flat = anp.reshape(features, (*features.shape[:-3], -1, features.shape[-1]))
     return anp.matmul(anp.swapaxes(flat, -1, -2), flat)
 
@@ -303,9 +328,16 @@ def convention_factor(convention: str, channels: int, positions: int, image_pixe
     >>> convention_factor("keras_example", 3, 16, 16)
     1.0
     """
-    if convention not in CONVENTIONS:
+    if not isinstance(convention, str) or convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {sorted(CONVENTIONS)}, got {convention!r}")
-    c, m, p = float(channels), float(positions), float(image_pixels)
+    c, m, p = (
+        float(_validation.check_count(value, name, minimum=1))
+        for value, name in (
+            (channels, "channels"),
+            (positions, "positions"),
+            (image_pixels, "image_pixels"),
+        )
+    )
     return {
         "gatys": 1.0,
         "pytorch_tutorial": 4.0 / c**2,
@@ -342,8 +374,11 @@ def layer_style_loss(
     >>> float(layer_style_loss(F, np.zeros((1, 1))))   # 16 / (4 * 1 * 16)
     0.25
     """
+    features = _feature_map(features, "features")
     c = features.shape[-1]
     m = features.shape[-3] * features.shape[-2]
+    if not hasattr(target_gram, "shape"):
+        target_gram = _validation.as_real_array(target_gram, "target_gram")
     if target_gram.shape != (c, c):
         raise ValueError(f"target_gram must have shape ({c}, {c}), got {target_gram.shape}")
     if convention == "keras_example" and image_pixels is None:
@@ -372,6 +407,11 @@ def style_loss(
     >>> float(style_loss([F, F], [np.zeros((1, 1))] * 2))
     0.25
     """
+    for value, name in ((features, "features"), (target_grams, "target_grams")):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} must be a list of arrays (one per layer), got {value!r:.60}")
+    if weights is not None and not isinstance(weights, (list, tuple, np.ndarray)):
+        raise TypeError(f"weights must be a list of numbers (one per layer), got {weights!r:.60}")
     if len(features) != len(target_grams) or not features:
         raise ValueError(
             f"features and target_grams must be non-empty and of equal length, got "
@@ -396,6 +436,7 @@ def content_loss(features: Any, target: Any) -> Any:
     >>> float(content_loss(np.ones((2, 2, 1)), np.zeros((2, 2, 1))))
     2.0
     """
+    features, target = _feature_map(features, "features"), _feature_map(target, "target")
     diff = features - target
     return 0.5 * anp.sum(diff * diff, axis=(-3, -2, -1))
 
@@ -412,6 +453,7 @@ def total_variation_loss(image: Any) -> Any:
     >>> float(total_variation_loss(x))
     2.0
     """
+    image = _feature_map(image, "image")
     dv = anp.diff(image, axis=-3)
     dh = anp.diff(image, axis=-2)
     return anp.sum(dv * dv, axis=(-3, -2, -1)) + anp.sum(dh * dh, axis=(-3, -2, -1))

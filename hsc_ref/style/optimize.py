@@ -44,7 +44,7 @@ import scipy.optimize
 
 from hsc_ref import _validation
 from hsc_ref.corrections import ALIASES, CORRECTIONS
-from hsc_ref.loop import LoopProgress, MinimizeOptions, ProgressFn, minimize
+from hsc_ref.loop import LoopProgress, MinimizeOptions, ProgressFn, _check_start, minimize
 from hsc_ref.rules import (
     Context,
     StepRule,
@@ -127,7 +127,14 @@ def free_mask(x: Any, grad: Any) -> np.ndarray:
     >>> free_mask(np.array([0.0, 0.0, 0.5, 1.0]), np.array([1.0, -1.0, 1.0, -1.0]))
     array([False,  True,  True, False])
     """
-    x, grad = np.asarray(x), np.asarray(grad)
+    x, grad = _validation.as_real_array(x, "x"), _validation.as_real_array(grad, "grad")
+    if x.shape != grad.shape:
+        raise ValueError(f"x and grad must have one shape, got {x.shape} and {grad.shape}")
+    return _free(x, grad)
+
+
+def _free(x: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """:func:`free_mask` of arrays the loop made (checked where they came in)."""
     return ~(((x <= 0.0) & (grad > 0.0)) | ((x >= 1.0) & (grad < 0.0)))
 
 
@@ -236,7 +243,7 @@ def active_set_rule(inner: StepRule) -> StepRule:
 
     def apply(updates: np.ndarray, state: Any, context: Context):
         x = context.params
-        free = free_mask(x, updates)
+        free = _free(x, updates)
         step = np.zeros_like(x)
         if free.any():
             H = np.asarray(context.hessian)[np.ix_(free, free)]
@@ -262,7 +269,7 @@ def matrix_free_rule(objective: Callable[[np.ndarray], Any], lr: float) -> StepR
     lr = _validation.check_positive(lr, "lr")
 
     def apply(updates: np.ndarray, state: Any, context: Context):
-        free = free_mask(context.params, updates)
+        free = _free(context.params, updates)
         mf = matrix_free_hsc_step(objective, context.params, lr=lr, free=free)
         return mf.step, MatrixFreeState(mf.free, mf.iterations, mf.relative_residual)
 
@@ -361,6 +368,9 @@ def optimize_image(
     if method not in IMAGE_METHODS:
         raise ValueError(f"method must be one of {list(IMAGE_METHODS)}, got {method!r}")
     steps = _validation.check_count(steps, "steps")
+    _validation.check_callable(callback, "callback", optional=True)
+    if start is not None:
+        _check_start(start)
     start_x = check_image(x0, "x0", channels=None)
     if start_x.shape != objective.shape:
         raise ValueError(f"x0 must have shape {objective.shape}, got {start_x.shape}")

@@ -37,7 +37,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from hsc_ref import _validation
+from hsc_ref import _limits, _validation
 from hsc_ref.corrections import CORRECTIONS
 from hsc_ref.derivatives import hessian
 from hsc_ref.layout import flatten
@@ -183,7 +183,19 @@ def stylizer_objective(
     (251, (2,))
     """
     extractor = feature_extractor() if extractor is None else extractor
+    if not isinstance(extractor, FeatureExtractor):
+        raise TypeError(
+            f"extractor must be a FeatureExtractor (from feature_extractor), got "
+            f"{type(extractor).__name__}"
+        )
+    seed = _validation.check_count(seed, "seed")
+    hidden = _validation.check_count(hidden, "hidden", minimum=1)
     style = check_image(style, "style", channels=extractor.in_channels)
+    if not isinstance(contents, (list, tuple, np.ndarray)):
+        raise TypeError(
+            f"contents must be a list of images or an array (B, H, W, C), got "
+            f"{type(contents).__name__}"
+        )
     images = (
         np.stack([check_image(c, f"contents[{i}]", channels=None) for i, c in enumerate(contents)])
         if len(contents)
@@ -196,7 +208,12 @@ def stylizer_objective(
         )
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {sorted(CONVENTIONS)}, got {convention!r}")
-    _validation.check_count(hidden, "hidden", minimum=1)
+    c = style.shape[-1]
+    _limits.require_memory(  # the parameters, and the hidden layer on every content pixel
+        8 * (10 * c + 1 + len(images) * style.shape[0] * style.shape[1]) * hidden,
+        f"hidden = {hidden} (the stylizer's parameters and activations)",
+        hint="pass a smaller hidden width",
+    )
     weights = [
         _validation.check_tolerance(w, name)
         for w, name in (
@@ -205,8 +222,7 @@ def stylizer_objective(
             (tv_weight, "tv_weight"),
         )
     ]
-    c = style.shape[-1]
-    model = mlp([9 * c, int(hidden), c], activation="tanh", output_activation="sigmoid")
+    model = mlp([9 * c, hidden, c], activation="tanh", output_activation="sigmoid")
     x0, unflatten = flatten(model.init(np.random.default_rng(seed)))
     rows = np.asarray(patches3x3(images)).reshape(-1, 9 * c)
     return StylizerObjective(
@@ -256,7 +272,13 @@ class StylizerResult:
 
 
 def _check_train_args(
-    objective: Any, method: str, steps: Any, diagnostics_every: Any, line_search: bool
+    objective: Any,
+    method: str,
+    steps: Any,
+    diagnostics_every: Any,
+    line_search: bool,
+    *,
+    callback: Any,
 ) -> None:
     if not isinstance(objective, StylizerObjective):
         raise TypeError(f"objective must be a StylizerObjective, got {type(objective).__name__}")
@@ -264,6 +286,7 @@ def _check_train_args(
         raise ValueError(f"method must be one of {list(TRAIN_METHODS)}, got {method!r}")
     _validation.check_count(steps, "steps")
     _validation.check_count(diagnostics_every, "diagnostics_every")
+    _validation.check_callable(callback, "callback", optional=True)
     if method == "article" and line_search:
         raise ValueError("line_search applies to Newton-type methods, not to 'article'")
 
@@ -318,7 +341,7 @@ def train_stylizer(
     >>> r.losses.shape, r.history["n"]           # H of the 251 parameters, twice
     ((3,), array([251., 251.]))
     """
-    _check_train_args(objective, method, steps, diagnostics_every, line_search)
+    _check_train_args(objective, method, steps, diagnostics_every, line_search, callback=callback)
     article = method == "article"
     if article:
         lr = ARTICLE_LR if lr is None else lr

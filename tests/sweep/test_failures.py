@@ -105,6 +105,27 @@ def test_a_run_that_hits_its_own_limit_is_stored_as_failed(tmp_path, monkeypatch
     record = load_stored(tmp_path)[run.key]
     assert record["status"] == "failed" and record["reason"].startswith("OverflowError: int")
     assert path.name == run.key and run_outcome(run, payload)["metrics"] == {}
+    assert payload["steps_completed"] is None and record["steps_completed"] is None  # no step
+
+
+def test_a_run_that_fails_inside_a_step_records_the_step_it_reached(tmp_path, monkeypatch):
+    run = RunSpec.build("gan", {"data": "dirac", "method": "hsc", "steps": 5, "lr": 1.0, "seed": 0})
+    train_globals = sys.modules["hsc_ref.gan.train"].train.__globals__
+    real, calls = train_globals["sample"], []
+
+    def overflowing(*args, **kwargs):  # the batch of the fourth step (t = 3) overflows
+        calls.append(1)
+        if len(calls) == 4:
+            raise OverflowError("the batch overflowed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setitem(train_globals, "sample", overflowing)
+    payload = execute_run(run.to_json())
+    assert (payload["status"], payload["steps_completed"]) == ("failed", 3)
+    store_run(tmp_path, run, payload, "grid")
+    record = load_stored(tmp_path)[run.key]
+    assert (record["status"], record["steps_completed"]) == ("failed", 3)
+    assert record["reason"] == "OverflowError: the batch overflowed"
 
 
 def test_tuning_never_chooses_a_step_size_with_a_diverged_run():

@@ -119,9 +119,11 @@ def execute_run(run: Mapping[str, Any]) -> dict[str, Any]:
     -------
     dict
         ``status`` (``finished``, or ``failed`` when one of :data:`RUN_FAILURES` stopped the
-        run), ``reason`` (the failure in one line, or None), ``files`` (file name to bytes,
-        as the command wrote them; none for a failed run), ``blas_threads`` (threads of each
-        BLAS pool during the run), ``wall_s``, ``worker`` and ``hsc_ref_version``.
+        run), ``reason`` (the failure in one line, or None), ``steps_completed`` (the step a
+        failed run reached; None when it finished or failed before its loop began),
+        ``files`` (file name to bytes, as the command wrote them; none for a failed run),
+        ``blas_threads`` (threads of each BLAS pool during the run), ``wall_s``, ``worker``
+        and ``hsc_ref_version``.
 
     Examples
     --------
@@ -133,7 +135,7 @@ def execute_run(run: Mapping[str, Any]) -> dict[str, Any]:
     """
     spec = RunSpec.from_json(run)
     start = time.perf_counter()
-    status, reason = "finished", None
+    status, reason, reached = "finished", None, None
     with _threads.limited(1), tempfile.TemporaryDirectory(prefix="hsc-ref-run-") as tmp:
         blas_threads = _threads.blas_thread_counts()
         try:
@@ -142,9 +144,11 @@ def execute_run(run: Mapping[str, Any]) -> dict[str, Any]:
             files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
         except RUN_FAILURES as exc:  # the run's own limit or arithmetic: a result, not a crash
             status, reason, files = "failed", _one_line(exc), {}
+            reached = getattr(exc, "steps_completed", None)  # set by the loop; None before it
     return {
         "status": status,
         "reason": reason,
+        "steps_completed": reached,
         "files": files,
         "blas_threads": blas_threads,
         "wall_s": time.perf_counter() - start,
@@ -249,7 +253,7 @@ def run_outcome(run: RunSpec, payload: Mapping[str, Any]) -> dict[str, Any]:
     if payload.get("status", "finished") != "finished":
         return {
             "status": payload["status"],
-            "steps_completed": None,
+            "steps_completed": payload.get("steps_completed"),  # the step a failed run reached
             "reason": payload.get("reason"),
             "metrics": {},
         }
