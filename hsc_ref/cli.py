@@ -6,7 +6,8 @@ sections of :data:`DEMO_SECTIONS`, ``correct``
 :func:`hsc_ref.lab.gan_run.run_to_folder`, ``style`` :func:`hsc_ref.lab.style_run.run_to_folder`,
 ``golden`` :mod:`hsc_ref.golden`, ``sweep`` :func:`hsc_ref.lab.sweep.engine.run_sweep`. Every
 command runs with its BLAS pools sized by :mod:`hsc_ref.lab._threads` (``--blas-threads``).
-``python -m hsc_ref`` runs the same :func:`main`.
+The ``hsc-ref`` script and ``python -m hsc_ref`` run :func:`hsc_ref.__main__.entry`, which
+imports this module inside its own Ctrl-C handler and runs the same :func:`main`.
 
 Start-up is light: importing this module loads neither SciPy nor autograd, ``--version`` and
 ``--help`` load nothing more, and a command imports only its own modules, inside :func:`main`,
