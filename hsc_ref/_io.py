@@ -243,7 +243,8 @@ def npz_headers(
 ) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """Shape and dtype of the arrays ``keys`` (default all) of an ``.npz``, from their headers.
 
-    As :func:`npz_shapes`, with each entry's dtype: nothing is unpacked beyond the headers.
+    As :func:`npz_shapes`, with each entry's dtype: nothing is unpacked beyond the headers,
+    and an entry whose header claims other data than it holds is refused (as corrupt).
 
     Examples
     --------
@@ -255,7 +256,7 @@ def npz_headers(
     """
 
     def headers(archive: Any, wanted: list[str], where: str) -> dict[str, Any]:
-        return {key: _entry_header(archive, key, where)[:2] for key in wanted}
+        return {key: _checked_header(archive, key, where) for key in wanted}
 
     return _read_npz(path, what, keys, error, headers)
 
@@ -298,26 +299,25 @@ def _entry_header(archive: Any, key: str, what: str) -> tuple[tuple[int, ...], n
         raise _BadEntryError(str(exc)) from None
 
 
+def _checked_header(archive: Any, key: str, what: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of one entry, refused when its header lies about the data it holds
+    (the sizes come from the header and the archive's directory: nothing is inflated)."""
+    shape, dtype, data_bytes = _entry_header(archive, key, what)
+    nbytes = _limits.array_bytes(shape, dtype.itemsize)
+    if data_bytes != nbytes:
+        raise _BadEntryError(
+            f"{what} entry {key!r} is corrupt: its header says shape {shape} of {dtype} "
+            f"({nbytes} bytes) but the entry holds {data_bytes} bytes of data"
+        )
+    return shape, dtype
+
+
 def _check_entries(archive: Any, keys: list[str], what: str) -> None:
     """Read the header of every entry to load: refuse a lying or oversized one before loading."""
-    members = set(archive.zip.namelist())
     total = 0
     for key in keys:
-        info = archive.zip.getinfo(f"{key}.npy" if f"{key}.npy" in members else key)
-        entry = f"{what} entry {key!r}"
-        try:
-            with archive.zip.open(info) as member:
-                shape, dtype = npy_header(member, entry)
-                data_bytes = info.file_size - member.tell()
-        except ValueError as exc:
-            raise _BadEntryError(str(exc)) from None
-        nbytes = _limits.array_bytes(shape, dtype.itemsize)
-        if data_bytes != nbytes:
-            raise _BadEntryError(
-                f"{entry} is corrupt: its header says shape {shape} of {dtype} ({nbytes} "
-                f"bytes) but the entry holds {data_bytes} bytes of data"
-            )
-        total += nbytes
+        shape, dtype = _checked_header(archive, key, what)
+        total += _limits.array_bytes(shape, dtype.itemsize)
     _limits.require_memory(total, f"{what} (arrays {keys})", hint="hsc_ref loads whole arrays")
 
 

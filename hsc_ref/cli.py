@@ -6,7 +6,8 @@ sections of :data:`DEMO_SECTIONS`, ``correct``
 :func:`hsc_ref.lab.gan_run.run_to_folder`, ``style`` :func:`hsc_ref.lab.style_run.run_to_folder`,
 ``golden`` :mod:`hsc_ref.golden`, ``sweep`` :func:`hsc_ref.lab.sweep.engine.run_sweep`. Every
 command runs with its BLAS pools sized by :mod:`hsc_ref.lab._threads` (``--blas-threads``).
-``python -m hsc_ref`` runs the same :func:`main`.
+The ``hsc-ref`` script and ``python -m hsc_ref`` run :func:`hsc_ref.__main__.entry`, which
+imports this module inside its own Ctrl-C handler and runs the same :func:`main`.
 
 Start-up is light: importing this module loads neither SciPy nor autograd, ``--version`` and
 ``--help`` load nothing more, and a command imports only its own modules, inside :func:`main`,
@@ -467,12 +468,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version (0); a usage error, in one line (2)
         return exc.code if isinstance(exc.code, int) else EXIT_REFUSED
     except KeyboardInterrupt as exc:  # a checkpointing run says where it stopped
-        name = f"hsc-ref {command}" if command else "hsc-ref"
-        print(f"{name}: {str(exc) or 'interrupted'}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted(command, str(exc))
     except Exception as exc:  # every failure gets its status and its line
+        if _raised_by_an_interrupt(exc):  # e.g. an extension's ImportError from a Ctrl-C
+            return _interrupted(command, "")
         names = _option_names(parser, args) if parser is not None and args is not None else {}
         return _failure(command, exc, names)
+
+
+def _interrupted(command: str, message: str) -> int:
+    """Print the one line of a Ctrl-C (a checkpointing run's says where it stopped): 130."""
+    name = f"hsc-ref {command}" if command else "hsc-ref"
+    print(f"{name}: {message or 'interrupted'}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _raised_by_an_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised from a ``KeyboardInterrupt`` (its cause or context chain).
+
+    A Ctrl-C while a compiled extension initializes can surface as the extension's own
+    error (SciPy's HiGHS module raises ``ImportError: initialization failed`` from it).
+
+    Examples
+    --------
+    >>> try:
+    ...     try:
+    ...         raise KeyboardInterrupt
+    ...     except KeyboardInterrupt as interrupt:
+    ...         raise ImportError("initialization failed") from interrupt
+    ... except ImportError as exc:
+    ...     _raised_by_an_interrupt(exc), _raised_by_an_interrupt(ValueError("x"))
+    (True, False)
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover
