@@ -181,6 +181,11 @@ def _load(record: dict[str, Any]) -> str:
     return f"{before:.2f} before, {after:.2f} after, {cores} cores: {state}"
 
 
+def _with_load(lines: list[str], record: dict[str, Any]) -> str:
+    """A table's lines followed by the load line of the run it comes from."""
+    return "\n".join([*lines, "", f"Load average (1 min): {_load(record)}."])
+
+
 def render_game_methods() -> str:
     """Per-step wall time of each GAN method against Adam's, from the quiet run."""
     record = _result(QUIET_RUN)
@@ -193,7 +198,7 @@ def render_game_methods() -> str:
         "| method (ring, 200 steps, BLAS 1 thread) | median ms/step | vs adam |",
         "|---|---|---|",
     ]
-    return "\n".join(head + rows + ["", f"Load average (1 min): {_load(record)}."])
+    return _with_load(head + rows, record)
 
 
 def render_hsc_step_peers() -> str:
@@ -210,7 +215,7 @@ def render_hsc_step_peers() -> str:
         f"| n = {STEP_ORDER}, 2 BLAS threads | median s | time / hsc_step auto |",
         "|---|---|---|",
     ]
-    return "\n".join(head + rows + ["", f"Load average (1 min): {_load(record)}."])
+    return _with_load(head + rows, record)
 
 
 TABLES = [
@@ -230,20 +235,18 @@ TABLES = [
         render=render_routes,
         rerun_by=RERUN_BY,
     ),
-    Table(
-        id="benchmarks-game-methods",
-        page="docs/benchmarks.md",
-        command=QUIET_COMMAND,
-        record=_records((QUIET_RUN,)),
-        render=render_game_methods,
-        rerun_by=RERUN_BY,
-    ),
-    Table(
-        id="benchmarks-hsc-step-peers",
-        page="docs/benchmarks.md",
-        command=QUIET_COMMAND,
-        record=_records((QUIET_RUN,)),
-        render=render_hsc_step_peers,
-        rerun_by=RERUN_BY,
+    *(
+        Table(
+            id=table_id,
+            page="docs/benchmarks.md",
+            command=QUIET_COMMAND,
+            record=_records((QUIET_RUN,)),
+            render=render,
+            rerun_by=RERUN_BY,
+        )
+        for table_id, render in (
+            ("benchmarks-game-methods", render_game_methods),
+            ("benchmarks-hsc-step-peers", render_hsc_step_peers),
+        )
     ),
 ]
