@@ -10,6 +10,7 @@ Ctrl-C to ``hsc-ref gan`` and checks the one line and the exit status 130.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -72,19 +73,30 @@ def _same_outputs(a: Path, b: Path) -> bool:
         return all(np.array_equal(ha[n], hb[n], equal_nan=True) for n in names)
 
 
+def _checkpointed(out: Path) -> tuple[int, int] | None:
+    """(seed, steps completed) of the checkpoint in ``out``, read from one set: the manifest
+    and a ``checkpoint.json`` whose SHA-256 it records. Two separate reads can straddle a
+    commit (the old complete set's manifest, then the new run's first checkpoint), which
+    once stopped the wait at step 2 of 80. None: no checkpoint, or the reads straddled one."""
+    try:
+        manifest = _outputs.read_manifest(out)
+        data = (out / "checkpoint.json").read_bytes()
+        recorded = manifest["files"]["checkpoint.json"]["sha256"]
+    except (_outputs.IncompleteSetError, OSError, ValueError, KeyError):
+        return None  # nothing yet, or the previous run's complete set
+    if hashlib.sha256(data).hexdigest() != recorded:
+        return None
+    return json.loads(data)["facts"]["config"]["seed"], manifest["steps_completed"]
+
+
 def _kill_at(proc: subprocess.Popen, out: Path, step: int, rng: random.Random, seed: int) -> None:
     """Kill once the run in ``out`` (of ``seed``) has checkpointed ``step``, a moment later;
     ``step`` 0: at a random moment of its start-up, before anything is written."""
     deadline = time.monotonic() + 120
     while step and proc.poll() is None and time.monotonic() < deadline:
-        try:
-            manifest = _outputs.read_manifest(out)
-            facts = json.loads((out / "checkpoint.json").read_text())["facts"]
-        except (_outputs.IncompleteSetError, OSError, ValueError):
-            manifest = facts = None  # nothing yet, or the previous run's complete set
-        if manifest and facts and facts["config"]["seed"] == seed:
-            if manifest["steps_completed"] >= step:
-                break
+        progress = _checkpointed(out)
+        if progress is not None and progress[0] == seed and progress[1] >= step:
+            break
         time.sleep(0.005)
     time.sleep(rng.uniform(0.0, 0.05 if step else 0.8))  # into the next step or commit
     proc.kill()
