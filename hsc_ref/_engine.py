@@ -1,8 +1,10 @@
-"""The batched exact-Hessian engine: row blocks from reverse-over-reverse passes over copies.
+"""The batched exact-Hessian engine: row blocks from reverse passes over one shared trace.
 
-Private; :func:`hsc_ref.derivatives.hessian` is the public entry point. One pass over ``k``
-copies of ``x`` gives ``k`` Hessian rows; blocks can be dealt to threads (NumPy releases the
-GIL in its array work) with autograd's trace counter made per-thread first. Also the opt-in
+Private; :func:`hsc_ref.derivatives.hessian` is the public entry point. The gradient of the
+user's function over ``k`` copies of ``x`` is traced once (primal and first reverse pass);
+each reverse pass over that trace then gives ``k`` Hessian rows. Blocks can be dealt to
+threads (NumPy releases the GIL in its array work), each with its own trace, with autograd's
+trace counter made per-thread first. Also the opt-in
 glibc allocator setting :func:`keep_freed_memory` (re-exported by ``hsc_ref.derivatives``).
 """
 
@@ -88,10 +90,16 @@ def _check_workers(workers: Any) -> int:
     return workers
 
 
-def _fill_rows(fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray, blocks: list) -> None:
-    """Write the Hessian rows of each ``(start, stop)`` block into ``H``."""
+def _fill_rows(
+    fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray, blocks: list, copies: int
+) -> None:
+    """Write the Hessian rows of each ``(start, stop)`` block (at most ``copies`` rows) into
+    ``H``, all from one trace over ``copies`` copies of ``x``."""
+    if not blocks:
+        return
+    rows_of = _row_pass(fun, x, copies)
     for start, stop in blocks:
-        H[start:stop] = _hessian_rows(fun, x, np.arange(start, stop))
+        H[start:stop] = rows_of(np.arange(start, stop))
 
 
 def _fill_rows_in_threads(
@@ -99,20 +107,23 @@ def _fill_rows_in_threads(
 ) -> None:
     """:func:`_fill_rows` with the blocks dealt to ``workers`` threads in turn.
 
-    The calling thread computes the first share itself: one thread fewer to start, and from
-    the main thread it allocates from glibc's main heap, which keeps freed memory better than
-    the arenas of new threads (fewer page faults). If a share raises, every thread is still
+    Every thread traces the same number of copies (the largest block), so a block's rows are the
+    same arithmetic whichever thread computes it: the result does not depend on ``workers``. The
+    calling thread computes the first share itself: one thread fewer to start, and from the main
+    thread it allocates from glibc's main heap, which keeps freed memory better than the arenas of
+    new threads (fewer page faults). If a share raises, every thread is still
     waited for before the exception propagates.
     """
+    copies = max(stop - start for start, stop in blocks)
     if workers == 1:
-        _fill_rows(fun, x, H, blocks)
+        _fill_rows(fun, x, H, blocks, copies)
         return
     _autograd_ops.thread_safe_tracing()
     shares = [blocks[w::workers] for w in range(workers)]
     with ThreadPoolExecutor(workers - 1, thread_name_prefix="hsc_ref-hessian") as pool:
-        futures = [pool.submit(_fill_rows, fun, x, H, share) for share in shares[1:]]
+        futures = [pool.submit(_fill_rows, fun, x, H, share, copies) for share in shares[1:]]
         try:
-            _fill_rows(fun, x, H, shares[0])
+            _fill_rows(fun, x, H, shares[0], copies)
         finally:  # wait for every thread; re-raise the first exception, if any
             for future in futures:
                 future.result()
@@ -131,15 +142,27 @@ def _symmetrize_inplace(H: np.ndarray, tile: int = 256) -> np.ndarray:
     return H
 
 
-def _hessian_rows(fun: Callable[[Any], Any], x: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Rows ``index`` of the Hessian from one pass over ``len(index)`` copies of ``x``."""
-    k, n = index.shape[0], x.shape[0]
+def _row_pass(
+    fun: Callable[[Any], Any], x: np.ndarray, k: int
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``rows_of(index)``: Hessian rows ``index`` (at most ``k``), each call one reverse pass.
+
+    The gradient of ``fun`` over ``k`` equal copies of ``x`` is traced once (its primal and
+    first reverse pass, the same for every copy); each call of ``rows_of`` runs the reverse
+    pass of that trace seeded with unit rows (the rows ``index`` of the identity, zero rows
+    after them), so the trace is shared by every block instead of rebuilt for each.
+    """
+    n = x.shape[0]
     copies = np.broadcast_to(x, (k, n)).copy()
-    basis = np.zeros((k, n), dtype=x.dtype)
-    basis[np.arange(k), index] = 1.0
     grad_of_copies = autograd.grad(lambda X: anp.sum(_values_of_copies(fun, X)))
-    rows = autograd.grad(lambda X: anp.sum(grad_of_copies(X) * basis))(copies)
-    return np.asarray(rows)
+    reverse_pass, _ = autograd.make_vjp(grad_of_copies)(copies)
+
+    def rows_of(index: np.ndarray) -> np.ndarray:
+        seeds = np.zeros((k, n), dtype=x.dtype)
+        seeds[np.arange(index.shape[0]), index] = 1.0
+        return np.asarray(reverse_pass(seeds))[: index.shape[0]]
+
+    return rows_of
 
 
 def _values_of_copies(fun: Callable[[Any], Any], X: Any) -> Any:

@@ -117,12 +117,14 @@ def _refuse_non_finite(fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray) 
     )
 
 
-BATCHED_CHUNK_SIZE = 128
+BATCHED_CHUNK_SIZE = 32
 """Default rows per pass of the batched Hessian route.
 
-On the generator-loss benchmark (``docs/benchmarks.md``) 64 to 256 rows per pass were
-within noise of each other at n = 249 to 3962 (smaller blocks pay more Python overhead,
-larger ones fall out of cache), at about 1 MiB of working memory per row at n = 3962."""
+The gradient over this many copies of ``x`` is traced once per thread and every block of
+rows is one reverse pass over that trace: smaller blocks pay one more pass's Python overhead
+each, larger ones a larger trace that falls out of cache. On the generator-loss benchmark
+(``docs/benchmarks.md``, rows ``chunk_size=128`` beside the default) 32 was the fastest or
+within noise of it at n = 249 to 3962."""
 
 _HESSIAN_COPIES = {False: 3, True: 1}
 """Dense ``n x n`` float arrays alive at the peak of each route: autograd's stacked rows, the
@@ -149,26 +151,30 @@ def hessian(
     x : array_like, shape (n,)
         Point.
     batched : {"auto", True, False}, default "auto"
-        ``True``: the vectorized route, one reverse-over-reverse pass over ``k`` copies of
-        ``x`` gives ``k`` Hessian rows at once; ``fun`` is checked first with
+        ``True``: the vectorized route: the gradient over ``k`` copies of ``x`` is traced
+        once, and each reverse pass over that trace gives ``k`` Hessian rows; ``fun`` is
+        checked first with
         :func:`is_batch_polymorphic` (three evaluations), since a function that mixes the
         copies would give a wrong matrix of the right shape. ``False``: :func:`hessian_plain`, one
         reverse pass per row. ``"auto"``: the batched route when ``fun`` is batch-polymorphic
         (see Notes), else the plain one.
     chunk_size : int, optional
-        Rows per pass on the batched route (bounds its working memory to about
-        ``chunk_size`` times the memory of one gradient evaluation); default
+        Rows per pass on the batched route, and the copies of ``x`` its trace holds: its
+        working memory, on top of the result, is about ``workers * chunk_size`` times the
+        memory of one gradient evaluation of ``fun`` (one trace per thread, kept for the whole
+        call; ``max_bytes`` does not count it, since only ``fun`` knows it); default
         :data:`BATCHED_CHUNK_SIZE`.
     max_bytes : int, optional
         Refuse (``MemoryError``, before allocating) when the dense result and the route's
         temporaries need more bytes than this; default the memory available now.
     workers : int, default 1
         Batched route only: threads that compute row blocks in parallel (NumPy releases the
-        GIL in its array work, which dominates there). Blocks go to the threads in turn and
-        each block is computed exactly as with ``workers=1``, so with the same
-        ``chunk_size`` the result is bit-identical; the default ``chunk_size`` shrinks to give
-        every thread a block. The first call with ``workers > 1`` gives autograd one trace
-        counter per thread (its own is a process-wide global that concurrent traces corrupt);
+        GIL in its array work, which dominates there). Blocks go to the threads in turn, each thread
+        traces as many copies as the largest block, and each block is computed exactly as with
+        ``workers=1``, so with the same ``chunk_size`` the result is bit-identical; the default
+        ``chunk_size`` shrinks to give every thread a block. The first call with ``workers > 1``
+        gives autograd one trace counter per thread (its own is a process-wide global that
+        concurrent traces corrupt);
         single-threaded behaviour is unchanged.
 
     Returns
@@ -190,8 +196,11 @@ def hessian(
     ``"auto"`` evaluates ``fun`` on a stack of two different points and uses the batched
     route when that returns shape ``(2,)`` and matches the two separate evaluations to
     ``1e-10`` relative; any exception there selects the plain route. Both routes give the
-    same matrix to rounding. The batched route computes the primal of every copy again (all
-    copies are equal); on the benchmark of ``docs/benchmarks.md`` it is still several
+    same matrix to rounding. On the batched route the copies are equal, so their primal and
+    first reverse pass are computed once per thread, not once per block. A short last block
+    is seeded with zero rows past its end; where ``fun`` treats each copy alone (stacked
+    ``matmul``, element-wise operations, sums over the other axes) that is bit-identical to a
+    trace over the block's own copies. On the benchmark of ``docs/benchmarks.md`` it is several
     times faster than the plain route, whose Python loop runs once per row.
 
     Examples

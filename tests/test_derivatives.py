@@ -262,6 +262,35 @@ def test_batched_hessian_matches_plain_route_to_rounding(chunk_size):
     assert np.array_equal(H_batched, H_batched.T)
 
 
+def _rows_from_a_trace_per_block(loss, flat, chunk_size):
+    """The batched route as it was before its trace was shared: each block of rows traces
+    the gradient over that block's own copies again, and seeds the reverse pass with the
+    block's unit rows through ``sum(grad * basis)``."""
+    n = flat.shape[0]
+    rows = np.empty((n, n))
+    for start in range(0, n, chunk_size):
+        index = np.arange(start, min(start + chunk_size, n))
+        copies = np.broadcast_to(flat, (index.size, n)).copy()
+        basis = np.eye(n)[index]
+        grad_of_copies = autograd.grad(lambda X: anp.sum(loss(X)))
+        seeded = lambda X, g=grad_of_copies, b=basis: anp.sum(g(X) * b)  # noqa: E731
+        rows[index] = autograd.grad(seeded)(copies)
+    return 0.5 * (rows + rows.T)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 32, 1000])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_shared_trace_gives_the_rows_of_a_trace_per_block_bit_for_bit(chunk_size, workers):
+    # The MLP loss treats each copy alone (stacked matmul, element-wise ops, sums over the
+    # batch axis), so zero seeds past a short last block and one trace for all blocks change
+    # no operation on a real row: equality is exact, for any number of threads.
+    loss, flat, _ = _mlp_loss(seed=2)
+    assert flat.shape[0] % 7 and flat.shape[0] % 32  # short last blocks are exercised
+    expected = _rows_from_a_trace_per_block(loss, flat, min(chunk_size, flat.shape[0]))
+    got = hessian(loss, flat, batched=True, chunk_size=chunk_size, workers=workers)
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_hessian_is_exactly_symmetric_on_both_routes():
     loss, flat, _ = _mlp_loss(seed=4)
     raw = np.asarray(autograd.hessian(loss)(flat))
