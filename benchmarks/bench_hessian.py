@@ -7,7 +7,8 @@ Every method differentiates the same float64 loss at the same point (``problems.
 * ``hsc_ref.hessian, package tanh``: the generic batched autograd route on the loss written
   with ``hsc_ref.models.mlp`` (the reference every other method is compared with);
 * ``hsc_ref.hessian, anp.tanh`` (and ``workers=2``): the generic route on the loss as a user
-  writes it, with ``autograd.numpy.tanh``;
+  writes it, with ``autograd.numpy.tanh`` (and ``chunk_size=128``, four times the default
+  rows per pass, to show what the default gains);
 * ``torch.func.hessian`` and ``jax.jit(jax.hessian)`` on the same loss.
 
 The largest entry difference from the reference, relative to ``max|H|``, is recorded next to
@@ -43,10 +44,10 @@ def _exact(problem: Problem):
     return run
 
 
-def _generic(loss: Any, theta: np.ndarray, workers: int = 1):
+def _generic(loss: Any, theta: np.ndarray, workers: int = 1, chunk_size: int | None = None):
     from hsc_ref.derivatives import hessian
 
-    return lambda: hessian(loss, theta, batched=True, workers=workers)
+    return lambda: hessian(loss, theta, batched=True, workers=workers, chunk_size=chunk_size)
 
 
 def _torch(problem: Problem, threads: int):
@@ -87,6 +88,7 @@ def _methods(problem: Problem, threads: int, peers: bool) -> list[tuple[str, Any
         (PACKAGE, _generic(problem.loss, problem.theta), None),
         (USER, _generic(user, problem.theta), None),
         (user_workers(threads), _generic(user, problem.theta, threads), None),
+        (f"{USER}, chunk_size=128", _generic(user, problem.theta, chunk_size=128), None),
     ]
     if peers:
         for name, build in (

@@ -62,8 +62,11 @@ TARGETS = (
         JAX,
         1.5,
     ),
-    Target(
-        "generic route, anp.tanh loss, vs torch.func, n = 249", "hessian", 249, USER, TORCH, 2.0
+    *(
+        Target(
+            f"generic route, anp.tanh loss, vs torch.func, n = {n}", "hessian", n, USER, TORCH, 1.0
+        )
+        for n in (249, 1017, 3962)
     ),
     Target(
         "hsc-ref gan: --method hsc vs --method adam, per step (ring)",
