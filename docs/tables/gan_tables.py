@@ -2,7 +2,9 @@
 
 The full experiment is a sweep per data set (``docs/sweeps/gan-DATA-protocol.toml``), whose
 report is committed in ``docs/sweeps/results/gan-DATA-protocol/``, and one per data set for the
-game-aware methods (``gan-DATA-game-protocol``), tuned and confirmed the same way. Its quick
+game-aware methods (``gan-DATA-game-protocol``), and one per data set that tunes the three
+Hessian-based methods whose first choice was the smallest step size of their grids on grids
+two decades lower (``gan-DATA-small-lr-protocol``), all tuned and confirmed the same way. Its quick
 version trains every method at its chosen step size on confirmation seed 0 for
 :data:`QUICK_STEPS` steps, with the spec's settings (what ``hsc-ref gan`` and the sweep compute
 for that config).
@@ -160,6 +162,8 @@ TABLES = [
     _protocol_table("grid"),
     _protocol_table("ring", "-game"),
     _protocol_table("grid", "-game"),
+    _protocol_table("ring", "-small-lr"),
+    _protocol_table("grid", "-small-lr"),
     Table(
         id="gan-protocol-spectra",
         page="docs/gan.md",
