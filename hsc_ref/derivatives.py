@@ -122,9 +122,10 @@ BATCHED_CHUNK_SIZE = 32
 
 The gradient over this many copies of ``x`` is traced once per thread and every block of
 rows is one reverse pass over that trace: smaller blocks pay one more pass's Python overhead
-each, larger ones a larger trace that falls out of cache. On the generator-loss benchmark
-(``docs/benchmarks.md``, rows ``chunk_size=128`` beside the default) 32 was the fastest or
-within noise of it at n = 249 to 3962."""
+each, larger ones a larger trace. In the generator-loss benchmark record
+(``benchmarks/results/targets-3`` and ``-4``, rows ``chunk_size=128`` beside the default) the
+medians of 32 and 128 rows per pass were within 12 % of each other at n = 249 to 3962, either
+way, and 32 took a quarter to a sixth of the peak memory at n = 249 and 1017."""
 
 _HESSIAN_COPIES = {False: 3, True: 1}
 """Dense ``n x n`` float arrays alive at the peak of each route: autograd's stacked rows, the

@@ -2,8 +2,8 @@
 
 Both are rendered from the committed results of ``benchmarks/run.py`` in
 ``benchmarks/results/`` through ``benchmarks/targets.py`` (its targets table and its ratio of
-two medians of one run). The headline comes from the runs ``targets-1`` and its rerun
-``targets-2``; the routes table too, but for its last row: plain ``autograd.hessian`` is no
+two medians of one run). The headline comes from the runs ``targets-3`` and its rerun
+``targets-4``; the routes table too, but for its last row: plain ``autograd.hessian`` is no
 longer timed by ``run.py``, so that row comes from the four earlier runs
 ``20261127-hessian-{default,keep}-alloc-{1,2}`` that timed it.
 
@@ -26,7 +26,7 @@ from typing import Any
 from tables import ROOT, Table
 
 RESULTS = "benchmarks/results"
-RUNS = ("targets-1", "targets-2")
+RUNS = ("targets-3", "targets-4")
 EARLIER_RUNS = tuple(
     f"20261127-hessian-{allocator}-alloc-{k}" for allocator in ("default", "keep") for k in (1, 2)
 )
