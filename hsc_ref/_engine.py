@@ -4,8 +4,8 @@ Private; :func:`hsc_ref.derivatives.hessian` is the public entry point. The grad
 user's function over ``k`` copies of ``x`` is traced once (primal and first reverse pass);
 each reverse pass over that trace then gives ``k`` Hessian rows. Blocks can be dealt to
 threads (NumPy releases the GIL in its array work), each with its own trace, with autograd's
-trace counter made per-thread first. Also the opt-in
-glibc allocator setting :func:`keep_freed_memory` (re-exported by ``hsc_ref.derivatives``).
+trace counter made per-thread first. Also the opt-in glibc allocator setting
+:func:`keep_freed_memory` (re-exported by ``hsc_ref.derivatives``).
 """
 
 from __future__ import annotations
@@ -95,8 +95,6 @@ def _fill_rows(
 ) -> None:
     """Write the Hessian rows of each ``(start, stop)`` block (at most ``copies`` rows) into
     ``H``, all from one trace over ``copies`` copies of ``x``."""
-    if not blocks:
-        return
     rows_of = _row_pass(fun, x, copies)
     for start, stop in blocks:
         H[start:stop] = rows_of(np.arange(start, stop))
@@ -111,8 +109,8 @@ def _fill_rows_in_threads(
     same arithmetic whichever thread computes it: the result does not depend on ``workers``. The
     calling thread computes the first share itself: one thread fewer to start, and from the main
     thread it allocates from glibc's main heap, which keeps freed memory better than the arenas of
-    new threads (fewer page faults). If a share raises, every thread is still
-    waited for before the exception propagates.
+    new threads (fewer page faults). If a share raises, every thread is still waited for
+    before the exception propagates.
     """
     copies = max(stop - start for start, stop in blocks)
     if workers == 1:

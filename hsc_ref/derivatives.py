@@ -123,9 +123,10 @@ BATCHED_CHUNK_SIZE = 32
 The gradient over this many copies of ``x`` is traced once per thread and every block of
 rows is one reverse pass over that trace: smaller blocks pay one more pass's Python overhead
 each, larger ones a larger trace. In the generator-loss benchmark record
-(``benchmarks/results/targets-3`` and ``-4``, rows ``chunk_size=128`` beside the default) the
-medians of 32 and 128 rows per pass were within 12 % of each other at n = 249 to 3962, either
-way, and 32 took a quarter to a sixth of the peak memory at n = 249 and 1017."""
+(``benchmarks/results/targets-3`` and ``-4``, rows ``chunk_size=128`` beside the default),
+against 128 rows per pass, 32 took 0.75x and 1.04x the median time at n = 249, 0.97x and
+0.96x at n = 1017 and 1.12x and 1.08x at n = 3962, and a third to a seventh of the peak
+memory at n = 249 and 1017 (the same at n = 3962, where the dense result dominates)."""
 
 _HESSIAN_COPIES = {False: 3, True: 1}
 """Dense ``n x n`` float arrays alive at the peak of each route: autograd's stacked rows, the
@@ -154,11 +155,10 @@ def hessian(
     batched : {"auto", True, False}, default "auto"
         ``True``: the vectorized route: the gradient over ``k`` copies of ``x`` is traced
         once, and each reverse pass over that trace gives ``k`` Hessian rows; ``fun`` is
-        checked first with
-        :func:`is_batch_polymorphic` (three evaluations), since a function that mixes the
-        copies would give a wrong matrix of the right shape. ``False``: :func:`hessian_plain`, one
-        reverse pass per row. ``"auto"``: the batched route when ``fun`` is batch-polymorphic
-        (see Notes), else the plain one.
+        checked first with :func:`is_batch_polymorphic` (three evaluations), since a
+        function that mixes the copies would give a wrong matrix of the right shape.
+        ``False``: :func:`hessian_plain`, one reverse pass per row. ``"auto"``: the
+        batched route when ``fun`` is batch-polymorphic (see Notes), else the plain one.
     chunk_size : int, optional
         Rows per pass on the batched route, and the copies of ``x`` its trace holds: its
         working memory, on top of the result, is about ``workers * chunk_size`` times the
@@ -175,8 +175,7 @@ def hessian(
         ``workers=1``, so with the same ``chunk_size`` the result is bit-identical; the default
         ``chunk_size`` shrinks to give every thread a block. The first call with ``workers > 1``
         gives autograd one trace counter per thread (its own is a process-wide global that
-        concurrent traces corrupt);
-        single-threaded behaviour is unchanged.
+        concurrent traces corrupt); single-threaded behaviour is unchanged.
 
     Returns
     -------
