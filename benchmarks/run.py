@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {path} exists; pass --force or another --name", file=sys.stderr)
             return 2
     if args.allocator == "keep":
-        from hsc_ref._engine import keep_freed_memory
+        from hsc_ref.derivatives import keep_freed_memory
 
         keep_freed_memory()
     result: dict[str, Any] = {

@@ -30,9 +30,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from hsc_ref import _io
+from hsc_ref._plotting import new_figure, save_figure
 from hsc_ref.corrections import correct
 from hsc_ref.derivatives import gradient, hessian
-from hsc_ref.plotting import new_figure, save_figure
 from hsc_ref.spectral import decompose
 from hsc_ref.steps import spectral_step
 from hsc_ref.style import _exact  # the optimizer's own Hessian route, timed beside autograd's

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from hsc_ref import golden
+from hsc_ref import golden, layout
 from hsc_ref.layout import flatten, layers_to_torch_linear
 
 PITFALLS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -333,7 +333,7 @@ def _reorder_like_torch(case: golden.GoldenCase, out: dict) -> None:
         layers = case.meta.get(f"layers{suffix}")
         if layers is None or key not in out:
             continue
-        p = torch.as_tensor(golden.torch_parameter_order(layers))
+        p = torch.as_tensor(layout.torch_parameter_order(layers))
         out[key] = out[key][p][:, p] if out[key].ndim == 2 else out[key][p]
 
 

@@ -7,10 +7,11 @@ The most used names are re-exported here; every module has its own ``__all__``.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 import importlib
 from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+"""The package version (PEP 440)."""
 
 if TYPE_CHECKING:  # the names below load on first use (PEP 562): import hsc_ref stays light
     from hsc_ref.corrections import CORRECTIONS, CorrectionResult, correct, get_correction

@@ -2,9 +2,9 @@
 
 Each command parses its options, calls one library function and prints: ``demo`` the
 sections of :data:`DEMO_SECTIONS`, ``correct``
-:func:`hsc_ref.lab.correct_files.correct_to_folder`, ``gan``
-:func:`hsc_ref.lab.gan_run.run_to_folder`, ``style`` :func:`hsc_ref.lab.style_run.run_to_folder`,
-``golden`` :mod:`hsc_ref.golden`, ``sweep`` :func:`hsc_ref.lab.sweep.engine.run_sweep`. Every
+:func:`hsc_ref.lab._correct_files.correct_to_folder`, ``gan``
+:func:`hsc_ref.lab._gan_run.run_to_folder`, ``style`` :func:`hsc_ref.lab._style_run.run_to_folder`,
+``golden`` :mod:`hsc_ref.golden`, ``sweep`` :func:`hsc_ref.lab.sweep._engine.run_sweep`. Every
 command runs with its BLAS pools sized by :mod:`hsc_ref.lab._threads` (``--blas-threads``).
 The ``hsc-ref`` script and ``python -m hsc_ref`` run :func:`hsc_ref.__main__.entry`, which
 imports this module inside its own Ctrl-C handler and runs the same :func:`main`.
@@ -30,12 +30,14 @@ from typing import NamedTuple, NoReturn
 
 from hsc_ref import __version__
 
-__all__ = ["main", "build_parser", "DEMO_SECTIONS", "SUBCOMMANDS", "EXIT_CODES"]
+__all__ = [
+    "main",
+]
 
 DEMO_SECTIONS: list[tuple[str, str]] = [
-    ("core", "hsc_ref.demo:core_report"),
-    ("gan", "hsc_ref.gan.demo:gan_demo"),
-    ("style", "hsc_ref.style.demo:style_demo"),
+    ("core", "hsc_ref._demo:core_report"),
+    ("gan", "hsc_ref.gan._demo:gan_demo"),
+    ("style", "hsc_ref.style._demo:style_demo"),
 ]
 """Sections of ``hsc-ref demo``, each ``(name, "module:function")``, ``function(seed) -> text``.
 
@@ -158,7 +160,7 @@ def _parse_params(items: Sequence[str] | None) -> dict[str, float]:
 
 
 def _cmd_correct(args: argparse.Namespace) -> int:
-    from hsc_ref.lab.correct_files import correct_to_folder  # noqa: PLC0415  (imported on use)
+    from hsc_ref.lab._correct_files import correct_to_folder  # noqa: PLC0415  (imported on use)
 
     summary = correct_to_folder(
         args.matrix,

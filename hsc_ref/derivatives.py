@@ -30,13 +30,10 @@ from hsc_ref._engine import (
 __all__ = [
     "gradient",
     "hessian",
-    "hessian_plain",
-    "is_batch_polymorphic",
-    "BATCHED_CHUNK_SIZE",
-    "keep_freed_memory",
     "hvp",
     "value_grad_hessian",
     "ValueGradHessian",
+    "keep_freed_memory",
 ]
 
 

@@ -36,15 +36,10 @@ from hsc_ref.spectral import Spectrum, decompose
 
 __all__ = [
     "LoopResult",
-    "LoopProgress",
-    "ProgressFn",
     "run_loop",
-    "RuleStep",
-    "rule_step",
     "MinimizeResult",
     "MinimizeOptions",
     "minimize",
-    "summary_record",
 ]
 
 StepFn = Callable[[int, Any], "tuple[Any, Mapping[str, float]] | None"]

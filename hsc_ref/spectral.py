@@ -36,13 +36,9 @@ __all__ = [
     "Inertia",
     "Spectrum",
     "decompose",
-    "decompose_symmetric",
     "default_rtol",
     "CUTOFF_POLICIES",
-    "GOLDEN_RTOL_FACTOR",
     "golden_rtol",
-    "resolve_rtol",
-    "cutoff_for",
     "pinv_values",
     "ReciprocalOverflowError",
 ]

@@ -53,7 +53,6 @@ __all__ = [
     "HSC_ROUTES",
     "spectral_step",
     "hsc_step",
-    "auto_route",
     "cholesky_error_bound",
     "MatrixFreeStep",
     "matrix_free_hsc_step",

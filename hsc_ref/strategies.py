@@ -39,26 +39,12 @@ except ImportError as exc:  # an optional extra: say which one
     ) from exc
 
 __all__ = [
-    "EPS",
-    "MAX_N",
-    "SEPARATED_RTOL",
-    "SEPARATED_MIN_RATIO",
-    "ROUNDING_FACTOR",
-    "CUTOFF_BAND_FACTORS",
-    "rounding_tol",
     "random_orthogonal",
-    "from_spectrum",
     "matrix_with_spectrum",
-    "SymmetricCase",
-    "orders",
-    "orthogonal_matrices",
     "spectra",
     "symmetric_cases",
     "conformance_matrices",
     "gradients",
-    "learning_rates",
-    "exact_pinv_values",
-    "spectral_norm",
 ]
 
 EPS = float(np.finfo(np.float64).eps)

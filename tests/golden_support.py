@@ -26,7 +26,7 @@ def copy_set(src: Path, dst: Path) -> Path:
 
 def edit_manifest(folder: Path, edit: Callable[[dict], None]) -> None:
     """Rewrite a golden folder's manifest after ``edit`` changed it in place."""
-    path = folder / golden.MANIFEST_NAME
+    path = folder / golden.files.MANIFEST_NAME
     manifest = json.loads(path.read_text())
     edit(manifest)
     path.write_text(json.dumps(manifest))

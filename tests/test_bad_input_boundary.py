@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import hsc_ref
-from hsc_ref import gan, golden, style, testing
+from hsc_ref import gan, golden, layout, style, testing
 from hsc_ref.loop import minimize, run_loop
 from hsc_ref.rules import sgd
 
@@ -167,7 +167,7 @@ CASES = [
     ),
     (
         "resolve_image-seed",
-        lambda: style.resolve_image("noise", 8, seed=1.5),
+        lambda: style.images.resolve_image("noise", 8, seed=1.5),
         ValueError,
         r"seed must be a non-negative integer, got 1.5",
     ),
@@ -192,31 +192,31 @@ CASES = [
     ),
     (
         "upscale-factor",
-        lambda: style.upscale(IMAGE, HUGE),
+        lambda: style.images.upscale(IMAGE, HUGE),
         MemoryError,
         r"factor = 1000000000000 \(the upscaled image\)",
     ),
     (
         "side_by_side-gap",
-        lambda: style.side_by_side([IMAGE], gap=-1),
+        lambda: style.images.side_by_side([IMAGE], gap=-1),
         ValueError,
         r"gap must be a non-negative integer, got -1",
     ),
     (
         "side_by_side-gap-float",
-        lambda: style.side_by_side([IMAGE, IMAGE], gap=2.5),
+        lambda: style.images.side_by_side([IMAGE, IMAGE], gap=2.5),
         ValueError,
         r"gap must be a non-negative integer, got 2.5",
     ),
     (
         "side_by_side-gap-huge",
-        lambda: style.side_by_side([IMAGE, IMAGE], gap=HUGE),
+        lambda: style.images.side_by_side([IMAGE, IMAGE], gap=HUGE),
         MemoryError,
         r"gap = 1000000000000 and factor = 8 \(the joined image\)",
     ),
     (
         "side_by_side-images",
-        lambda: style.side_by_side(True),
+        lambda: style.images.side_by_side(True),
         ValueError,
         r"images must be a non-empty list of images, got True",
     ),
@@ -252,26 +252,28 @@ CASES = [
     ),
     (
         "convention_factor-zero",
-        lambda: style.convention_factor("keras_example", 0, 4, 4),
+        lambda: style.loss.convention_factor("keras_example", 0, 4, 4),
         ValueError,
         r"channels must be a positive integer, got 0",
     ),
     (
         "layer_style_loss-pixels",
-        lambda: style.layer_style_loss(MAP, np.eye(2), convention="keras_example", image_pixels=0),
+        lambda: style.loss.layer_style_loss(
+            MAP, np.eye(2), convention="keras_example", image_pixels=0
+        ),
         ValueError,
         r"image_pixels must be a positive integer, got 0",
     ),
     # images and feature maps (was NumPy's axis errors)
     (
         "upscale-image",
-        lambda: style.upscale(np.ones(4), 2),
+        lambda: style.images.upscale(np.ones(4), 2),
         ValueError,
         r"image must be 3-D, got 1-D",
     ),
     (
         "upscale-image-str",
-        lambda: style.upscale("img", 2),
+        lambda: style.images.upscale("img", 2),
         TypeError,
         r"image must be a real floating-point array, got str",
     ),
@@ -289,13 +291,13 @@ CASES = [
     ),
     (
         "patches3x3-x",
-        lambda: style.patches3x3(np.ones(3)),
+        lambda: style.loss.patches3x3(np.ones(3)),
         ValueError,
         r"x must have shape \(\.\.\., h, w, C\)",
     ),
     (
         "patches3x3-complex",
-        lambda: style.patches3x3(MAP + 0j),
+        lambda: style.loss.patches3x3(MAP + 0j),
         TypeError,
         r"x must be a real floating-point array, got dtype complex128",
     ),
@@ -319,13 +321,13 @@ CASES = [
     ),
     (
         "layer_style_loss-features",
-        lambda: style.layer_style_loss(np.ones((0, 3, 2)), np.eye(2)),
+        lambda: style.loss.layer_style_loss(np.ones((0, 3, 2)), np.eye(2)),
         ValueError,
         r"features must have shape \(\.\.\., h, w, C\) with h, w, C >= 1",
     ),
     (
         "layer_style_loss-target",
-        lambda: style.layer_style_loss(MAP, "A"),
+        lambda: style.loss.layer_style_loss(MAP, "A"),
         TypeError,
         r"target_gram must be a real floating-point array",
     ),
@@ -343,19 +345,19 @@ CASES = [
     ),
     (
         "free_mask-x",
-        lambda: style.free_mask("x", np.ones(2)),
+        lambda: style.optimize.free_mask("x", np.ones(2)),
         TypeError,
         r"x must be a real floating-point array, got str",
     ),
     (
         "free_mask-shapes",
-        lambda: style.free_mask(np.ones(2), np.ones(3)),
+        lambda: style.optimize.free_mask(np.ones(2), np.ones(3)),
         ValueError,
         r"x and grad must have one shape, got \(2,\) and \(3,\)",
     ),
     (
         "resolve_image-spec",
-        lambda: style.resolve_image(None, 8),
+        lambda: style.images.resolve_image(None, 8),
         TypeError,
         r"image must be a bundled name or a file path \(str\), got NoneType",
     ),
@@ -417,25 +419,25 @@ CASES = [
     # golden helpers (was AttributeError, IndexError)
     (
         "declared_precision-arrays",
-        lambda: golden.declared_precision("auto", [np.ones(2)]),
+        lambda: golden.check.declared_precision("auto", [np.ones(2)]),
         TypeError,
         r"arrays must be a mapping of result names to arrays, got list",
     ),
     (
         "torch_parameter_order-layers",
-        lambda: golden.torch_parameter_order("ab"),
+        lambda: layout.torch_parameter_order("ab"),
         TypeError,
         r"layers must be a non-empty list of \(fan_in, fan_out\) pairs",
     ),
     (
         "torch_parameter_order-pair",
-        lambda: golden.torch_parameter_order([3, 4]),
+        lambda: layout.torch_parameter_order([3, 4]),
         TypeError,
         r"layers\[0\] must be a \(fan_in, fan_out\) pair, got 3",
     ),
     (
         "torch_parameter_order-size",
-        lambda: golden.torch_parameter_order([(3, 0)]),
+        lambda: layout.torch_parameter_order([(3, 0)]),
         ValueError,
         r"layers\[0\] fan_out must be a positive integer, got 0",
     ),
@@ -461,9 +463,9 @@ def test_bad_argument_is_refused_at_the_boundary_naming_it(call, error, match):
 
 def test_good_arguments_of_the_rows_still_work():
     """The checks refuse only the bad value: the same calls with good values run."""
-    assert style.upscale(IMAGE, 2).shape == (16, 16, 3)
-    assert style.side_by_side([IMAGE, IMAGE], factor=1, gap=0).shape == (8, 16, 3)
+    assert style.images.upscale(IMAGE, 2).shape == (16, 16, 3)
+    assert style.images.side_by_side([IMAGE, IMAGE], factor=1, gap=0).shape == (8, 16, 3)
     assert style.feature_extractor((2,), seed=np.int64(3)).seed == 3
     assert np.isfinite(style.total_variation_loss([[[0.0], [1.0]]]))  # nested lists convert
-    assert golden.torch_parameter_order(np.array([[2, 3]])).tolist() == [0, 3, 1, 4, 2, 5, 6, 7, 8]
+    assert layout.torch_parameter_order(np.array([[2, 3]])).tolist() == [0, 3, 1, 4, 2, 5, 6, 7, 8]
     assert gan.discriminator_loss(np.zeros((2, 4, 1)), np.zeros((2, 4, 1))).shape == (2,)

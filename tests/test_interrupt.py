@@ -1,7 +1,7 @@
 """Kill a training run at random points: a reader finds a complete set or nothing complete,
 never a mix, and resuming gives the uninterrupted outputs bit for bit.
 
-Each trial runs ``hsc_ref.lab.gan_run.run_to_folder`` in a subprocess (checkpointing every
+Each trial runs ``hsc_ref.lab._gan_run.run_to_folder`` in a subprocess (checkpointing every
 step, so that kills land in commits as well as between them) and kills it with SIGKILL after
 a random delay from a seeded generator; then it reads the folder as any reader would. A
 bounded number of trials keeps the test to about half a minute. A last test sends a real
@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 
 from hsc_ref.lab import _checkpoint, _outputs
-from hsc_ref.lab.gan_run import OUTPUT_FILES
+from hsc_ref.lab._gan_run import OUTPUT_FILES
 
 STEPS = 100
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 DRIVER = """
 import sys
-from hsc_ref.lab.gan_run import run_to_folder
+from hsc_ref.lab._gan_run import run_to_folder
 from hsc_ref.gan.train import TrainConfig
 out, seed, every = sys.argv[1], int(sys.argv[2]), int(sys.argv[5])
 resume, force = sys.argv[3] == "1", sys.argv[4] == "1"

@@ -15,7 +15,7 @@ import pytest
 
 from hsc_ref.cli import main
 from hsc_ref.lab import _outputs
-from hsc_ref.lab.gan_run import OUTPUT_FILES, PLOT_FILES
+from hsc_ref.lab._gan_run import OUTPUT_FILES, PLOT_FILES
 
 NAMES = ("a.txt", "b.txt")
 

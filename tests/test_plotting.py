@@ -6,10 +6,10 @@ pytest.importorskip("matplotlib")
 
 from matplotlib.colors import to_hex
 
+from hsc_ref._plotting import METHOD_COLOURS, method_colour
 from hsc_ref.corrections import CORRECTIONS
 from hsc_ref.gan.train import METHODS
-from hsc_ref.lab.sweep.report import _plot_one
-from hsc_ref.plotting import METHOD_COLOURS, method_colour
+from hsc_ref.lab.sweep._report import _plot_one
 from hsc_ref.style.optimize import IMAGE_METHODS
 
 KNOWN = sorted({*METHODS, *CORRECTIONS, *IMAGE_METHODS})
@@ -61,7 +61,7 @@ def test_spectrum_panel_without_a_spectrum_says_so():
 
     import numpy as np
 
-    from hsc_ref.lab.gan_run import _NO_SPECTRUM, _plot_spectrum
+    from hsc_ref.lab._gan_run import _NO_SPECTRUM, _plot_spectrum
 
     nan = np.full(3, np.nan)
     history = {"eig_min_g": nan, "eig_max_g": nan, "eig_min_d": np.ones(3), "eig_max_d": np.ones(3)}

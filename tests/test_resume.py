@@ -13,8 +13,9 @@ import pytest
 import scipy.optimize
 
 from hsc_ref.gan.train import METHODS, TrainConfig, train
-from hsc_ref.lab import _checkpoint, _outputs, style_run
-from hsc_ref.lab import gan_run as report
+from hsc_ref.lab import _checkpoint, _outputs
+from hsc_ref.lab import _gan_run as report
+from hsc_ref.lab import _style_run as style_run
 from hsc_ref.loop import LoopProgress
 from hsc_ref.rules import AdamState, NewtonState
 from hsc_ref.style.optimize import MatrixFreeState

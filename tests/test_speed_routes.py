@@ -39,7 +39,7 @@ from strategies import (
 from hsc_ref import _autograd_ops, _backend, steps
 from hsc_ref._engine import keep_freed_memory
 from hsc_ref.derivatives import hessian, hessian_plain, is_batch_polymorphic
-from hsc_ref.lab import correct_files
+from hsc_ref.lab import _correct_files as correct_files
 from hsc_ref.layout import flatten
 from hsc_ref.spectral import decompose
 from hsc_ref.steps import auto_route, cholesky_error_bound, hsc_step

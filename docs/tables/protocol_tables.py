@@ -16,8 +16,8 @@ from typing import Any
 import sweep_records
 from tables import Table
 
-from hsc_ref.lab.sweep.engine import execute_run
-from hsc_ref.lab.sweep.spec import parse_spec
+from hsc_ref.lab.sweep._engine import execute_run
+from hsc_ref.lab.sweep._spec import parse_spec
 
 STYLE = "style-protocol"
 QUICK_SIZE = 6

@@ -16,7 +16,7 @@ from typing import Any
 
 from tables import ROOT
 
-from hsc_ref.lab.sweep.spec import RunSpec, parse_spec
+from hsc_ref.lab.sweep._spec import RunSpec, parse_spec
 
 __all__ = [
     "folder",

@@ -12,13 +12,8 @@ from __future__ import annotations
 
 from hsc_ref.gan.data import DATASETS, Mixture, mixture, sample
 from hsc_ref.gan.game import (
-    LOSSES,
-    FlatGame,
     Game,
-    GameMatrices,
-    PlayerLosses,
     dirac_game,
-    dirac_matrices,
     discriminator_loss,
     game_matrices,
     generator_loss,
@@ -26,53 +21,29 @@ from hsc_ref.gan.game import (
     mlp_game,
     player_hessians,
     player_losses,
-    softplus,
 )
-from hsc_ref.gan.metrics import N_EVAL, ModeMetrics, mode_metrics
-from hsc_ref.gan.train import (
-    DEFAULT_LR,
-    GAME_METHODS,
-    HESSIAN_METHODS,
-    METHOD_ALIASES,
-    METHODS,
-    SCHEDULES,
-    TrainConfig,
-    TrainResult,
-    make_rule,
-    train,
-)
+from hsc_ref.gan.metrics import ModeMetrics, mode_metrics
+from hsc_ref.gan.train import METHODS, TrainConfig, TrainResult, make_rule, train
 
 __all__ = [
     "Mixture",
     "DATASETS",
     "mixture",
     "sample",
-    "LOSSES",
-    "softplus",
     "discriminator_loss",
     "generator_loss",
     "Game",
     "mlp_game",
     "dirac_game",
-    "FlatGame",
     "init_game",
-    "PlayerLosses",
     "player_losses",
     "player_hessians",
-    "GameMatrices",
     "game_matrices",
-    "dirac_matrices",
-    "N_EVAL",
     "ModeMetrics",
     "mode_metrics",
     "METHODS",
-    "HESSIAN_METHODS",
-    "GAME_METHODS",
-    "SCHEDULES",
-    "DEFAULT_LR",
     "TrainConfig",
     "TrainResult",
-    "METHOD_ALIASES",
     "make_rule",
     "train",
 ]

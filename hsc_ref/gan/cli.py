@@ -1,4 +1,4 @@
-"""``hsc-ref gan``: parse the options, train and write one run (:mod:`hsc_ref.lab.gan_run`), print.
+"""``hsc-ref gan``: parse the options, train and write one run (:mod:`hsc_ref.lab._gan_run`), print.
 
 Writes ``metrics.json``, ``samples.npz``, ``history.npz``, ``matrices.npz`` and, with
 matplotlib (extra ``plot``) and unless ``--no-plots``, ``samples.png``, ``losses.png`` and
@@ -19,7 +19,7 @@ from hsc_ref.gan.data import DATASETS
 from hsc_ref.gan.game import LOSSES
 from hsc_ref.gan.train import GAME_METHODS, METHODS, SCHEDULES, TrainConfig
 from hsc_ref.lab import _outputs
-from hsc_ref.lab.gan_run import GanRun, run_to_folder
+from hsc_ref.lab._gan_run import GanRun, run_to_folder
 
 __all__ = ["add_parser"]
 

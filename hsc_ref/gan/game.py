@@ -44,24 +44,16 @@ from hsc_ref.layout import flatten
 from hsc_ref.models import Model, mlp
 
 __all__ = [
-    "LOSSES",
-    "softplus",
     "discriminator_loss",
     "generator_loss",
     "Game",
     "mlp_game",
     "dirac_game",
-    "FlatGame",
     "init_game",
-    "PlayerLosses",
     "player_losses",
-    "ROUTES",
-    "PLAYERS",
     "player_value_grad_hessian",
     "player_hessians",
-    "GameMatrices",
     "game_matrices",
-    "dirac_matrices",
 ]
 
 LOSSES = ("bce", "minimax")

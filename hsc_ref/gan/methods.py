@@ -73,16 +73,6 @@ from hsc_ref.gan.game import (
 
 __all__ = [
     "GAME_METHODS",
-    "SGA_EPS",
-    "GameField",
-    "GameRule",
-    "game_field",
-    "dirac_field",
-    "consensus",
-    "symplectic",
-    "competitive",
-    "extragradient",
-    "optimistic",
     "game_rule",
 ]
 

@@ -22,7 +22,10 @@ import numpy as np
 from hsc_ref import _validation
 from hsc_ref.gan.data import Mixture
 
-__all__ = ["N_EVAL", "ModeMetrics", "mode_metrics"]
+__all__ = [
+    "ModeMetrics",
+    "mode_metrics",
+]
 
 N_EVAL = 2500
 """Number of generated samples the pinned metrics are computed on."""

@@ -94,18 +94,9 @@ from hsc_ref.spectral import decompose
 
 __all__ = [
     "METHODS",
-    "HESSIAN_METHODS",
-    "GAME_METHODS",
-    "SCHEDULES",
-    "DEFAULT_LR",
-    "METHOD_OPTIONS",
-    "DEFAULT_OPTIONS",
     "TrainConfig",
     "TrainResult",
-    "METHOD_ALIASES",
     "make_rule",
-    "memory_parts",
-    "check_memory",
     "train",
 ]
 

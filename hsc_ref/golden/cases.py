@@ -50,12 +50,8 @@ from hsc_ref.models import mlp
 from hsc_ref.spectral import GOLDEN_RTOL_FACTOR
 
 __all__ = [
-    "SAFETY",
-    "PRECISIONS",
     "Tolerance",
     "GoldenCase",
-    "cutoff_rtol",
-    "cutoff_keywords",
     "CASE_NAMES",
     "build_case",
     "build_cases",
@@ -871,7 +867,7 @@ def _style_case(name: str, seed: int, *, description: str) -> GoldenCase:
         for i, (f, a) in enumerate(zip(features, targets, strict=True)):
             out[f"gram_{i}"] = style.gram(f)
             out[f"style_gram_{i}"] = a
-            out[f"layer_loss_{i}"] = np.float64(style.layer_style_loss(f, a))
+            out[f"layer_loss_{i}"] = np.float64(style.loss.layer_style_loss(f, a))
         return out | _spectral_outputs(vgh.hessian, vgh.grad, float(lr))
 
     inputs = {"image": image, "style_image": style_image, "lr": np.float64(0.5)}

@@ -4,9 +4,9 @@ An output passes when, elementwise, ``|actual - desired| <= atol + rtol * |desir
 the tolerance the manifest records for the result set's precision. The check is complete
 or says what it left out: every case this hsc_ref writes and every output of it is compared,
 reported missing, or listed as not checked (only when ``only`` restricts the check). A
-failing output gets a diagnosis (:mod:`hsc_ref.golden.diagnosis`), the earliest failing
+failing output gets a diagnosis (:mod:`hsc_ref.golden._diagnosis`), the earliest failing
 quantity of each chain first, from its own values and what the whole set's failures say
-together (:func:`~hsc_ref.golden.diagnosis.set_evidence`).
+together (:func:`~hsc_ref.golden._diagnosis.set_evidence`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from hsc_ref import _io
-from hsc_ref.golden.cases import PRECISIONS, GoldenCase
-from hsc_ref.golden.diagnosis import (
+from hsc_ref.golden._diagnosis import (
     NO_KNOWN_CAUSE,
     Failure,
     SetEvidence,
@@ -32,6 +31,7 @@ from hsc_ref.golden.diagnosis import (
     set_evidence,
     stage_of,
 )
+from hsc_ref.golden.cases import PRECISIONS, GoldenCase
 from hsc_ref.golden.files import (
     _RESULT_KINDS,
     GoldenFileError,
@@ -46,7 +46,6 @@ __all__ = [
     "CheckRow",
     "CheckReport",
     "check_results",
-    "declared_precision",
     "assert_matches_golden",
 ]
 

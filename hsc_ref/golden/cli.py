@@ -17,7 +17,7 @@ def _cmd_write(args: argparse.Namespace) -> int:
     manifest = golden.read_golden(args.dir).manifest
     for name, spec in manifest["cases"].items():
         print(f"  {name:<28} {spec['kind']:<7} {spec['description']}")
-    print(f"wrote {len(manifest['cases'])} cases and {path} (schema {golden.SCHEMA_VERSION})")
+    print(f"wrote {len(manifest['cases'])} cases and {path} (schema {golden.files.SCHEMA_VERSION})")
     return 0
 
 

@@ -51,18 +51,12 @@ from hsc_ref.golden.cases import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION",
-    "MANIFEST_NAME",
-    "AGREEMENT",
     "GoldenFileError",
     "GoldenSet",
-    "Regeneration",
     "write_golden",
     "read_golden",
     "verify_golden",
-    "blas_info",
     "save_results",
-    "result_keys",
     "load_results",
 ]
 

@@ -15,7 +15,7 @@ something and keep what it did, rather than to compute or check a number:
   Ctrl-C checkpoints written on top of the science functions' ``callback``, and resuming
   from them through their ``start`` argument;
 - ``hsc_ref.lab._threads``: BLAS thread pools sized per command;
-- ``hsc_ref.lab.gan_run``, ``hsc_ref.lab.style_run``, ``hsc_ref.lab.correct_files``: a GAN
+- ``hsc_ref.lab._gan_run``, ``hsc_ref.lab._style_run``, ``hsc_ref.lab._correct_files``: a GAN
   run, a style run and a correction written to a folder (the commands' work).
 
 What stays in the reference although the commands use it: ``_limits`` (the memory check of

@@ -1,4 +1,4 @@
-"""``hsc-ref style``: parse the options, run a style transfer (:mod:`hsc_ref.lab.style_run`).
+"""``hsc-ref style``: parse the options, run a style transfer (:mod:`hsc_ref.lab._style_run`).
 
 Writes ``result.npy`` and ``metrics.json``, and with their extras ``result.png``,
 ``figure.png`` (Pillow, extra ``image``) and ``losses.png`` (matplotlib, extra ``plot``;
@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from hsc_ref.lab import _outputs
-from hsc_ref.lab.style_run import StyleRun, run_to_folder
+from hsc_ref.lab._style_run import StyleRun, run_to_folder
 from hsc_ref.style.images import BUNDLED_IMAGES
 from hsc_ref.style.loss import CONVENTIONS
 from hsc_ref.style.optimize import IMAGE_METHODS

@@ -21,14 +21,9 @@ from hsc_ref import _extras, _io, _limits, _validation
 from hsc_ref.style.loss import check_image
 
 __all__ = [
-    "BUNDLED_IMAGES",
     "bundled_image",
     "load_image",
-    "resolve_image",
-    "to_uint8",
     "save_png",
-    "upscale",
-    "side_by_side",
 ]
 
 

@@ -41,16 +41,11 @@ __all__ = [
     "CONVENTIONS",
     "FeatureExtractor",
     "feature_extractor",
-    "patches3x3",
-    "check_image",
     "gram",
     "convention_factor",
-    "layer_style_loss",
     "style_loss",
     "content_loss",
     "total_variation_loss",
-    "transfer_terms",
-    "TransferObjective",
     "transfer_objective",
 ]
 

@@ -60,14 +60,9 @@ from hsc_ref.style import _exact
 from hsc_ref.style.loss import TransferObjective, check_image
 
 __all__ = [
-    "MAX_DENSE_UNKNOWNS",
     "IMAGE_METHODS",
     "ImageOptResult",
     "optimize_image",
-    "free_mask",
-    "check_dense_size",
-    "active_set_rule",
-    "MatrixFreeState",
     "matrix_free_rule",
 ]
 

@@ -36,7 +36,7 @@ def plot_losses(
     FileExistsError
         If ``path`` exists and ``overwrite`` is false.
     """
-    from hsc_ref.plotting import method_colour, new_figure, save_figure  # noqa: PLC0415  (optional extra)
+    from hsc_ref._plotting import method_colour, new_figure, save_figure  # noqa: PLC0415  (optional extra)
 
     fig, (ax_steps, ax_time) = new_figure(1, 2, size=(9.0, 3.6))
     for r in results:

@@ -64,7 +64,6 @@ from hsc_ref.style.loss import (
 
 __all__ = [
     "TRAIN_METHODS",
-    "StylizerObjective",
     "stylizer_objective",
     "StylizerResult",
     "train_stylizer",

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from hsc_ref.cli import DEMO_SECTIONS, main
-from hsc_ref.gan.demo import gan_demo
-from hsc_ref.lab.gan_run import OUTPUT_FILES, PLOT_FILES
+from hsc_ref.gan._demo import gan_demo
+from hsc_ref.lab._gan_run import OUTPUT_FILES, PLOT_FILES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MANIFEST = "manifest.json"
@@ -197,7 +197,7 @@ def test_an_option_at_its_default_is_accepted_and_not_recorded_where_it_does_not
 
 
 def test_a_sweep_run_command_carries_only_the_options_that_apply():
-    from hsc_ref.lab.sweep.spec import RunSpec
+    from hsc_ref.lab.sweep._spec import RunSpec
 
     options = {"data": "dirac", "hidden": (3,), "method": "adam", "mu": 1.0, "seed": 0}
     command = RunSpec.build("gan", {**options, "spectrum_every": 0}).command()

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from hsc_ref.gan.demo import DEMO_METHODS, gan_demo
+from hsc_ref.gan._demo import DEMO_METHODS, gan_demo
 
 
 def test_without_tqdm_each_run_is_announced_on_stderr(monkeypatch, capsys):

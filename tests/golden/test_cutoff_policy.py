@@ -35,11 +35,11 @@ def test_every_case_records_the_policy_of_each_matrix(session_gold: golden.Golde
             entry = policy[MATRICES[suffix]]
             n = h.shape[0]
             assert entry["n"] == n and entry["atol"] == 0.0
-            for p in golden.PRECISIONS:
+            for p in golden.cases.PRECISIONS:
                 rtol = float(RTOL_FACTOR * n * np.finfo(np.dtype(p)).eps)
                 assert entry[f"rtol_{p}"] == rtol
                 assert f"rtol={rtol!r}" in entry[f"calls_{p}"]["scipy"]
-            assert entry["reference_policy"] in golden.PRECISIONS
+            assert entry["reference_policy"] in golden.cases.PRECISIONS
 
 
 def evaluate(call: str, h: np.ndarray, g: np.ndarray, lr: float):

@@ -13,7 +13,7 @@ from mutation_table import check
 from reference_impl import Config, implement_all
 
 from hsc_ref import golden
-from hsc_ref.golden.diagnosis import (
+from hsc_ref.golden._diagnosis import (
     FLOAT32_SHARE,
     Failure,
     _float32_counts,

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import from_spectrum, orders, orthogonal_matrices, spectra
 
-from hsc_ref import golden
+from hsc_ref import golden, layout
 from hsc_ref.gan.game import dirac_matrices
 from hsc_ref.golden.cases import matrix_case
 from hsc_ref.golden.check import assert_matches_golden
@@ -91,12 +91,12 @@ def test_manifest_records_schema_versions_conventions_and_reasoned_tolerances(
     gold: golden.GoldenSet,
 ) -> None:
     manifest = gold.manifest
-    assert manifest["schema_version"] == golden.SCHEMA_VERSION
+    assert manifest["schema_version"] == golden.files.SCHEMA_VERSION
     assert {"hsc_ref", "numpy", "scipy", "autograd", "python"} <= set(manifest["versions"])
     assert {"flat_layout", "cutoff_policy", "losses", "gram"} <= set(manifest["conventions"])
     for case in manifest["cases"].values():
         for out in case["outputs"].values():
-            for precision in golden.PRECISIONS:
+            for precision in golden.cases.PRECISIONS:
                 tol = out["tolerance"][precision]
                 assert tol["reason"] and tol["atol"] >= 0 and tol["rtol"] >= 0
 
@@ -253,11 +253,13 @@ CORRUPTIONS = {
         "schema_version 2",
     ),
     "manifest_not_json": (
-        lambda f, d: (f / golden.MANIFEST_NAME).write_text('{"schema_version": 1, "cases": {'),
+        lambda f, d: (f / golden.files.MANIFEST_NAME).write_text(
+            '{"schema_version": 1, "cases": {'
+        ),
         "not valid JSON",
     ),
     "manifest_missing": (
-        lambda f, d: (f / golden.MANIFEST_NAME).unlink(),
+        lambda f, d: (f / golden.files.MANIFEST_NAME).unlink(),
         "manifest .* does not exist",
     ),
     "data_missing": (lambda f, d: (f / DATA).unlink(), "does not exist"),
@@ -331,7 +333,7 @@ def test_cutoff_dependent_outputs_are_marked_where_rounding_decides_them(
     def comparable(case: str, output: str, precision: str) -> bool:
         return gold.cases[case].tolerances[output][precision].comparable
 
-    for precision in golden.PRECISIONS:
+    for precision in golden.cases.PRECISIONS:
         for output in ("pinv", "hc", "rank", "step_literal"):
             assert not comparable("matrix_near_cutoff", output, precision)
         assert comparable("matrix_near_cutoff", "step", precision)
@@ -348,7 +350,7 @@ def test_hessian_tolerance_is_n_eps_norm_times_safety(gold: golden.GoldenSet) ->
     case = gold.cases["mlp_tanh"]
     n, batch = case.inputs["theta"].shape[0], case.meta["batch"]
     tol = case.tolerances["hessian"]["float64"]
-    expected = golden.SAFETY * (n + batch) * np.finfo(np.float64).eps
+    expected = golden.cases.SAFETY * (n + batch) * np.finfo(np.float64).eps
     assert tol.atol == pytest.approx(expected * np.linalg.norm(case.outputs["hessian"]))
 
 
@@ -464,7 +466,7 @@ def test_torch_parameter_order_matches_nn_linear_weight_layout() -> None:
     ]
     torch_flat = np.concatenate([np.concatenate([w.ravel(), b]) for w, b in weights])
     ours, _ = flatten(layers_from_torch_linear(weights))
-    p = golden.torch_parameter_order([(3, 4), (4, 2)])
+    p = layout.torch_parameter_order([(3, 4), (4, 2)])
     np.testing.assert_array_equal(ours[p], torch_flat)
 
 

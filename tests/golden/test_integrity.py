@@ -126,7 +126,7 @@ def test_duplicate_json_keys_in_the_manifest_are_refused(
     session_gold_dir: Path, tmp_path: Path
 ) -> None:
     folder = copy_set(session_gold_dir, tmp_path / "set")
-    path = folder / golden.MANIFEST_NAME
+    path = folder / golden.files.MANIFEST_NAME
     text = path.read_text()
     # a second "atol" after the first one: json.loads would silently keep the larger value
     first = text.index('"atol"')
@@ -200,7 +200,7 @@ def test_the_report_never_overwrites_an_input_even_with_force(
     folder = copy_set(session_gold_dir, tmp_path / "set")
     results = golden.save_results(tmp_path / "r.npz", reference_results(golden.read_golden(folder)))
     before = {p.name: p.read_bytes() for p in folder.iterdir()} | {"r": results.read_bytes()}
-    targets = [folder / golden.MANIFEST_NAME, folder / "matrix_spd.npz", results]
+    targets = [folder / golden.files.MANIFEST_NAME, folder / "matrix_spd.npz", results]
     for target in [*targets, folder / "new_report.json"]:
         code = main(
             ["golden", "check", str(folder), str(results), "--json", str(target), "--force"]

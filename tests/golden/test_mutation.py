@@ -36,7 +36,7 @@ from mutation_table import (
 )
 
 from hsc_ref import golden
-from hsc_ref.golden.diagnosis import _split
+from hsc_ref.golden._diagnosis import _split
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "validating.md"

@@ -109,7 +109,7 @@ def test_every_matrix_case_has_its_matrix_stored() -> None:
 def test_the_stored_matrices_are_their_construction_here() -> None:
     # here: bit for bit (derived on this kind of machine); another kernel: 0.075 at most of
     # the eigenvalue tolerance (Haswell, Frobenius norm), within the share accepted
-    assert max(exact_inputs.shares().values()) <= golden.AGREEMENT
+    assert max(exact_inputs.shares().values()) <= golden.files.AGREEMENT
 
 
 def _forge(folder: Path, case: str, group: str, key: str, value: np.ndarray) -> None:
@@ -151,7 +151,7 @@ def test_a_set_written_under_another_blas_kernel_checks_here(
     here_cases = golden.read_golden(here_dir).manifest["cases"]
     here_hashes = {n: c["sha256"] for n, c in here_cases.items()}
     moved = any(c["sha256"] != here_hashes[n] for n, c in gold.manifest["cases"].items())
-    assert agreement.largest_share < golden.AGREEMENT
+    assert agreement.largest_share < golden.files.AGREEMENT
     assert (agreement.largest_share > 0) == moved
     assert agreement.blas_recorded == tuple(gold.manifest["blas"])
     mine = {c.name: c for c in golden.build_cases(0, KERNEL_CASES)}
@@ -171,7 +171,7 @@ def test_a_set_written_by_an_older_hsc_ref_under_haswell_keeps_checking(
     gold = golden.read_golden(OLDER)
     assert "blas" not in gold.manifest  # written before sets recorded their BLAS
     agreement = golden.verify_golden(gold)
-    assert 0 < agreement.largest_share < golden.AGREEMENT and agreement.blas_recorded == ()
+    assert 0 < agreement.largest_share < golden.files.AGREEMENT and agreement.blas_recorded == ()
     # its tuned bias is the Haswell tuning, 2.6e-5 from the stored one: accepted, because the
     # tuning is only defined to half the relative tolerance of the eigenvalue it places
     old_bias = gold.cases["gan_player_cutoffs"].inputs["phi"][cases._TUNED_INDEX]
@@ -327,11 +327,11 @@ def test_the_stored_tuned_bias_is_what_tuning_gives_and_places_the_eigenvalue(
     retuned = inputs["phi"][cases._TUNED_INDEX]
     # this machine's tuning lands within the share accepted of the bias's tolerance (another
     # kernel: 2.6e-5 from it, 0.0002 of the tolerance 0.12)
-    assert abs(retuned - bias) <= golden.AGREEMENT * tol[cases._TUNED_INDEX]
+    assert abs(retuned - bias) <= golden.files.AGREEMENT * tol[cases._TUNED_INDEX]
     # the stored bias still puts H_D's smallest eigenvalue at 1.6 x the player's own cutoff,
     # within the share accepted of its eigenvalue tolerance
     lam = np.abs(stored.outputs["eigenvalues_d"])
     target = 1.6 * cases.cutoff_rtol(lam.size, policy) * lam.max()
     lam_tol = stored.tolerances["eigenvalues_d"]["float64"].atol
-    assert abs(lam.min() - target) <= golden.AGREEMENT * lam_tol
+    assert abs(lam.min() - target) <= golden.files.AGREEMENT * lam_tol
     assert stored.tolerances["pinv_d"][policy].comparable  # the kept set is unambiguous

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from hsc_ref.cli import DEMO_SECTIONS, main
-from hsc_ref.lab.style_run import DATA_FILES, IMAGE_FILES, PLOT_FILES
-from hsc_ref.style.demo import style_demo
+from hsc_ref.lab._style_run import DATA_FILES, IMAGE_FILES, PLOT_FILES
+from hsc_ref.style._demo import style_demo
 from hsc_ref.style.images import bundled_image, save_png
 
 MANIFEST = "manifest.json"

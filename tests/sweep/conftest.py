@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from hsc_ref.lab.sweep.engine import execute_run, prepare_folder, store_run
-from hsc_ref.lab.sweep.protocol import plan
-from hsc_ref.lab.sweep.report import load_stored
-from hsc_ref.lab.sweep.spec import SweepSpec, parse_spec
+from hsc_ref.lab.sweep._engine import execute_run, prepare_folder, store_run
+from hsc_ref.lab.sweep._protocol import plan
+from hsc_ref.lab.sweep._report import load_stored
+from hsc_ref.lab.sweep._spec import SweepSpec, parse_spec
 
 CONFIRM_SEEDS = list(range(10))
 

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from hsc_ref.cli import main
-from hsc_ref.lab.sweep import engine
-from hsc_ref.lab.sweep.engine import run_sweep
-from hsc_ref.lab.sweep.report import RUN_FILE, load_stored
-from hsc_ref.lab.sweep.spec import parse_spec
+from hsc_ref.lab.sweep import _engine as engine
+from hsc_ref.lab.sweep._engine import run_sweep
+from hsc_ref.lab.sweep._report import RUN_FILE, load_stored
+from hsc_ref.lab.sweep._spec import parse_spec
 
 distributed = pytest.importorskip("distributed")
 

@@ -28,11 +28,11 @@ from hsc_ref import _io
 from hsc_ref.cli import main
 from hsc_ref.derivatives import hessian
 from hsc_ref.lab import _checkpoint
-from hsc_ref.lab.sweep import engine
-from hsc_ref.lab.sweep.engine import execute_run, run_outcome, run_sweep, store_run
-from hsc_ref.lab.sweep.protocol import plan, select_step_size
-from hsc_ref.lab.sweep.report import RUN_FILE, load_stored, write_report
-from hsc_ref.lab.sweep.spec import RunSpec, parse_spec
+from hsc_ref.lab.sweep import _engine as engine
+from hsc_ref.lab.sweep._engine import execute_run, run_outcome, run_sweep, store_run
+from hsc_ref.lab.sweep._protocol import plan, select_step_size
+from hsc_ref.lab.sweep._report import RUN_FILE, load_stored, write_report
+from hsc_ref.lab.sweep._spec import RunSpec, parse_spec
 from hsc_ref.loop import LoopProgress
 
 ROOT = Path(__file__).resolve().parents[2]

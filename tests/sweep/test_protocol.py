@@ -8,9 +8,9 @@ import statistics
 
 import pytest
 
-from hsc_ref.lab.sweep.protocol import plan, run_value, select_step_size
-from hsc_ref.lab.sweep.report import load_stored, write_report
-from hsc_ref.lab.sweep.spec import parse_spec
+from hsc_ref.lab.sweep._protocol import plan, run_value, select_step_size
+from hsc_ref.lab.sweep._report import load_stored, write_report
+from hsc_ref.lab.sweep._spec import parse_spec
 
 SPEC = parse_spec(
     'mode = "tune-confirm"\n[gan]\ndata = ["ring"]\nhidden = [[3]]\nmethods = ["hsc"]\n'

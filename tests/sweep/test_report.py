@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from hsc_ref.lab.sweep.report import load_stored, median_ci, write_report
-from hsc_ref.lab.sweep.spec import parse_spec
+from hsc_ref.lab.sweep._report import load_stored, median_ci, write_report
+from hsc_ref.lab.sweep._spec import parse_spec
 
 
 def _exact_coverage(n: int, k: int) -> float:

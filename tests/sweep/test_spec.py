@@ -11,7 +11,7 @@ import pytest
 from hsc_ref.cli import build_parser
 from hsc_ref.gan._options import applicable as gan_applicable
 from hsc_ref.gan.train import DEFAULT_LR
-from hsc_ref.lab.sweep.spec import MAX_RUNS, RunSpec, SpecError, parse_spec, read_spec
+from hsc_ref.lab.sweep._spec import MAX_RUNS, RunSpec, SpecError, parse_spec, read_spec
 
 TUNE = 'mode = "tune-confirm"\n'
 CONFIRM = "confirm_seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"

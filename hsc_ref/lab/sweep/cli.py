@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from hsc_ref.lab import _outputs
-from hsc_ref.lab.sweep.engine import run_sweep
-from hsc_ref.lab.sweep.report import ReportFiles, write_report
+from hsc_ref.lab.sweep._engine import run_sweep
+from hsc_ref.lab.sweep._report import ReportFiles, write_report
 
 __all__ = ["add_parser"]
 

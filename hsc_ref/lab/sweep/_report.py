@@ -35,8 +35,8 @@ import numpy as np
 import scipy.stats
 
 from hsc_ref import _extras, _io
-from hsc_ref.lab.sweep.protocol import Plan, Selection, plan
-from hsc_ref.lab.sweep.spec import SweepSpec, parse_spec
+from hsc_ref.lab.sweep._protocol import Plan, Selection, plan
+from hsc_ref.lab.sweep._spec import SweepSpec, parse_spec
 
 __all__ = [
     "RUNS_DIR",
@@ -612,7 +612,7 @@ def _plot_targets(summary: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, 
 
 
 def _plot_one(rows: Sequence[Mapping[str, Any]], kind: str, setting: str, metric: str) -> Any:
-    from hsc_ref.plotting import new_figure  # noqa: PLC0415  (optional extra)
+    from hsc_ref._plotting import new_figure  # noqa: PLC0415  (optional extra)
 
     fig, ax = new_figure(size=(6.0, 4.0))
     for method in dict.fromkeys(r["method"] for r in rows):
@@ -626,7 +626,7 @@ def _plot_one(rows: Sequence[Mapping[str, Any]], kind: str, setting: str, metric
 
 
 def _plot_method(ax: Any, rows: Sequence[Mapping[str, Any]], method: str, metric: str) -> None:
-    from hsc_ref.plotting import method_colour  # noqa: PLC0415  (optional extra)
+    from hsc_ref._plotting import method_colour  # noqa: PLC0415  (optional extra)
 
     colour = method_colour(method)
     rows = [r for r in rows if f"{metric}_median" in r]
@@ -653,7 +653,7 @@ def _plot_method(ax: Any, rows: Sequence[Mapping[str, Any]], method: str, metric
 
 
 def _write_plots(folder: Path, summary: Sequence[Mapping[str, Any]]) -> list[Path]:
-    from hsc_ref.plotting import save_figure  # noqa: PLC0415  (optional extra)
+    from hsc_ref._plotting import save_figure  # noqa: PLC0415  (optional extra)
 
     targets = {_plot_name(*target) for target in _plot_targets(summary)}
     for stale in (folder / PLOTS_DIR).glob("*.png"):  # plots of settings no longer reported

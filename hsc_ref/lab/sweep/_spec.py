@@ -128,7 +128,7 @@ class RunSpec:
     kind : {"gan", "style"}
     options : tuple of (str, object)
         Sorted ``(name, value)`` pairs: :class:`~hsc_ref.gan.train.TrainConfig` fields for
-        GAN runs; keyword arguments of :func:`hsc_ref.lab.style_run.run_to_folder` for style
+        GAN runs; keyword arguments of :func:`hsc_ref.lab._style_run.run_to_folder` for style
         runs. Lists are tuples.
     """
 
@@ -658,7 +658,7 @@ def parse_spec(text: str) -> SweepSpec:
     >>> parse_spec('mode = "random"')
     Traceback (most recent call last):
     ...
-    hsc_ref.lab.sweep.spec.SpecError: mode must be one of grid, tune-confirm, got 'random'
+    hsc_ref.lab.sweep._spec.SpecError: mode must be one of grid, tune-confirm, got 'random'
     """
     if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
         raise ImportError(

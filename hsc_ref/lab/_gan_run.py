@@ -67,7 +67,7 @@ def final_matrices(result: TrainResult) -> dict[str, np.ndarray]:
     -------
     dict of str to ndarray
         ``theta, phi, x_real, z``; ``hessian_g, hessian_d, cross_g, cross_d, jacobian``
-        (:class:`~hsc_ref.gan.GameMatrices`); ``hc_g, hc_d`` (``H + pinv(H)`` per player,
+        (:class:`~hsc_ref.gan.game.GameMatrices`); ``hc_g, hc_d`` (``H + pinv(H)`` per player,
         pinvh cutoff policy, recorded in ``cutoff_g, cutoff_d``); and the game Jacobian's
         eigenvalues as ``jacobian_eigenvalues_real`` and ``_imag`` (it is not symmetric).
 
@@ -207,7 +207,7 @@ def _write_files(
 
 
 def _plot_samples(result: TrainResult) -> Any:
-    from hsc_ref.plotting import new_figure  # noqa: PLC0415  (optional extra)
+    from hsc_ref._plotting import new_figure  # noqa: PLC0415  (optional extra)
 
     c = result.config
     fig, ax = new_figure(size=(5.0, 5.0))
@@ -226,7 +226,7 @@ def _plot_samples(result: TrainResult) -> Any:
 
 
 def _plot_losses(result: TrainResult) -> Any:
-    from hsc_ref.plotting import new_figure  # noqa: PLC0415  (optional extra)
+    from hsc_ref._plotting import new_figure  # noqa: PLC0415  (optional extra)
 
     c, h = result.config, result.history
     fig, ax = new_figure(size=(6.0, 4.0))
@@ -243,7 +243,7 @@ _NO_SPECTRUM = "no spectrum recorded:\nthis rule computes no Hessian\n(see spect
 
 
 def _plot_spectrum(result: TrainResult) -> Any:
-    from hsc_ref.plotting import new_figure  # noqa: PLC0415  (optional extra)
+    from hsc_ref._plotting import new_figure  # noqa: PLC0415  (optional extra)
 
     h = result.history
     steps = np.arange(1, result.config.steps + 1)
@@ -290,7 +290,7 @@ def plot_run(result: TrainResult, out: str | os.PathLike, *, overwrite: bool = F
     ImportError
         Without matplotlib (extra ``plot``).
     """
-    from hsc_ref.plotting import save_figure  # noqa: PLC0415  (optional extra)
+    from hsc_ref._plotting import save_figure  # noqa: PLC0415  (optional extra)
 
     out = Path(out)
     return [

@@ -9,12 +9,12 @@ The sweep folder::
     runs.csv, summary.csv, protocol.csv, summary.md, plots/   the report (:mod:`.report`)
 
 Each run executes on a Dask worker with one BLAS thread (:func:`execute_run`): it calls the
-same library function as its command (:func:`hsc_ref.lab.gan_run.run_to_folder` or
-:func:`hsc_ref.lab.style_run.run_to_folder`) into a temporary folder on the worker, and sends the
+same library function as its command (:func:`hsc_ref.lab._gan_run.run_to_folder` or
+:func:`hsc_ref.lab._style_run.run_to_folder`) into a temporary folder on the worker, and sends the
 files back as bytes, so workers need no shared file system. The client writes them to
 ``runs/.partial-<key>/`` and renames that folder to ``runs/<key>/``: a run folder is complete
 or absent, and a rerun (after a crash or Ctrl-C) skips every stored run that passes its check
-(:func:`~hsc_ref.lab.sweep.report.load_stored`).
+(:func:`~hsc_ref.lab.sweep._report.load_stored`).
 
 A run that diverges, overflows or hits its own memory limit is a result: it is stored with
 its status and reason and the sweep goes on; a run whose worker dies is recorded as lost and
@@ -45,8 +45,8 @@ from typing import Any, NamedTuple
 
 from hsc_ref import __version__, _extras, _io, _limits
 from hsc_ref.lab import _outputs, _threads
-from hsc_ref.lab.sweep.protocol import Plan, plan
-from hsc_ref.lab.sweep.report import (
+from hsc_ref.lab.sweep._protocol import Plan, plan
+from hsc_ref.lab.sweep._report import (
     PLOTS_DIR,
     REPORT_FILES,
     RUN_FILE,
@@ -57,7 +57,7 @@ from hsc_ref.lab.sweep.report import (
     summary_metrics,
     write_report,
 )
-from hsc_ref.lab.sweep.spec import RunSpec, SpecError, SweepSpec, parse_spec, read_spec
+from hsc_ref.lab.sweep._spec import RunSpec, SpecError, SweepSpec, parse_spec, read_spec
 
 __all__ = [
     "RUN_FAILURES",
@@ -89,11 +89,11 @@ def _compute(run: RunSpec, out: Path) -> None:
     """What the run's command computes, written to ``out`` (no plots, no progress bar)."""
     if run.kind == "gan":
         from hsc_ref.gan.train import TrainConfig  # noqa: PLC0415
-        from hsc_ref.lab.gan_run import run_to_folder  # noqa: PLC0415  (light import)
+        from hsc_ref.lab._gan_run import run_to_folder  # noqa: PLC0415  (light import)
 
         run_to_folder(TrainConfig(**run.config), out, plots=False, progress=False)
         return
-    from hsc_ref.lab.style_run import run_to_folder as style_to_folder  # noqa: PLC0415
+    from hsc_ref.lab._style_run import run_to_folder as style_to_folder  # noqa: PLC0415
 
     style_to_folder(out, plots=False, progress=False, **run.config)
 
@@ -127,7 +127,7 @@ def execute_run(run: Mapping[str, Any]) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from hsc_ref.lab.sweep.spec import RunSpec
+    >>> from hsc_ref.lab.sweep._spec import RunSpec
     >>> run = RunSpec.build("gan", {"data": "dirac", "method": "hsc", "steps": 2, "lr": 1.0})
     >>> files = execute_run(run.to_json())["files"]
     >>> {"metrics.json", "history.npz", "samples.npz", "matrices.npz"} <= set(files)
@@ -178,9 +178,9 @@ def store_run(
 ) -> Path:
     """Write a finished (or failed) run to ``folder/runs/<key>/`` atomically.
 
-    ``run.json`` records the run's status (:data:`~hsc_ref.lab.sweep.report.RUN_STATUSES`), the
+    ``run.json`` records the run's status (:data:`~hsc_ref.lab.sweep._report.RUN_STATUSES`), the
     step it reached, the reason it failed or diverged, its metrics and every file's size and
-    SHA-256, so that a reader can check the folder (:func:`~hsc_ref.lab.sweep.report.load_stored`).
+    SHA-256, so that a reader can check the folder (:func:`~hsc_ref.lab.sweep._report.load_stored`).
 
     Parameters
     ----------
@@ -736,7 +736,7 @@ def check_run_sizes(spec: SweepSpec, *, at_once: int = 1) -> None:
     """Refuse, before any cluster starts, a spec whose runs cannot fit in memory.
 
     Each setting of each method is checked as its command checks it (GAN:
-    :func:`hsc_ref.gan.train.check_memory`; style: :func:`hsc_ref.lab.style_run.check_sizes`),
+    :func:`hsc_ref.gan.train.check_memory`; style: :func:`hsc_ref.lab._style_run.check_sizes`),
     against the memory available now and the process's own limit (``RLIMIT_AS``); a refusal
     names the spec's table and the option. A run's size depends on its setting, not on its
     seed or step size, so one run per setting and method is checked; then ``at_once`` runs
@@ -762,7 +762,7 @@ def check_run_sizes(spec: SweepSpec, *, at_once: int = 1) -> None:
     gan: n_eval = 10000000000000 (the evaluation samples)
     """
     from hsc_ref.gan.train import TrainConfig, check_memory, memory_parts  # noqa: PLC0415
-    from hsc_ref.lab.style_run import BYTES_PER_UNKNOWN, check_sizes  # noqa: PLC0415
+    from hsc_ref.lab._style_run import BYTES_PER_UNKNOWN, check_sizes  # noqa: PLC0415
 
     seen, largest = set(), (0, "")
     for run in spec.grid_runs():

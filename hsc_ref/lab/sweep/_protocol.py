@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hsc_ref.lab.sweep.spec import METRIC_GOALS, RunSpec, Section, SweepSpec
+from hsc_ref.lab.sweep._spec import METRIC_GOALS, RunSpec, Section, SweepSpec
 
 __all__ = ["STATISTIC", "Selection", "Plan", "run_value", "select_step_size", "plan"]
 
@@ -137,7 +137,7 @@ def select_step_size(
 
     Examples
     --------
-    >>> from hsc_ref.lab.sweep.spec import parse_spec
+    >>> from hsc_ref.lab.sweep._spec import parse_spec
     >>> spec = parse_spec('''mode = "tune-confirm"
     ... [gan]
     ... data = ["dirac"]
@@ -244,7 +244,7 @@ def plan(spec: SweepSpec, stored: Mapping[str, Mapping[str, Any]]) -> Plan:
 
     Examples
     --------
-    >>> from hsc_ref.lab.sweep.spec import parse_spec
+    >>> from hsc_ref.lab.sweep._spec import parse_spec
     >>> spec = parse_spec('[gan]\\ndata = ["dirac"]\\nseeds = [0, 1]')
     >>> [(phase, len(runs)) for phase, runs in plan(spec, {}).phases]
     [('grid', 2)]
