@@ -30,6 +30,7 @@ maps always receive a NumPy spectrum when :func:`correct` or a step calls them.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -290,6 +291,36 @@ CORRECTIONS: dict[str, Callable[..., Correction]] = {
 
 ALIASES = {"abs": "saddle_free"}
 """Other names :func:`get_correction` accepts: ``"abs"`` is saddle-free Newton's ``|lam|``."""
+
+
+def _parameters() -> dict[str, tuple[str, ...]]:
+    """Each registered correction's parameters, read from its factory's signature.
+
+    A correction's parameters are declared once, as the keywords of its factory in
+    :data:`CORRECTIONS`; the commands' options (``hsc-ref style --mu``, ``--param``) and the
+    sweep specs' keys are built from this table, so a new correction needs no other edit.
+
+    Examples
+    --------
+    >>> _parameters()["damped"], _parameters()["hsc"]
+    (('mu',), ())
+    """
+    return {name: tuple(inspect.signature(f).parameters) for name, f in CORRECTIONS.items()}
+
+
+def _parameter_takers() -> dict[str, tuple[str, ...]]:
+    """Each parameter some correction takes, with the corrections that take it (sorted).
+
+    Examples
+    --------
+    >>> _parameter_takers()
+    {'delta': ('clip',), 'mu': ('damped', 'fill')}
+    """
+    takers: dict[str, list[str]] = {}
+    for name, params in _parameters().items():
+        for param in params:
+            takers.setdefault(param, []).append(name)
+    return {param: tuple(sorted(names)) for param, names in sorted(takers.items())}
 
 
 def get_correction(method: str | Correction, **params: float) -> Correction:

@@ -389,3 +389,46 @@ def test_ctrl_c_while_a_command_loads_prints_one_line_and_exits_130():
     assert done.returncode == 130, done.stderr
     assert done.stderr == "hsc-ref gan: interrupted\n"
     assert done.stdout == ""
+
+
+_NEW_CORRECTION = """
+import contextlib, io, json, sys
+from hsc_ref import corrections
+
+def shifted(tau):
+    '''A correction added to the registry only: lam + tau (damped under another name).'''
+    return corrections.damped(mu=tau)
+
+corrections.CORRECTIONS["shifted"] = shifted   # before anything else imports the registry
+from hsc_ref.cli import main
+from hsc_ref.lab._correct_files import check_params
+from hsc_ref.lab.sweep import parse_spec
+
+out = sys.argv[1]
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(["style", "--method", "shifted", "--tau", "0.5", "--size", "8", "--steps", "1",
+                 "--out", out, "--no-plots", "--no-progress"])
+spec = parse_spec('[style]\\nmethods = ["shifted"]\\nsizes = [8]\\nsteps = 1\\ntau = 0.5\\n')
+check_params("shifted", {"tau": 0.5})
+try:
+    check_params("shifted", {})
+    refused = ""
+except ValueError as exc:
+    refused = str(exc)
+print(json.dumps({"code": code, "tau": [r.config.get("tau") for r in spec.grid_runs()],
+                  "refused": refused}))
+"""
+
+
+def test_a_correction_with_a_parameter_needs_only_its_entry_in_the_registry(tmp_path):
+    # A correction is declared once, as a factory in hsc_ref.corrections.CORRECTIONS: its
+    # keywords become hsc-ref style's options, a style sweep's keys and hsc-ref correct's
+    # --param names, with no edit anywhere else (registered before the rest is imported).
+    done = run_single_threaded(sys.executable, "-c", _NEW_CORRECTION, str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {
+        "code": 0,
+        "tau": [0.5],
+        "refused": "correction 'shifted' needs the parameter tau (--param tau=VALUE)",
+    }

@@ -2,9 +2,9 @@
 
 An option that changes nothing for a run is not silently accepted: ``hsc-ref gan`` refuses it
 (:func:`refusal`), ``metrics.json`` does not record it (:func:`applicable`) and a sweep's run
-command does not carry it. A method that takes its own option declares it once, in
-:data:`hsc_ref.gan.train.METHOD_OPTIONS` (the trainer refuses it for other methods too), with
-a few words on what it does in :data:`_WHY`; other scopes are entries
+command does not carry it. A method that takes its own option declares it once, with its
+default and a few words on what it does, in its registry entry (``hsc_ref.gan.train`` for the
+per-player methods, ``hsc_ref.gan.methods`` for the game-aware ones); other scopes are entries
 ``SCOPES["option"] = Scope("data", ("ring", "grid"), "why")``, where ``option`` is the
 :class:`~hsc_ref.gan.train.TrainConfig` field behind ``--option``. Options without an entry
 apply to every run.
@@ -22,6 +22,7 @@ from hsc_ref.gan.train import (
     METHOD_ALIASES,
     METHOD_OPTIONS,
     METHODS,
+    OPTIONS,
     TrainConfig,
 )
 
@@ -36,17 +37,12 @@ class Scope(NamedTuple):
     why: str
 
 
-_WHY = {
-    "mu": "the damping of (H + mu I)^+",
-    "gamma": "the weight of J^T v in consensus optimization",
-    "sga_lambda": "the weight of A^T v in symplectic gradient adjustment",
-}
-"""What each option of :data:`~hsc_ref.gan.train.METHOD_OPTIONS` does, for the refusal."""
-
 SCOPES: dict[str, Scope] = {
     **{
-        name: Scope("method", tuple(m for m, names in METHOD_OPTIONS.items() if name in names), why)
-        for name, why in _WHY.items()
+        name: Scope(
+            "method", tuple(m for m, names in METHOD_OPTIONS.items() if name in names), option.why
+        )
+        for name, option in OPTIONS.items()
     },
     "spectrum_every": Scope(
         "method",

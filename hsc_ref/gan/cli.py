@@ -17,7 +17,15 @@ import sys
 from hsc_ref.gan._options import refusal
 from hsc_ref.gan.data import DATASETS
 from hsc_ref.gan.game import LOSSES
-from hsc_ref.gan.train import GAME_METHODS, METHODS, SCHEDULES, TrainConfig
+from hsc_ref.gan.train import (
+    _FIELD_DEFAULTS,
+    GAME_METHODS,
+    METHOD_OPTIONS,
+    METHODS,
+    OPTIONS,
+    SCHEDULES,
+    TrainConfig,
+)
 from hsc_ref.lab import _outputs
 from hsc_ref.lab._gan_run import GanRun, run_to_folder
 
@@ -52,16 +60,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=64, help="samples per step (default 64)")
     p.add_argument("--hidden", type=_hidden, default=(16,), help="hidden widths, e.g. 16 or 8,8")
     p.add_argument("--lr", type=float, default=None, help="step size (default: per method)")
-    p.add_argument("--mu", type=float, default=1.0, help="damping of 'damped' (default 1)")
-    p.add_argument(
-        "--gamma", type=float, default=None, help="consensus weight of 'conopt' (default 1)"
-    )
-    p.add_argument(
-        "--sga-lambda",
-        type=float,
-        default=None,
-        help="magnitude of the lambda of 'sga'; its sign follows the paper's rule (default 1)",
-    )
+    for name, option in OPTIONS.items():  # declared once, in the methods' registries
+        takers = "/".join(m for m, names in METHOD_OPTIONS.items() if name in names)
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            type=float,
+            default=_FIELD_DEFAULTS[name],
+            help=f"{option.why} ({takers}; default {option.default:g})",
+        )
     p.add_argument("--loss", default="bce", help=f"generator loss: {', '.join(LOSSES)}")
     p.add_argument(
         "--schedule",
@@ -94,9 +100,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         batch=args.batch,
         hidden=tuple(args.hidden),
         lr=args.lr,
-        mu=args.mu,
-        gamma=args.gamma,
-        sga_lambda=args.sga_lambda,
+        **{name: getattr(args, name) for name in OPTIONS},
         loss=args.loss,
         schedule=args.schedule,
         spectrum_every=args.spectrum_every,

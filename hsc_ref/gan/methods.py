@@ -53,7 +53,7 @@ products. ``cgd`` needs the dense cross blocks and two linear solves; it takes t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import autograd
@@ -75,9 +75,6 @@ __all__ = [
     "GAME_METHODS",
     "game_rule",
 ]
-
-GAME_METHODS = ("conopt", "sga", "cgd", "extragradient", "optimistic")
-"""The game-aware methods, in the order of the module docstring."""
 
 SGA_EPS = 0.1
 """``eps`` of SGA's sign rule, the paper's ``1/10``."""
@@ -367,8 +364,71 @@ def optimistic(lr: float) -> GameRule:
     return GameRule(rule.init, update)
 
 
-def game_rule(method: str, lr: float, *, gamma: float = 1.0, sga_lambda: float = 1.0) -> GameRule:
+class MethodOption(NamedTuple):
+    """An option a GAN method reads besides its step size.
+
+    Attributes
+    ----------
+    default : float
+        Its value when a run leaves it unset.
+    why : str
+        What it does, in a few words (the command's help and its refusals say it).
+    """
+
+    default: float
+    why: str
+
+
+class GameMethod(NamedTuple):
+    """A game-aware method as the trainer and the commands see it.
+
+    Attributes
+    ----------
+    factory : callable
+        ``factory(lr, **options) -> GameRule``.
+    default_lr : float
+        Its step size when a run leaves ``lr`` unset.
+    options : mapping of str to MethodOption
+        The options it reads, by :class:`~hsc_ref.gan.train.TrainConfig` field name.
+    """
+
+    factory: Callable[..., GameRule]
+    default_lr: float
+    options: Mapping[str, MethodOption] = {}
+
+
+def _sga(lr: float, sga_lambda: float) -> GameRule:
+    return symplectic(lr, sga_lambda)
+
+
+_REGISTRY: dict[str, GameMethod] = {
+    "conopt": GameMethod(
+        consensus,
+        0.1,
+        {"gamma": MethodOption(1.0, "the weight of J^T v in consensus optimization")},
+    ),
+    "sga": GameMethod(
+        _sga,
+        0.1,
+        {"sga_lambda": MethodOption(1.0, "the weight of A^T v in symplectic gradient adjustment")},
+    ),
+    "cgd": GameMethod(competitive, 0.1),
+    "extragradient": GameMethod(extragradient, 0.1),
+    "optimistic": GameMethod(optimistic, 0.1),
+}
+"""Every game-aware method, declared once: the trainer, ``hsc-ref gan`` and the sweep specs read
+their names, step sizes and options from here. A new method is a factory above and an entry
+here (and, for an option of a new name, a :class:`~hsc_ref.gan.train.TrainConfig` field)."""
+
+GAME_METHODS = tuple(_REGISTRY)
+"""The game-aware methods, in the order of the module docstring."""
+
+
+def game_rule(method: str, lr: float, **options: float) -> GameRule:
     """The :class:`GameRule` of a method of :data:`GAME_METHODS`.
+
+    ``options`` are the method's own (``gamma`` of ``conopt``, ``sga_lambda`` of ``sga``), each
+    defaulting to its registry value; an option the method does not read is refused.
 
     Examples
     --------
@@ -379,11 +439,13 @@ def game_rule(method: str, lr: float, *, gamma: float = 1.0, sga_lambda: float =
     >>> rule.update(v, rule.init(np.zeros(2)), game=f)[0]    # -0.1 (v + 10 J^T v)
     array([-0.25 , -0.175])
     """
-    if method == "conopt":
-        return consensus(lr, gamma)
-    if method == "sga":
-        return symplectic(lr, sga_lambda)
-    factories = {"cgd": competitive, "extragradient": extragradient, "optimistic": optimistic}
-    if method not in factories:
+    if method not in _REGISTRY:
         raise ValueError(f"method must be one of {GAME_METHODS}, got {method!r}")
-    return factories[method](lr)
+    taken = _REGISTRY[method].options
+    unknown = sorted(set(options) - set(taken))
+    if unknown:
+        takes = ", ".join(taken) or "no options"
+        name = unknown[0]
+        raise TypeError(f"game method {method!r} takes {takes}, got {name}={options[name]!r}")
+    values = {name: option.default for name, option in taken.items()} | options
+    return _REGISTRY[method].factory(lr, **values)

@@ -49,11 +49,12 @@ batches and the evaluation noise, so the same config gives bit-identical results
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import autograd
 import numpy as np
@@ -71,7 +72,16 @@ from hsc_ref.gan.game import (
     player_losses,
     player_value_grad_hessian,
 )
-from hsc_ref.gan.methods import GAME_METHODS, GameRule, game_field, game_rule
+from hsc_ref.gan.methods import (
+    _REGISTRY as _GAME_REGISTRY,
+)
+from hsc_ref.gan.methods import (
+    GAME_METHODS,
+    GameRule,
+    MethodOption,
+    game_field,
+    game_rule,
+)
 from hsc_ref.gan.metrics import N_EVAL, mode_metrics
 from hsc_ref.loop import (
     LoopProgress,
@@ -100,49 +110,56 @@ __all__ = [
     "train",
 ]
 
-METHODS = (
-    "article",
-    "hsc",
-    "newton",
-    "saddle_free",
-    "damped",
-    "sgd",
-    "adam",
-    "sr1",
-    *GAME_METHODS,
-)
+
+class _PlayerMethod(NamedTuple):
+    """A method that updates each player with its own :class:`~hsc_ref.rules.StepRule`."""
+
+    default_lr: float
+    uses_hessian: bool = False
+    options: Mapping[str, MethodOption] = {}
+
+
+_PLAYER_METHODS = {
+    "article": _PlayerMethod(2e-4),
+    "hsc": _PlayerMethod(1.0, uses_hessian=True),
+    "newton": _PlayerMethod(1.0, uses_hessian=True),
+    "saddle_free": _PlayerMethod(1.0, uses_hessian=True),
+    "damped": _PlayerMethod(
+        1.0, uses_hessian=True, options={"mu": MethodOption(1.0, "the damping of (H + mu I)^+")}
+    ),
+    "sgd": _PlayerMethod(0.05),
+    "adam": _PlayerMethod(1e-3),
+    "sr1": _PlayerMethod(0.1),
+}
+"""The per-player methods, declared once (their rules are built by :func:`make_rule`); the
+game-aware methods are declared in :mod:`hsc_ref.gan.methods`. Every table below, the
+command's options and the sweep specs' keys are read from the two."""
+
+_ALL_METHODS: dict[str, Any] = {**_PLAYER_METHODS, **_GAME_REGISTRY}
+
+METHODS = tuple(_ALL_METHODS)
 """Trainer names accepted by :class:`TrainConfig`."""
 
-HESSIAN_METHODS = ("hsc", "newton", "saddle_free", "damped")
+HESSIAN_METHODS = tuple(m for m, spec in _PLAYER_METHODS.items() if spec.uses_hessian)
 """Methods whose update uses each player's exact Hessian."""
 
 SCHEDULES = ("alternating", "simultaneous")
 """Update orders of the two players."""
 
-DEFAULT_LR = {
-    "article": 2e-4,
-    "hsc": 1.0,
-    "newton": 1.0,
-    "saddle_free": 1.0,
-    "damped": 1.0,
-    "sgd": 0.05,
-    "adam": 1e-3,
-    "sr1": 0.1,
-    "conopt": 0.1,
-    "sga": 0.1,
-    "cgd": 0.1,
-    "extragradient": 0.1,
-    "optimistic": 0.1,
-}
+DEFAULT_LR = {method: spec.default_lr for method, spec in _ALL_METHODS.items()}
 """Step size of each method when the config leaves ``lr`` unset."""
 
-METHOD_OPTIONS = {"damped": ("mu",), "conopt": ("gamma",), "sga": ("sga_lambda",)}
+METHOD_OPTIONS = {m: tuple(spec.options) for m, spec in _ALL_METHODS.items() if spec.options}
 """The :class:`TrainConfig` fields each method reads besides ``lr`` (a method not listed reads
 none): ``mu`` the damping of ``damped``, ``gamma`` the consensus weight of ``conopt``,
-``sga_lambda`` the magnitude of SGA's ``lambda``. ``gamma`` and ``sga_lambda`` given to another
-method are refused; ``mu`` has a default in every config."""
+``sga_lambda`` the magnitude of SGA's ``lambda``. An option whose config field defaults to
+``None`` (``gamma``, ``sga_lambda``) is refused for another method; ``mu`` has a default in
+every config."""
 
-DEFAULT_OPTIONS = {"mu": 1.0, "gamma": 1.0, "sga_lambda": 1.0}
+OPTIONS = {name: option for spec in _ALL_METHODS.values() for name, option in spec.options.items()}
+"""Every method option by name, with its default and what it does."""
+
+DEFAULT_OPTIONS = {name: option.default for name, option in OPTIONS.items()}
 """The value of each :data:`METHOD_OPTIONS` field when the config leaves it unset."""
 
 METHOD_ALIASES = {"abs": "saddle_free"}
@@ -235,10 +252,10 @@ class TrainConfig:
                 f"method {self.method!r} is defined for schedule='simultaneous' only, "
                 f"got schedule={self.schedule!r}"
             )
-        for name in ("gamma", "sga_lambda"):
+        for name in OPTIONS:
             value = getattr(self, name)
-            if value is None:
-                continue
+            if value is None or _FIELD_DEFAULTS[name] is not None:
+                continue  # unset, or carried by every config (mu)
             takers = [m for m, names in METHOD_OPTIONS.items() if name in names]
             if name not in METHOD_OPTIONS.get(self.method, ()):
                 raise ValueError(
@@ -289,6 +306,10 @@ class TrainConfig:
             activation=self.activation,
             loss=self.loss,
         )
+
+
+_FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+"""Each :class:`TrainConfig` field's default; every method option is a field."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -355,12 +376,8 @@ def make_rule(method: str, lr: float, mu: float = 1.0, *, generator: bool = Fals
 
 
 def _config_game_rule(config: TrainConfig) -> GameRule:
-    return game_rule(
-        config.method,
-        config.step_size,
-        gamma=config.option("gamma"),
-        sga_lambda=config.option("sga_lambda"),
-    )
+    names = METHOD_OPTIONS.get(config.method, ())
+    return game_rule(config.method, config.step_size, **{n: config.option(n) for n in names})
 
 
 def _history_names() -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hsc_ref.corrections import _parameter_takers
 from hsc_ref.lab import _outputs
 from hsc_ref.lab._style_run import StyleRun, run_to_folder
 from hsc_ref.style.images import BUNDLED_IMAGES
@@ -43,8 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="hsc", choices=IMAGE_METHODS, help="optimizer")
     p.add_argument("--steps", type=int, default=10, help="iterations (default 10)")
     p.add_argument("--lr", type=float, default=None, help="step size (Adam 0.02, else 1)")
-    p.add_argument("--mu", type=float, default=None, help="parameter of damped/fill")
-    p.add_argument("--delta", type=float, default=None, help="parameter of clip")
+    for name, takers in _parameter_takers().items():  # declared once, by the corrections
+        p.add_argument(
+            f"--{name}", type=float, default=None, help=f"parameter of {'/'.join(takers)}"
+        )
     p.add_argument("--line-search", action="store_true", help="Armijo backtracking")
     p.add_argument("--content-weight", type=float, default=1.0)
     p.add_argument("--style-weight", type=float, default=1e5)
@@ -61,9 +64,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _correction_params(args: argparse.Namespace) -> dict[str, float]:
-    return {
-        name: value for name, value in (("mu", args.mu), ("delta", args.delta)) if value is not None
-    }
+    values = {name: getattr(args, name) for name in _parameter_takers()}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _print_report(run: StyleRun) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -214,3 +217,73 @@ def test_every_method_option_has_its_scope():
     for method, names in METHOD_OPTIONS.items():
         for name in names:
             assert SCOPES[name].field == "method" and method in SCOPES[name].values, name
+
+
+_NEW_GAME_METHOD = '''
+def _tau_consensus(lr, tau):
+    """A game method added for a test: consensus optimization with weight ``tau``."""
+    return consensus(lr, tau)
+
+
+_REGISTRY["tauopt"] = GameMethod(
+    _tau_consensus, 0.1, {"tau": MethodOption(0.5, "the weight of the test method")}
+)
+GAME_METHODS = tuple(_REGISTRY)
+'''
+
+_DRIVE_NEW_METHOD = """
+import contextlib, io, json, sys
+from hsc_ref.cli import main
+from hsc_ref.lab.sweep import parse_spec
+
+base = ["gan", "--data", "dirac", "--steps", "3", "--no-plots", "--no-progress"]
+err = io.StringIO()
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+    ran = main([*base, "--method", "tauopt", "--tau", "0.25", "--out", "run"])
+    refused = main([*base, "--method", "adam", "--tau", "0.25", "--out", "other"])
+lines = ['[gan]', 'methods = ["tauopt"]', 'data = ["dirac"]', 'steps = 2', 'tau = 0.25']
+spec = parse_spec(chr(10).join(lines))
+config = json.load(open("run/metrics.json"))["config"]
+import hsc_ref
+print(json.dumps({
+    "from": hsc_ref.__file__, "ran": ran, "refused": refused, "stderr": err.getvalue().strip(),
+    "recorded": config["tau"], "swept": [r.config["tau"] for r in spec.grid_runs()],
+}))
+"""
+
+
+def test_a_game_method_with_a_new_option_is_added_in_two_modules(tmp_path):
+    # The package is copied and edited as a developer would: a factory and a registry entry
+    # appended to gan/methods.py, and a TrainConfig field for the option in gan/train.py.
+    # Nothing else changes, yet the trainer, hsc-ref gan (option, help, refusal) and the sweep
+    # specs all take the new method.
+    package = Path(__file__).resolve().parents[2] / "hsc_ref"
+    copy = tmp_path / "src" / "hsc_ref"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    methods = copy / "gan" / "methods.py"
+    methods.write_text(methods.read_text() + _NEW_GAME_METHOD)
+    train = copy / "gan" / "train.py"
+    field = '    hessian_route: str = "auto"\n'
+    assert train.read_text().count(field) == 1
+    train.write_text(train.read_text().replace(field, field + "    tau: float | None = None\n"))
+    env = {**os.environ, "PYTHONPATH": str(copy.parent), "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _DRIVE_NEW_METHOD],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result.pop("from") == str(copy / "__init__.py")  # the edited copy ran
+    assert result == {
+        "ran": 0,
+        "refused": 2,
+        "stderr": "hsc-ref gan: error: --tau applies to --method tauopt only (the weight of the "
+        "test method), got --method adam",
+        "recorded": 0.25,
+        "swept": [0.25],
+    }

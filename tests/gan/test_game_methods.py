@@ -49,7 +49,7 @@ from hsc_ref.gan.methods import (
     game_rule,
     symplectic,
 )
-from hsc_ref.gan.train import DEFAULT_LR, DEFAULT_OPTIONS
+from hsc_ref.gan.train import DEFAULT_LR, DEFAULT_OPTIONS, METHOD_OPTIONS
 from hsc_ref.rules import sgd
 from hsc_ref.testing import central_difference_gradient
 
@@ -58,8 +58,14 @@ J_STAR = A * np.array([[0.0, -1.0], [1.0, 0.0]])
 I2 = np.eye(2)
 
 
-def _defaults() -> dict[str, float]:
-    return {"gamma": DEFAULT_OPTIONS["gamma"], "sga_lambda": DEFAULT_OPTIONS["sga_lambda"]}
+def _options(method: str, value: float) -> dict[str, float]:
+    """The method's own options, each set to ``value``."""
+    return dict.fromkeys(METHOD_OPTIONS.get(method, ()), value)
+
+
+def _defaults(method: str) -> dict[str, float]:
+    """The method's own options at their defaults, given explicitly."""
+    return {name: DEFAULT_OPTIONS[name] for name in METHOD_OPTIONS.get(method, ())}
 
 
 def _closed_map(method: str, lr: float, gamma: float = 1.0, lam: float = 1.0) -> np.ndarray:
@@ -180,7 +186,7 @@ def _run_closed_form(method: str, w0: np.ndarray, steps: int) -> np.ndarray:
     if method == "simultaneous":  # plain simultaneous steps at the game methods' step size
         rule = sgd(0.1)
     else:
-        rule = game_rule(method, DEFAULT_LR[method], **_defaults())
+        rule = game_rule(method, DEFAULT_LR[method], **_defaults(method))
     w, state = w0.copy(), rule.init(w0)
     for _ in range(steps):
         v, f = dirac_field(w)
@@ -221,7 +227,7 @@ def test_the_trainer_follows_the_closed_form_field_on_diracgan(method):
     fg = init_game(config.game(), np.random.default_rng(init_seq))
     result = train(config)
     w0 = np.concatenate([fg.theta, fg.phi])
-    rule = game_rule(method, config.step_size, **_defaults())
+    rule = game_rule(method, config.step_size, **_defaults(method))
     w, state = w0.copy(), rule.init(w0)
     for _ in range(config.steps):
         v, f = dirac_field(w)
@@ -276,7 +282,7 @@ def test_the_exact_products_and_every_update_match_central_differences_on_an_mlp
     # within 1e-2 of I here), so it moves by at most lr * c * n * tol * |v|_max with c <= 4
     approx = _dense_field(fd, n_g, exact.field)
     for method in ("conopt", "sga", "cgd"):
-        rule = game_rule(method, 0.5, gamma=2.0, sga_lambda=2.0)
+        rule = game_rule(method, 0.5, **_options(method, 2.0))
         state = rule.init(w)
         got, _ = rule.update(v, state, params=w, game=exact)
         want, _ = rule.update(v, state, params=w, game=approx)
@@ -342,7 +348,7 @@ def test_conopt_and_sga_update_jacobians_match_their_exact_third_order_forms():
         "sga": eye - eta * (J + sign * weight * 0.5 * (hess_h - (J @ J + t_v))),
     }
     for method, jacobian in want.items():
-        rule = game_rule(method, eta, gamma=weight, sga_lambda=weight)
+        rule = game_rule(method, eta, **_options(method, weight))
 
         def one_step(w2, rule=rule):
             f = game_field(fg, w2[:n_g], w2[n_g:], x, z, losses=losses)
@@ -477,3 +483,10 @@ def test_products_come_from_autograd_without_a_dense_jacobian(monkeypatch):
         rule = game_rule(method, 0.1)
         rule.update(f.field(w), rule.init(w), params=w, game=f)
     assert calls == []
+
+
+def test_a_game_method_refuses_an_option_it_does_not_read():
+    with pytest.raises(TypeError, match=r"game method 'sga' takes sga_lambda, got gamma=2\.0"):
+        game_rule("sga", 0.1, gamma=2.0)
+    with pytest.raises(TypeError, match=r"game method 'cgd' takes no options, got gamma=2\.0"):
+        game_rule("cgd", 0.1, gamma=2.0)

@@ -42,16 +42,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hsc_ref.corrections import get_correction
+from hsc_ref.corrections import _parameter_takers, get_correction
 from hsc_ref.gan._options import applicable as gan_applicable
 from hsc_ref.gan.data import DATASETS
 from hsc_ref.gan.game import LOSSES
 from hsc_ref.gan.train import (
+    _FIELD_DEFAULTS,
     DEFAULT_LR,
     GAME_METHODS,
     METHOD_ALIASES,
     METHOD_OPTIONS,
     METHODS,
+    OPTIONS,
     SCHEDULES,
     TrainConfig,
 )
@@ -254,11 +256,9 @@ _GAN_KEYS = (
     "n_eval",
     "loss",
     "schedule",
-    "mu",
     "spectrum_every",
-    "gamma",
-    "sga_lambda",
 )
+"""The gan table's keys besides the methods' options (``mu``, ``gamma``, ``sga_lambda``, ...)."""
 _STYLE_KEYS = (
     "sizes",
     "content",
@@ -269,10 +269,15 @@ _STYLE_KEYS = (
     "tv_weight",
     "convention",
     "line_search",
-    "mu",
-    "delta",
 )
-_KIND_KEYS = {"gan": _COMMON_KEYS + _GAN_KEYS, "style": _COMMON_KEYS + _STYLE_KEYS}
+"""The style table's keys besides the corrections' parameters (``mu``, ``delta``, ...)."""
+
+
+def _kind_keys(kind: str) -> tuple[str, ...]:
+    """The keys a ``[gan]`` or ``[style]`` table may hold."""
+    if kind == "gan":
+        return _COMMON_KEYS + _GAN_KEYS + tuple(OPTIONS)
+    return _COMMON_KEYS + _STYLE_KEYS + tuple(_parameter_takers())
 
 
 def _fail(key: str, rule: str, value: Any) -> SpecError:
@@ -448,19 +453,27 @@ def _gan_fixed(table: Mapping[str, Any]) -> dict[str, Any]:
     fixed["spectrum_every"] = _integer(table.get("spectrum_every", 0), "gan.spectrum_every", 0)
     fixed["loss"] = _choice(table.get("loss", "bce"), "gan.loss", tuple(LOSSES))
     fixed["schedule"] = _choice(table.get("schedule", "alternating"), "gan.schedule", SCHEDULES)
-    fixed["mu"] = _number(table.get("mu", 1.0), "gan.mu")
+    for name in _carried_options():
+        fixed[name] = _number(table.get(name, OPTIONS[name].default), f"gan.{name}")
     return fixed
+
+
+def _carried_options() -> tuple[str, ...]:
+    """Method options every run's config carries (a field default that is a number: ``mu``);
+    the others (``gamma``, ``sga_lambda``) go to the runs of the methods that read them."""
+    return tuple(name for name in OPTIONS if _FIELD_DEFAULTS[name] is not None)
 
 
 def _gan_method_options(table: Mapping[str, Any], methods: Sequence[str]) -> dict:
     """The game methods' options: ``schedule`` ``"simultaneous"`` when the spec sets none (the
-    only one they are defined for), ``gamma`` (``conopt``) and ``sga_lambda`` (``sga``)."""
+    only one they are defined for), and the options only their methods read (``gamma`` of
+    ``conopt``, ``sga_lambda`` of ``sga``)."""
     options: dict[str, dict[str, Any]] = {m: {} for m in methods}
     if "schedule" not in table:
         for method in methods:
             if method in GAME_METHODS:
                 options[method]["schedule"] = "simultaneous"
-    for name in ("gamma", "sga_lambda"):
+    for name in (n for n in OPTIONS if n not in _carried_options()):
         if name not in table:
             continue
         value = _number(table[name], f"gan.{name}")
@@ -511,9 +524,10 @@ def _style_fixed(table: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _style_method_options(table: Mapping[str, Any], methods: Sequence[str]) -> dict:
-    """``mu`` and ``delta``: one number for every method, or a table ``method = number``."""
+    """The corrections' parameters (``mu``, ``delta``, ...): one number for every method, or a
+    table ``method = number``."""
     options: dict[str, dict[str, float]] = {m: {} for m in methods}
-    for name in ("mu", "delta"):
+    for name in _parameter_takers():
         value = table.get(name)
         if isinstance(value, dict):
             _known(value, methods, f"style.{name}")
@@ -565,7 +579,7 @@ def _section_seeds(table: Mapping[str, Any], kind: str, mode: str) -> dict[str, 
 def _section(kind: str, table: Any, mode: str) -> Section:
     if not isinstance(table, dict):
         raise _fail(kind, "must be a table", table)
-    _known(table, _KIND_KEYS[kind], kind)
+    _known(table, _kind_keys(kind), kind)
     allowed = METHODS + tuple(METHOD_ALIASES) if kind == "gan" else IMAGE_METHODS
     methods = _choices(table.get("methods", ["hsc"]), f"{kind}.methods", allowed)
     methods = [METHOD_ALIASES.get(m, m) for m in methods] if kind == "gan" else methods
@@ -695,7 +709,7 @@ def _check_run(run: RunSpec) -> None:
     if run.kind == "gan":
         TrainConfig(**run.config)
         return
-    params = {k: v for k, v in run.config.items() if k in ("mu", "delta")}
+    params = {k: v for k, v in run.config.items() if k in _parameter_takers()}
     if params and run.method in ("lbfgs", "adam", "hsc_cg"):
         raise ValueError(f"{run.method} takes no correction parameters, got {sorted(params)}")
     if run.method not in ("lbfgs", "adam", "hsc_cg"):
