@@ -24,7 +24,7 @@ from hsc_ref import _extras, _io, _limits, _validation
 from hsc_ref.corrections import ALIASES, CORRECTIONS
 from hsc_ref.lab import _checkpoint, _outputs
 from hsc_ref.loop import LoopProgress, ProgressFn
-from hsc_ref.style.images import resolve_image, save_png, side_by_side
+from hsc_ref.style.images import resolve_image, save_png, side_by_side, to_uint8
 from hsc_ref.style.loss import TransferObjective, feature_extractor, transfer_objective
 from hsc_ref.style.optimize import MAX_DENSE_UNKNOWNS, ImageOptResult, optimize_image
 from hsc_ref.style.plots import plot_losses
@@ -258,8 +258,11 @@ def _write_pictures(
     if _extras.installed("Pillow"):
         factor = max(1, 128 // images[0].shape[0])
         written.append(save_png(out / "result.png", result.image))
-        figure = side_by_side([*images, result.image], factor=factor)
-        written.append(save_png(out / "figure.png", figure))
+        figure = side_by_side([*images, result.image], factor=factor, gap=_GAP)
+        steps = result.losses.shape[0] - 1
+        labels = ("content", "style", f"{result.method}, {steps} steps")
+        panel = images[0].shape[1] * factor
+        written.append(save_png(out / "figure.png", _labelled(figure, labels, panel)))
     else:
         skipped += IMAGE_FILES
     if plots and _extras.installed("matplotlib"):
@@ -267,6 +270,31 @@ def _write_pictures(
     elif plots:
         skipped += PLOT_FILES
     return written, skipped
+
+
+_GAP = 4
+"""White pixels between the panels of ``figure.png``."""
+
+_LABEL_BAND = 16
+"""Height in pixels of the white band above the panels that holds their labels."""
+
+
+def _labelled(figure: np.ndarray, labels: tuple[str, ...], panel: int) -> np.ndarray:
+    """``figure`` (panels of width ``panel``, :data:`_GAP` apart) under a band naming each.
+
+    Drawn with Pillow's built-in font, so labelling needs nothing beyond the ``image`` extra
+    that writes the figure. Returns the image as floats in ``[0, 1]``, as ``save_png`` takes.
+    """
+    from PIL import Image, ImageDraw, ImageFont  # noqa: PLC0415  (optional extra)
+
+    height, width, _ = figure.shape
+    canvas = Image.new("RGB", (width, height + _LABEL_BAND), "white")
+    canvas.paste(Image.fromarray(to_uint8(figure)), (0, _LABEL_BAND))
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    for index, text in enumerate(labels):
+        left = index * (panel + _GAP) + max(0.0, (panel - draw.textlength(text, font=font)) / 2)
+        draw.text((left, 2), text, fill="black", font=font)
+    return np.asarray(canvas, dtype=np.float64) / 255.0
 
 
 BYTES_PER_UNKNOWN = 1024

@@ -40,6 +40,21 @@ def test_style_cli_writes_image_figure_curves_and_metrics(tmp_path):
     }
 
 
+def test_the_style_figure_names_each_panel_in_a_band_above_it(tmp_path):
+    PIL = pytest.importorskip("PIL.Image")
+    assert _run(tmp_path, "--method", "lbfgs", "--no-plots") == 0
+    figure = np.asarray(PIL.open(tmp_path / "figure.png").convert("RGB"))
+    panel, gap, band = 8 * 16, 4, 16  # 8 x 8 images upscaled to 128 pixels, 4 apart
+    assert figure.shape == (band + panel, 3 * panel + 2 * gap, 3)
+    np.testing.assert_array_equal(figure[band:, panel : panel + gap], 255)  # the white gaps
+    for index in range(3):  # content, style, the result: dark text over each panel only
+        left = index * (panel + gap)
+        label = figure[:band, left : left + panel]
+        assert (label < 128).any(), f"panel {index} has no label"
+    between = figure[:band, panel : panel + gap]
+    assert (between == 255).all()
+
+
 def test_style_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert _run(tmp_path, "--method", "lbfgs", "--no-plots") == 0
     assert _run(tmp_path, "--method", "lbfgs", "--no-plots") == 2
