@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import numbers
 import os
 from collections.abc import Callable
@@ -345,23 +346,29 @@ def symmetric_part(H: np.ndarray, tile: int = 256) -> tuple[np.ndarray, float, f
     the strided transposes of the direct formula). An exactly symmetric ``H`` (the usual case:
     :func:`hsc_ref.derivatives.hessian` symmetrizes) is returned itself, not copied: callers
     must not modify the result. Otherwise a second tiled pass writes the symmetrized copy,
-    bit-identical to ``0.5 * (H + H.T)``.
+    bit-identical to ``0.5 * (H + H.T)``. A NaN or an infinity in ``H`` makes ``max|H|``
+    non-finite (NaN from the tiled pass): the caller refuses it, so ``H`` needs no separate
+    finiteness pass.
     """
     n = H.shape[0]
     if n <= tile:  # one tile: its mirror is H itself, so max|H| is read once
-        with np.errstate(over="ignore"):
+        scale = float(np.abs(H).max())
+        if (H == H.T).all():  # exactly symmetric (the usual case): no difference to form
+            return H, 0.0, scale
+        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf: NaN, refused later
             asym = float(np.abs(H - H.T).max())
-        if asym == 0.0:
-            return H, asym, float(np.abs(H).max())
-        return mean_of(H, H.T), asym, float(np.abs(H).max())
+        return mean_of(H, H.T), asym, scale
     asym = scale = 0.0
-    with np.errstate(over="ignore"):  # an overflowing difference is an infinite asymmetry
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow: an infinite asymmetry
         for i in range(0, n, tile):
             for j in range(i, n, tile):
                 upper = H[i : i + tile, j : j + tile]
                 lower_t = H[j : j + tile, i : i + tile].T
+                scales = float(np.abs(upper).max()), float(np.abs(lower_t).max())
+                if not (math.isfinite(scales[0]) and math.isfinite(scales[1])):
+                    return H, math.nan, math.nan  # checked here: Python's max skips a NaN
                 asym = max(asym, float(np.abs(upper - lower_t).max()))
-                scale = max(scale, float(np.abs(upper).max()), float(np.abs(lower_t).max()))
+                scale = max(scale, *scales)
     if asym == 0.0:
         return H, asym, scale
     out = np.empty_like(H)

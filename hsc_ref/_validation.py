@@ -16,22 +16,25 @@ _FLOAT_KINDS = "f"
 _ACCEPTED_INT_KINDS = "iu"
 
 
-def as_real_array(x: Any, name: str, *, ndim: int | None = None) -> Any:
+def as_real_array(x: Any, name: str, *, ndim: int | None = None, finite: bool = True) -> Any:
     """Return ``x`` as a finite, non-empty, real floating NumPy array.
 
     Integer arrays are converted to float64; float32 and float64 are kept; bool, complex,
     object, string, float16 and longdouble inputs raise ``TypeError``; NaN, inf and empty
     arrays raise ``ValueError``. Another library's array raises ``TypeError`` saying how to
     pass it as NumPy: the functions that accept such arrays convert them before this check
-    (see :mod:`hsc_ref._backend`).
+    (see :mod:`hsc_ref._backend`). ``finite=False`` leaves the finiteness check to a caller
+    that reads every entry anyway (:func:`symmetric_matrix` checks ``max|H|``).
     """
-    if isinstance(x, (np.matrix, np.ma.MaskedArray)):
+    if type(x) is np.ndarray:  # the common case: neither a subclass nor another library's
+        pass
+    elif isinstance(x, (np.matrix, np.ma.MaskedArray)):
         raise TypeError(
             f"{name} must be a plain ndarray, got {type(x).__name__} (np.matrix changes the "
             f"meaning of * and of shapes, a mask would be ignored): pass np.asarray(...) of "
             f"the values you mean"
         )
-    if not isinstance(x, np.ndarray) and _backend.is_foreign(x):
+    elif not isinstance(x, np.ndarray) and _backend.is_foreign(x):
         raise TypeError(_backend.numpy_only(x, name))
     if not hasattr(x, "dtype"):
         if isinstance(x, (str, bytes)) or x is None:
@@ -51,14 +54,18 @@ def as_real_array(x: Any, name: str, *, ndim: int | None = None) -> Any:
         raise ValueError(f"{name} must be {ndim}-D, got {x.ndim}-D array of shape {x.shape}")
     if x.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {x.shape}")
-    if not _backend.all_finite(x):
-        raise ValueError(f"{name} must be finite, got NaN or inf entries")
+    if finite and not _backend.all_finite(x):
+        raise _not_finite(name)
     return x
 
 
-def as_square_matrix(x: Any, name: str = "H") -> Any:
-    """Validate a finite, real, non-empty square 2-D array."""
-    x = as_real_array(x, name, ndim=2)
+def _not_finite(name: str) -> ValueError:
+    return ValueError(f"{name} must be finite, got NaN or inf entries")
+
+
+def as_square_matrix(x: Any, name: str = "H", *, finite: bool = True) -> Any:
+    """Validate a finite, real, non-empty square 2-D array (``finite=False``: not finite)."""
+    x = as_real_array(x, name, ndim=2, finite=finite)
     if x.shape[0] != x.shape[1]:
         raise ValueError(f"{name} must be square, got shape {x.shape}")
     return x
@@ -79,6 +86,8 @@ def check_symmetric(x: Any, rtol: float, name: str = "H") -> None:
 
 def check_tolerance(value: Any, name: str) -> float:
     """Return ``value`` as a float after checking it is a finite, non-negative real number."""
+    if type(value) is float and 0.0 <= value < math.inf:  # the common case, at no cost
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
@@ -135,15 +144,22 @@ def symmetric_matrix(H: Any, symmetry_rtol: float | None, name: str = "H") -> tu
     and ``max|H - H^T| <= symmetry_rtol * max|H|`` (default ``sqrt(eps(H.dtype))``). An exactly
     symmetric ``H`` is returned itself, not copied; the symmetrization cannot overflow.
     """
-    return symmetric_square(as_square_matrix(H, name), symmetry_rtol, name)
+    return symmetric_square(as_square_matrix(H, name, finite=False), symmetry_rtol, name)
+
+
+_DEFAULT_SYMMETRY_RTOL = {np.dtype(t): float(np.sqrt(np.finfo(t).eps)) for t in ("f4", "f8")}
+"""``sqrt(eps)`` of each accepted dtype, the default ``symmetry_rtol``."""
 
 
 def symmetric_square(H: Any, symmetry_rtol: float | None, name: str = "H") -> tuple[Any, float]:
-    """:func:`symmetric_matrix` of a matrix :func:`as_square_matrix` already returned."""
+    """:func:`symmetric_matrix` of a matrix :func:`as_square_matrix` returned (finite or not:
+    ``max|H|``, read here, is finite exactly when every entry is)."""
     if symmetry_rtol is None:
-        symmetry_rtol = float(np.sqrt(np.finfo(H.dtype).eps))
+        symmetry_rtol = _DEFAULT_SYMMETRY_RTOL[H.dtype]
     symmetry_rtol = check_tolerance(symmetry_rtol, "symmetry_rtol")
     sym, asym, scale = _backend.symmetric_part(H)  # tiled: check, then symmetrize if needed
+    if not math.isfinite(scale):  # a NaN or an infinity anywhere makes max|H| one
+        raise _not_finite(name)
     if asym > symmetry_rtol * scale:
         check_symmetric(H, symmetry_rtol, name)  # raises, with the rule in the message
     return sym, scale
@@ -158,4 +174,6 @@ def vector_shape_for(g: Any, n: int, dtype: Any, name: str = "g") -> Any:
     """:func:`check_vector_for` of an array :func:`as_real_array` already returned."""
     if g.ndim not in (1, 2) or g.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) or ({n}, k) to match H, got {g.shape}")
+    if g.dtype == dtype:
+        return g
     return g.astype(np.result_type(g.dtype, dtype), copy=False)

@@ -36,7 +36,7 @@ import scipy.optimize
 from hsc_ref import _validation
 from hsc_ref.corrections import Correction, correct, get_correction
 from hsc_ref.spectral import Spectrum, decompose
-from hsc_ref.steps import spectral_step
+from hsc_ref.steps import _spectral_step, spectral_step
 
 __all__ = [
     "StepRule",
@@ -564,7 +564,12 @@ def newton_type(
         if context.hessian is None:
             raise ValueError(f"{correction.name} step needs hessian=, got None")
         spectrum = _spectrum(context.hessian, atol, rtol)
-        step = spectral_step(spectrum, _as_vector(updates, "grad"), correction, lr=lr)
+        grad = _as_vector(updates, "grad")
+        if getattr(spectrum, "_array_kind", None) is None:  # NumPy: grad is checked once, here
+            grad = _validation.vector_shape_for(grad, spectrum.n, spectrum.dtype, "grad")
+            step = _spectral_step(spectrum, grad, correction, lr)
+        else:  # another library's spectrum: the public step converts and checks
+            step = spectral_step(spectrum, grad, correction, lr=lr)
         return step, NewtonState(state.steps + 1, spectrum)
 
     return rule_from(init, apply, needs_hessian=True)

@@ -430,7 +430,7 @@ def decompose(
     atol, rtol_given = _validation.check_tolerance(atol, "atol"), rtol
     if rtol_given is not None:
         _validation.check_tolerance(rtol_given, "rtol")
-    H = _validation.as_square_matrix(H, "H")
+    H = _validation.as_square_matrix(H, "H", finite=False)  # finite: from max|H|, below
     n = H.shape[0]
     rtol = resolve_rtol(policy, atol=atol, rtol=rtol, n=n, dtype=H.dtype)
     sym, _ = _validation.symmetric_square(H, symmetry_rtol)  # H is checked square above

@@ -33,6 +33,7 @@ bit-identical to the step of the same values as NumPy arrays (see :mod:`hsc_ref.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -140,14 +141,24 @@ def _hsc_spectral_step(sym: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
 
     The same operations, in the same order, as ``spectral_step(decompose(sym), g)``
     (bit-identical), without building a :class:`Spectrum` or checking again: ``phi`` needs
-    no cutoff and ``eigh``'s output is checked finite by :func:`_eigh`.
+    no cutoff. ``g`` may hold NaN or infinities, and ``eigh``'s output is not checked
+    either: the step checks both. A non-finite entry of ``g`` or ``q``, or a NaN in ``lam``,
+    makes a coefficient ``q^T g`` non-finite and with it an entry of the step (``inf * 0`` is
+    NaN, never 0); an infinite eigenvalue, which ``phi`` would map to 0, is one of the sorted
+    ends and checked there. Only a non-finite step is traced to its cause.
     """
-    lam, q = _eigh(sym)
-    phi = _phi(lam)
-    coeffs = q.T @ g
-    with np.errstate(over="ignore"):  # checked below, with a message that names the cause
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, naming the cause
+        lam, q = np.linalg.eigh(sym)
+        if not (math.isfinite(lam[0]) and math.isfinite(lam[-1])):
+            _eigh(sym)  # raises, naming the cause
+        phi = _phi(lam)
+        coeffs = q.T @ g
         step = -lr * (q @ (coeffs * (phi if g.ndim == 1 else phi[:, None])))
-    return _finite(step, "hsc", lr)
+    if not _backend.all_finite(step):
+        _validation.as_real_array(g, "g")  # a non-finite g: raises, naming g
+        _eigh(sym)  # a NaN from eigh: raises with its own message
+        return _finite(step, "hsc", lr)  # else lr times the step overflowed: raises
+    return step
 
 
 @_backend.in_callers_kind("H", "g")
@@ -221,7 +232,9 @@ def hsc_step(
     rtol = resolve_rtol(policy, atol=atol, rtol=rtol, n=H.shape[0], dtype=H.dtype)
     if route == "auto":  # check now: a bad value must not depend on which route runs
         cholesky_rtol = _cholesky_rtol(cholesky_rtol, H.dtype)
-    g = _validation.check_vector_for(g, H.shape[0], H.dtype)
+    spectral = route == "spectral"  # its step shows a non-finite g: checked there, at no cost
+    g = _validation.as_real_array(g, "g", finite=not spectral)
+    g = _validation.vector_shape_for(g, H.shape[0], H.dtype)
     if route == "literal":
         return _literal_step(H, g, lr, atol, rtol)
     if route == "cholesky" or (route == "auto" and _bound(H) <= cholesky_rtol):

@@ -283,6 +283,73 @@ def test_tiled_symmetric_part_is_bit_identical_to_the_formula(n, tile):
     assert same is exact and zero == 0.0  # an exactly symmetric input is not copied
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize(("n", "tile"), [(1, 3), (9, 4), (9, 256)])
+def test_a_non_finite_entry_anywhere_makes_the_scale_non_finite(n, tile, bad):
+    # symmetric_matrix reads finiteness from max|H| instead of a pass of its own, so every
+    # position, on and off the diagonal, in every tile, must reach the scale
+    for i in range(n):
+        for j in range(n):
+            a = np.random.default_rng(n).standard_normal((n, n))
+            a[i, j] = bad
+            assert not np.isfinite(_backend.symmetric_part(a, tile=tile)[2]), (i, j)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_tiled_matrix_with_a_non_finite_entry_is_refused_by_name(bad):
+    a = np.eye(300)  # past one 256-row tile
+    a[299, 3] = a[3, 299] = bad
+    for call in (lambda: decompose(a), lambda: hsc_step(a, np.ones(300))):
+        with pytest.raises(ValueError, match=r"^H must be finite, got NaN or inf"):
+            call()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("shape", [(6,), (6, 2)])
+def test_the_spectral_route_refuses_a_non_finite_g_found_through_its_step(shape, bad):
+    # the spectral route leaves g's finiteness to the step's own check: a non-finite entry
+    # anywhere, even on a zero eigenvalue's direction (phi = 0: inf * 0 is NaN), still ends
+    # in the message that names g, never in a step
+    H = np.diag([2.0, 0.0, -1.0, 0.5, 0.0, 3.0])
+    for position in np.ndindex(shape):
+        g = np.ones(shape)
+        g[position] = bad
+        with pytest.raises(ValueError, match=r"^g must be finite, got NaN or inf"):
+            hsc_step(H, g)
+
+
+def test_an_eigenvalue_that_overflows_is_refused_by_the_spectral_route():
+    H = np.full((3, 3), 1e308)  # finite, but its largest eigenvalue 3e308 is not
+    with pytest.raises(FloatingPointError, match=r"eigh returned non-finite values"):
+        hsc_step(H, np.ones(3))
+
+
+_PHI_EDGES = [0.0, -0.0, 1.0, -1.0, np.nextafter(1.0, 2.0), np.nextafter(-1.0, -2.0), 5e-324,
+              1e-300, 1e300, -1e300, np.finfo(np.float64).max, 1e154, 1e155]  # fmt: skip
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_PHI_EDGES),
+            st.floats(-1e6, 1e6),
+            st.floats(allow_nan=False, allow_infinity=False),
+        ),
+        min_size=1,
+        max_size=32,
+    )
+)
+def test_the_scalar_phi_gives_the_array_formula_bit_for_bit(values):
+    from hsc_ref.corrections import _phi, _phi_array, _phi_scalar
+
+    lam = np.array(values, dtype=np.float64)
+    expected = _phi_array(lam)
+    got = _phi_scalar(lam)
+    assert got.dtype == np.float64 and got.shape == lam.shape
+    assert np.array_equal(got.view(np.int64), expected.view(np.int64))  # signs of zero too
+    assert _phi(lam) is not None and np.array_equal(_phi(lam).view(np.int64), got.view(np.int64))
+
+
 # --------------------------------------------------------------------------- steps
 
 
