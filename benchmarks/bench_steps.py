@@ -145,13 +145,16 @@ def dgemm_rate(n: int = 2000, repeats: int = 3) -> float:
     return 2.0 * n**3 / best / 1e9
 
 
-SMALL_N = 100
-"""At or below this order a step takes microseconds: each timed sample is then a loop of
-:data:`CALLS_PER_SAMPLE` calls (one call after the pause between samples measures a cold
-start, hundreds of microseconds at n = 10, not the step)."""
-
 CALLS_PER_SAMPLE = 1000
-"""Calls per timed sample at ``n <= SMALL_N``; the recorded times are per call."""
+"""Calls per timed sample at n = 10, and ``1000 (10 / n)^3`` (at least one) at larger n: a
+step of microseconds is timed as a loop (one call after the pause between samples measures a
+cold start, hundreds of microseconds at n = 10, not the step); the recorded times are per
+call."""
+
+
+def calls_per_sample(n: int) -> int:
+    """How many calls one timed sample of an order-``n`` step makes (1 from n = 100)."""
+    return max(1, round(CALLS_PER_SAMPLE * (10 / n) ** 3))
 
 
 def _looped(fn: Any, calls: int) -> Any:
@@ -199,7 +202,7 @@ def run(
         fns = {name: fn for name, fn, _ in routes if fn is not None}
         slow = frozenset(k for k in fns if k.startswith("literal") or "evr" in k)
         warm = {k: 1 for k in fns if "jax" in k}
-        calls = {k: CALLS_PER_SAMPLE if n <= SMALL_N and k not in slow else 1 for k in fns}
+        calls = {k: 1 if k in slow else calls_per_sample(n) for k in fns}
         fns = {k: _looped(fn, calls[k]) for k, fn in fns.items()}
         timed = measure_round_robin(fns, repeats=repeats, slow=slow, warmups=warm)
         timed = {k: _per_call(m, calls[k]) for k, m in timed.items()}
