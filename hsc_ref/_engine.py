@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ctypes
 import platform
+import tracemalloc
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -161,6 +163,46 @@ def _row_pass(
         return np.asarray(reverse_pass(seeds))[: index.shape[0]]
 
     return rows_of
+
+
+_TRACE_BYTES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Measured bytes per traced copy, by function, then by ``(n, dtype)``."""
+
+
+def trace_bytes_per_copy(fun: Callable[[Any], Any], x: np.ndarray) -> int:
+    """Bytes the route's trace keeps per copy of ``x``, measured once per function.
+
+    The trace over one copy is built and one reverse pass run under ``tracemalloc`` (which
+    counts NumPy's arrays); the memory still held while the trace is alive is the cost of one
+    copy, its small fixed part included (an upper bound: the trace grows linearly with its
+    copies). The figure is kept per function, order and dtype, so a training loop that calls
+    :func:`~hsc_ref.derivatives.hessian` on the same function pays the measurement once.
+    A ``tracemalloc`` session the caller started is read, not stopped or reset.
+    """
+    key = (x.shape[0], x.dtype.str)
+    try:
+        known = _TRACE_BYTES.setdefault(fun, {})
+    except TypeError:  # a callable that takes no weak reference: measured at every call
+        known = {}
+    if key not in known:
+        known[key] = _measure_trace(fun, x)
+    return known[key]
+
+
+def _measure_trace(fun: Callable[[Any], Any], x: np.ndarray) -> int:
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        rows_of = _row_pass(fun, x, 1)
+        rows_of(np.arange(1))
+        held = tracemalloc.get_traced_memory()[0] - before
+        del rows_of
+        return max(0, held)
+    finally:
+        if not tracing:
+            tracemalloc.stop()
 
 
 def _values_of_copies(fun: Callable[[Any], Any], X: Any) -> Any:

@@ -25,6 +25,7 @@ from hsc_ref._engine import (
     _fill_rows_in_threads,
     _symmetrize_inplace,
     keep_freed_memory,
+    trace_bytes_per_copy,
 )
 
 __all__ = [
@@ -158,13 +159,15 @@ def hessian(
         batched route when ``fun`` is batch-polymorphic (see Notes), else the plain one.
     chunk_size : int, optional
         Rows per pass on the batched route, and the copies of ``x`` its trace holds: its
-        working memory, on top of the result, is about ``workers * chunk_size`` times the
-        memory of one gradient evaluation of ``fun`` (one trace per thread, kept for the whole
-        call; ``max_bytes`` does not count it, since only ``fun`` knows it); default
+        working memory, on top of the result, is ``workers * chunk_size`` times the memory
+        one traced copy holds (one trace per thread, kept for the whole call). That memory is
+        measured before the route allocates, by tracing one copy under ``tracemalloc`` once
+        per function, order and dtype, and counted against ``max_bytes``; default
         :data:`BATCHED_CHUNK_SIZE`.
     max_bytes : int, optional
         Refuse (``MemoryError``, before allocating) when the dense result and the route's
-        temporaries need more bytes than this; default the memory available now.
+        temporaries (on the batched route, its traces too) need more bytes than this;
+        default the memory available now.
     workers : int, default 1
         Batched route only: threads that compute row blocks in parallel (NumPy releases the
         GIL in its array work, which dominates there). Blocks go to the threads in turn, each thread
@@ -182,8 +185,8 @@ def hessian(
     Raises
     ------
     MemoryError
-        If ``8 n^2`` bytes times the route's dense copies (3 plain, 1 batched) exceed
-        ``max_bytes`` (or the available memory).
+        If ``8 n^2`` bytes times the route's dense copies (3 plain, 1 batched), plus on the
+        batched route its traces, exceed ``max_bytes`` (or the available memory).
     FloatingPointError
         If the Hessian is not finite: ``fun returned nan at x`` when ``fun``'s value is not
         finite, else the count of overflowed entries (both routes).
@@ -239,8 +242,16 @@ def hessian(
     if chunk_size is None:  # default: BATCHED_CHUNK_SIZE, but at least one block per worker
         chunk_size = min(BATCHED_CHUNK_SIZE, -(-n // workers))
     blocks = [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
+    threads, copies = min(workers, len(blocks)), max(stop - start for start, stop in blocks)
+    per_copy = trace_bytes_per_copy(fun, x)
+    _backend.check_fits(
+        n * n * x.dtype.itemsize + threads * copies * per_copy,
+        f"a dense Hessian of n = {n} and {threads} trace(s) of {copies} copies of fun "
+        f"({per_copy / 2**20:.3g} MiB per copy, measured)",
+        max_bytes,
+    )
     H = np.empty((n, n), dtype=x.dtype)
-    _fill_rows_in_threads(fun, x, H, blocks, min(workers, len(blocks)))
+    _fill_rows_in_threads(fun, x, H, blocks, threads)
     _refuse_non_finite(fun, x, H)
     return _symmetrize_inplace(H)
 

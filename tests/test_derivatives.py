@@ -431,3 +431,63 @@ def test_flat_hessian_matches_torch_hessian_in_documented_layout():
     g_torch, _ = flatten(layers_from_torch_linear(grads))
     g = gradient(loss, flat)
     assert np.abs(g - g_torch).max() <= 10 * (x.shape[0] + n) * EPS * np.abs(g).max()
+
+
+# --------------------------------------------------------------------------- trace memory
+
+
+def _wide_loss(batch: int):
+    """A batch-polymorphic loss whose trace holds ``(k, batch)`` intermediates per pass."""
+    W = np.random.default_rng(batch).standard_normal((batch, 6))
+
+    def loss(X):
+        return anp.sum(anp.tanh(anp.dot(X, W.T)) ** 2, axis=-1)
+
+    return loss
+
+
+def test_the_trace_memory_per_copy_is_measured_and_grows_with_the_data():
+    from hsc_ref._engine import trace_bytes_per_copy
+
+    x = np.linspace(-1.0, 1.0, 6)
+    small, large = (trace_bytes_per_copy(_wide_loss(b), x) for b in (20_000, 40_000))
+    # one copy holds at least the (batch,) products and tanh values its gradient needs
+    # (8 bytes each, several arrays), and twice the data holds about twice the bytes
+    assert small >= 2 * 8 * 20_000
+    assert 1.8 <= large / small <= 2.2
+
+
+def test_the_batched_route_refuses_traces_that_do_not_fit_before_allocating():
+    loss, x = _wide_loss(20_000), np.linspace(-1.0, 1.0, 6)
+    from hsc_ref._engine import trace_bytes_per_copy
+
+    per_copy = trace_bytes_per_copy(loss, x)
+    dense = 6 * 6 * 8
+    # six rows: one trace of six copies; a budget a copy short of it is refused, by name
+    with pytest.raises(MemoryError, match=r"1 trace\(s\) of 6 copies of fun .* measured"):
+        hessian(loss, x, batched=True, max_bytes=dense + 5 * per_copy)
+    H = hessian(loss, x, batched=True, max_bytes=dense + 6 * per_copy)
+    np.testing.assert_array_equal(H, hessian(loss, x, batched=True))
+
+
+def test_the_trace_is_measured_once_per_function_and_a_users_tracemalloc_keeps_running(
+    monkeypatch,
+):
+    import tracemalloc
+
+    from hsc_ref import _engine
+
+    calls = []
+    measure = _engine._measure_trace
+    monkeypatch.setattr(_engine, "_measure_trace", lambda f, x: calls.append(1) or measure(f, x))
+    loss, x = _wide_loss(1000), np.linspace(-1.0, 1.0, 6)
+    tracemalloc.start()
+    try:
+        hessian(loss, x, batched=True)
+        hessian(loss, x + 1.0, batched=True)  # same function, order and dtype: no new measure
+        assert tracemalloc.is_tracing()  # the caller's session is not stopped
+    finally:
+        tracemalloc.stop()
+    assert len(calls) == 1
+    hessian(loss, np.linspace(-1.0, 1.0, 6).astype(np.float32), batched=True)
+    assert len(calls) == 2  # another dtype is measured again

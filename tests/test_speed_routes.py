@@ -436,7 +436,12 @@ def test_hessian_refuses_sizes_beyond_max_bytes_before_evaluating():
     with pytest.raises(MemoryError, match=r"dense Hessian of n = 100 needs about"):
         hessian(f, x, batched=True, max_bytes=8 * 100 * 100 - 1)
     assert not calls
-    assert hessian(f, x, batched=True, max_bytes=8 * 100 * 100).shape == (100, 100)
+    from hsc_ref._engine import trace_bytes_per_copy
+
+    traces = 32 * trace_bytes_per_copy(f, x)  # one trace of 32 copies, measured
+    with pytest.raises(MemoryError, match=r"and 1 trace\(s\) of 32 copies of fun"):
+        hessian(f, x, batched=True, max_bytes=8 * 100 * 100)
+    assert hessian(f, x, batched=True, max_bytes=8 * 100 * 100 + traces).shape == (100, 100)
     with pytest.raises(MemoryError):  # plain route: three dense copies
         hessian(f, x, batched=False, max_bytes=8 * 100 * 100 * 2)
 
