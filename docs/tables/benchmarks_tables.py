@@ -201,9 +201,28 @@ def render_game_methods() -> str:
     return _with_load(head + rows, record)
 
 
+STEPS_RUN = "steps-6"
+STEPS_COMMAND = (
+    "python benchmarks/run.py --sections steps --step-sizes 10 2000 --literal-max 100 "
+    "--name steps-6"
+)
+COST_RUN = "steps-7-n10-1thread"
+COST_COMMAND = (
+    "python benchmarks/run.py --sections steps --step-sizes 10 --threads 1 --repeats 15 "
+    "--no-peers --name steps-7-n10-1thread"
+)
+COST_ORDER = 10
+BARE_STEP = "numpy eigh (syevd) step"
+COST_METHODS = (
+    ("hsc_step (spectral route)", "hsc_ref spectral"),
+    ("a rule's step (newton_type hsc)", "hsc_ref rule step (newton_type hsc)"),
+    ("the bare formula: numpy eigh, then Q (phi * (Q^T g))", BARE_STEP),
+)
+
+
 def render_hsc_step_peers() -> str:
     """The HSC step (``route="auto"``) against each peer's eigh step at n = 2000."""
-    record = _result(QUIET_RUN)
+    record = _result(STEPS_RUN)
     by_method = {r["method"]: r for r in record["steps"] if r.get("n") == STEP_ORDER}
     auto = by_method[HSC_AUTO]["median_s"]
     rows = [f"| hsc_step, route auto | {auto:.3g} | 1x |"]
@@ -214,6 +233,26 @@ def render_hsc_step_peers() -> str:
     head = [
         f"| n = {STEP_ORDER}, 2 BLAS threads | median s | time / hsc_step auto |",
         "|---|---|---|",
+    ]
+    return _with_load(head + rows, record)
+
+
+def render_step_costs() -> str:
+    """What the checks cost at n = 10: hsc_step and a rule's step against the bare formula."""
+    record = _result(COST_RUN)
+    by_method = {r["method"]: r for r in record["steps"] if r.get("n") == COST_ORDER}
+    bare = by_method[BARE_STEP]
+    rows = []
+    for label, method in COST_METHODS:
+        r = by_method[method]
+        rows.append(
+            f"| {label} | {1e6 * r['median_s']:.3g} | {1e6 * r['min_s']:.3g} | "
+            f"{r['median_s'] / bare['median_s']:.3g}x | {r['min_s'] / bare['min_s']:.3g}x |"
+        )
+    head = [
+        f"| n = {COST_ORDER}, 1 BLAS thread, {by_method[BARE_STEP]['calls_per_sample']} calls "
+        "per sample | median us | min us | median / bare | min / bare |",
+        "|---|---|---|---|---|",
     ]
     return _with_load(head + rows, record)
 
@@ -235,18 +274,28 @@ TABLES = [
         render=render_routes,
         rerun_by=RERUN_BY,
     ),
-    *(
-        Table(
-            id=table_id,
-            page="docs/benchmarks.md",
-            command=QUIET_COMMAND,
-            record=_records((QUIET_RUN,)),
-            render=render,
-            rerun_by=RERUN_BY,
-        )
-        for table_id, render in (
-            ("benchmarks-game-methods", render_game_methods),
-            ("benchmarks-hsc-step-peers", render_hsc_step_peers),
-        )
+    Table(
+        id="benchmarks-game-methods",
+        page="docs/benchmarks.md",
+        command=QUIET_COMMAND,
+        record=_records((QUIET_RUN,)),
+        render=render_game_methods,
+        rerun_by=RERUN_BY,
+    ),
+    Table(
+        id="benchmarks-hsc-step-peers",
+        page="docs/benchmarks.md",
+        command=STEPS_COMMAND,
+        record=_records((STEPS_RUN,)),
+        render=render_hsc_step_peers,
+        rerun_by=RERUN_BY,
+    ),
+    Table(
+        id="benchmarks-step-costs",
+        page="docs/benchmarks.md",
+        command=COST_COMMAND,
+        record=_records((COST_RUN,)),
+        render=render_step_costs,
+        rerun_by=RERUN_BY,
     ),
 ]
