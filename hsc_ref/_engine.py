@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import ctypes
 import platform
+import threading
 import tracemalloc
-import weakref
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -165,28 +166,63 @@ def _row_pass(
     return rows_of
 
 
-_TRACE_BYTES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""Measured bytes per traced copy, by function, then by ``(n, dtype)``."""
+_TRACE_BYTES: OrderedDict[Hashable, int] = OrderedDict()
+"""Measured bytes per traced copy, by :func:`_trace_key`, the most recent last."""
+
+_TRACE_BYTES_KEPT = 256
+"""How many measurements :data:`_TRACE_BYTES` keeps."""
+
+_TRACE_BYTES_LOCK = threading.Lock()
+"""Held while :data:`_TRACE_BYTES` is read or written (not while a trace is measured)."""
 
 
 def trace_bytes_per_copy(fun: Callable[[Any], Any], x: np.ndarray) -> int:
-    """Bytes the route's trace keeps per copy of ``x``, measured once per function.
+    """Bytes the route's trace keeps per copy of ``x``, measured once per kind of function.
 
     The trace over one copy is built and one reverse pass run under ``tracemalloc`` (which
     counts NumPy's arrays); the memory still held while the trace is alive is the cost of one
     copy, its small fixed part included (an upper bound: the trace grows linearly with its
-    copies). The figure is kept per function, order and dtype, so a training loop that calls
-    :func:`~hsc_ref.derivatives.hessian` on the same function pays the measurement once.
-    A ``tracemalloc`` session the caller started is read, not stopped or reset.
+    copies). The figure is kept per function code, the shapes and dtypes of the arrays its
+    closure and defaults hold, the order and the dtype of ``x`` (:func:`_trace_key`), so a
+    training loop pays it once even when it builds a new ``lambda t: loss(t, batch)`` for
+    every batch of one size. A ``tracemalloc`` session the caller started is read, not
+    stopped or reset.
     """
-    key = (x.shape[0], x.dtype.str)
-    try:
-        known = _TRACE_BYTES.setdefault(fun, {})
-    except TypeError:  # a callable that takes no weak reference: measured at every call
-        known = {}
-    if key not in known:
-        known[key] = _measure_trace(fun, x)
-    return known[key]
+    key = _trace_key(fun, x)
+    with _TRACE_BYTES_LOCK:
+        if key in _TRACE_BYTES:
+            _TRACE_BYTES.move_to_end(key)
+            return _TRACE_BYTES[key]
+    measured = _measure_trace(fun, x)
+    with _TRACE_BYTES_LOCK:
+        _TRACE_BYTES[key] = measured
+        while len(_TRACE_BYTES) > _TRACE_BYTES_KEPT:
+            _TRACE_BYTES.popitem(last=False)
+    return measured
+
+
+def _trace_key(fun: Callable[[Any], Any], x: np.ndarray) -> Hashable:
+    """What a trace's size depends on: the code, its captured arrays' shapes, ``x``'s kind.
+
+    A plain function is known by its code and by what its closure cells and defaults hold:
+    an array by its shape and dtype (the data of one batch size), an int, a float or a bool by
+    its type, anything else (a model, another function) by its identity. Any other callable
+    is known by its identity.
+    """
+    code = getattr(fun, "__code__", None)
+    if code is None:
+        return ("callable", id(fun), x.shape[0], x.dtype.str)
+    captured = [cell.cell_contents for cell in fun.__closure__ or ()]
+    captured += list(getattr(fun, "__defaults__", None) or ())
+    return ("function", code, tuple(map(_captured_key, captured)), x.shape[0], x.dtype.str)
+
+
+def _captured_key(value: Any) -> Hashable:
+    if isinstance(value, np.ndarray):
+        return ("array", value.shape, value.dtype.str)
+    if isinstance(value, (bool, int, float)):
+        return type(value).__name__
+    return ("object", id(value))
 
 
 def _measure_trace(fun: Callable[[Any], Any], x: np.ndarray) -> int:

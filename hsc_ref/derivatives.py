@@ -162,8 +162,9 @@ def hessian(
         working memory, on top of the result, is ``workers * chunk_size`` times the memory
         one traced copy holds (one trace per thread, kept for the whole call). That memory is
         measured before the route allocates, by tracing one copy under ``tracemalloc`` once
-        per function, order and dtype, and counted against ``max_bytes``; default
-        :data:`BATCHED_CHUNK_SIZE`.
+        per function code, shapes of the arrays it captures, order and dtype (a loop that
+        builds a new closure for every batch of one size pays it once), and counted against
+        ``max_bytes``; default :data:`BATCHED_CHUNK_SIZE`.
     max_bytes : int, optional
         Refuse (``MemoryError``, before allocating) when the dense result and the route's
         temporaries (on the batched route, its traces too) need more bytes than this;

@@ -491,3 +491,25 @@ def test_the_trace_is_measured_once_per_function_and_a_users_tracemalloc_keeps_r
     assert len(calls) == 1
     hessian(loss, np.linspace(-1.0, 1.0, 6).astype(np.float32), batched=True)
     assert len(calls) == 2  # another dtype is measured again
+
+
+def test_a_new_lambda_per_batch_of_one_size_is_measured_once(monkeypatch):
+    from hsc_ref import _engine
+
+    calls = []
+    measure = _engine._measure_trace
+    monkeypatch.setattr(_engine, "_measure_trace", lambda f, x: calls.append(1) or measure(f, x))
+    monkeypatch.setattr(_engine, "_TRACE_BYTES", type(_engine._TRACE_BYTES)())
+    rng = np.random.default_rng(0)
+    x = np.linspace(-1.0, 1.0, 6)
+
+    def loss(X, batch):
+        return anp.sum(anp.tanh(anp.dot(X, batch.T)) ** 2, axis=-1)
+
+    for _ in range(3):  # a training loop: a new closure over a new batch of 500 rows
+        batch = rng.standard_normal((500, 6))
+        hessian(lambda X, batch=batch: loss(X, batch), x, batched=True)
+    assert len(calls) == 1
+    batch = rng.standard_normal((5000, 6))  # ten times the data: its trace is measured anew
+    hessian(lambda X, batch=batch: loss(X, batch), x, batched=True)
+    assert len(calls) == 2
