@@ -11,11 +11,10 @@ trace counter made per-thread first. Also the opt-in glibc allocator setting
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
-import threading
-import tracemalloc
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+import types
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -93,18 +92,40 @@ def _check_workers(workers: Any) -> int:
     return workers
 
 
+def first_trace(
+    fun: Callable[[Any], Any], x: np.ndarray, copies: int
+) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """The calling thread's trace over ``copies`` copies of ``x`` (:func:`_row_pass`) and the
+    bytes of the arrays it holds (:func:`held_bytes`, not counting ``fun``'s own or ``x``):
+    what each further thread's trace will need, known before the result is allocated."""
+    rows_of = _row_pass(fun, x, copies)
+    return rows_of, held_bytes(rows_of, exclude=(fun, x))
+
+
 def _fill_rows(
-    fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray, blocks: list, copies: int
+    fun: Callable[[Any], Any],
+    x: np.ndarray,
+    H: np.ndarray,
+    blocks: list,
+    copies: int,
+    *,
+    rows_of: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
     """Write the Hessian rows of each ``(start, stop)`` block (at most ``copies`` rows) into
     ``H``, all from one trace over ``copies`` copies of ``x``."""
-    rows_of = _row_pass(fun, x, copies)
+    rows_of = _row_pass(fun, x, copies) if rows_of is None else rows_of
     for start, stop in blocks:
         H[start:stop] = rows_of(np.arange(start, stop))
 
 
 def _fill_rows_in_threads(
-    fun: Callable[[Any], Any], x: np.ndarray, H: np.ndarray, blocks: list, workers: int
+    fun: Callable[[Any], Any],
+    x: np.ndarray,
+    H: np.ndarray,
+    blocks: list,
+    workers: int,
+    *,
+    first: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
     """:func:`_fill_rows` with the blocks dealt to ``workers`` threads in turn.
 
@@ -112,19 +133,19 @@ def _fill_rows_in_threads(
     same arithmetic whichever thread computes it: the result does not depend on ``workers``. The
     calling thread computes the first share itself: one thread fewer to start, and from the main
     thread it allocates from glibc's main heap, which keeps freed memory better than the arenas of
-    new threads (fewer page faults). If a share raises, every thread is still waited for
-    before the exception propagates.
+    new threads (fewer page faults), with ``first``, its trace, when one is given. If a share
+    raises, every thread is still waited for before the exception propagates.
     """
     copies = max(stop - start for start, stop in blocks)
     if workers == 1:
-        _fill_rows(fun, x, H, blocks, copies)
+        _fill_rows(fun, x, H, blocks, copies, rows_of=first)
         return
     _autograd_ops.thread_safe_tracing()
     shares = [blocks[w::workers] for w in range(workers)]
     with ThreadPoolExecutor(workers - 1, thread_name_prefix="hsc_ref-hessian") as pool:
         futures = [pool.submit(_fill_rows, fun, x, H, share, copies) for share in shares[1:]]
         try:
-            _fill_rows(fun, x, H, shares[0], copies)
+            _fill_rows(fun, x, H, shares[0], copies, rows_of=first)
         finally:  # wait for every thread; re-raise the first exception, if any
             for future in futures:
                 future.result()
@@ -166,79 +187,62 @@ def _row_pass(
     return rows_of
 
 
-_TRACE_BYTES: OrderedDict[Hashable, int] = OrderedDict()
-"""Measured bytes per traced copy, by :func:`_trace_key`, the most recent last."""
+def held_bytes(root: Any, exclude: Any = None) -> int:
+    """Bytes of the NumPy arrays reachable from ``root`` and not from ``exclude``.
 
-_TRACE_BYTES_KEPT = 256
-"""How many measurements :data:`_TRACE_BYTES` keeps."""
-
-_TRACE_BYTES_LOCK = threading.Lock()
-"""Held while :data:`_TRACE_BYTES` is read or written (not while a trace is measured)."""
-
-
-def trace_bytes_per_copy(fun: Callable[[Any], Any], x: np.ndarray) -> int:
-    """Bytes the route's trace keeps per copy of ``x``, measured once per kind of function.
-
-    The trace over one copy is built and one reverse pass run under ``tracemalloc`` (which
-    counts NumPy's arrays); the memory still held while the trace is alive is the cost of one
-    copy, its small fixed part included (an upper bound: the trace grows linearly with its
-    copies). The figure is kept per function code, the shapes and dtypes of the arrays its
-    closure and defaults hold, the order and the dtype of ``x`` (:func:`_trace_key`), so a
-    training loop pays it once even when it builds a new ``lambda t: loss(t, batch)`` for
-    every batch of one size. A ``tracemalloc`` session the caller started is read, not
-    stopped or reset.
+    Walks what a trace keeps alive: functions' closures and defaults (never their globals),
+    containers, and the slots and attributes of other objects (autograd's nodes and boxes),
+    counting each array's memory once (a view counts its base). Arrays reachable from
+    ``exclude`` (the user's function: its data and parameters exist before the trace) are not
+    counted.
     """
-    key = _trace_key(fun, x)
-    with _TRACE_BYTES_LOCK:
-        if key in _TRACE_BYTES:
-            _TRACE_BYTES.move_to_end(key)
-            return _TRACE_BYTES[key]
-    measured = _measure_trace(fun, x)
-    with _TRACE_BYTES_LOCK:
-        _TRACE_BYTES[key] = measured
-        while len(_TRACE_BYTES) > _TRACE_BYTES_KEPT:
-            _TRACE_BYTES.popitem(last=False)
-    return measured
+    seen: set[int] = set()
+    if exclude is not None:
+        _walk(exclude, seen)
+    return _walk(root, seen)
 
 
-def _trace_key(fun: Callable[[Any], Any], x: np.ndarray) -> Hashable:
-    """What a trace's size depends on: the code, its captured arrays' shapes, ``x``'s kind.
+def _walk(root: Any, seen: set[int]) -> int:
+    total, stack = 0, [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, _OPAQUE):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            if obj.base is None:
+                total += obj.nbytes
+            else:
+                stack.append(obj.base)
+        elif isinstance(obj, types.FunctionType):
+            stack += [c.cell_contents for c in obj.__closure__ or () if _filled(c)]
+            stack += list(obj.__defaults__ or ())
+        elif isinstance(obj, (tuple, list, set, frozenset)):
+            stack += list(obj)
+        elif isinstance(obj, dict):
+            stack += list(obj.values())
+        elif isinstance(obj, functools.partial):
+            stack += [obj.func, *obj.args, *obj.keywords.values()]
+        else:
+            stack += [getattr(obj, s) for s in _slots(type(obj)) if hasattr(obj, s)]
+            stack += list(getattr(obj, "__dict__", {}).values())
+    return total
 
-    A plain function is known by its code and by what its closure cells and defaults hold:
-    an array by its shape and dtype (the data of one batch size), an int, a float or a bool by
-    its type, anything else (a model, another function) by its identity. Any other callable
-    is known by its identity.
-    """
-    code = getattr(fun, "__code__", None)
-    if code is None:
-        return ("callable", id(fun), x.shape[0], x.dtype.str)
-    captured = [cell.cell_contents for cell in fun.__closure__ or ()]
-    captured += list(getattr(fun, "__defaults__", None) or ())
-    return ("function", code, tuple(map(_captured_key, captured)), x.shape[0], x.dtype.str)
+
+_OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, np.ufunc, str, bytes, int, float)
+"""Objects the walk does not enter: they hold no trace arrays (and types lead everywhere)."""
 
 
-def _captured_key(value: Any) -> Hashable:
-    if isinstance(value, np.ndarray):
-        return ("array", value.shape, value.dtype.str)
-    if isinstance(value, (bool, int, float)):
-        return type(value).__name__
-    return ("object", id(value))
-
-
-def _measure_trace(fun: Callable[[Any], Any], x: np.ndarray) -> int:
-    tracing = tracemalloc.is_tracing()
-    if not tracing:
-        tracemalloc.start()
+def _filled(cell: Any) -> bool:
     try:
-        before = tracemalloc.get_traced_memory()[0]
-        rows_of = _row_pass(fun, x, 1)
-        rows_of(np.arange(1))
-        held = tracemalloc.get_traced_memory()[0] - before
-        del rows_of
-        return max(0, held)
-    finally:
-        if not tracing:
-            tracemalloc.stop()
+        cell.cell_contents  # noqa: B018  (an empty cell raises)
+    except ValueError:
+        return False
+    return True
+
+
+def _slots(cls: type) -> list[str]:
+    return [s for klass in cls.__mro__ for s in getattr(klass, "__slots__", ())]
 
 
 def _values_of_copies(fun: Callable[[Any], Any], X: Any) -> Any:

@@ -24,8 +24,8 @@ from hsc_ref._engine import (
     _check_workers,
     _fill_rows_in_threads,
     _symmetrize_inplace,
+    first_trace,
     keep_freed_memory,
-    trace_bytes_per_copy,
 )
 
 __all__ = [
@@ -160,11 +160,11 @@ def hessian(
     chunk_size : int, optional
         Rows per pass on the batched route, and the copies of ``x`` its trace holds: its
         working memory, on top of the result, is ``workers * chunk_size`` times the memory
-        one traced copy holds (one trace per thread, kept for the whole call). That memory is
-        measured before the route allocates, by tracing one copy under ``tracemalloc`` once
-        per function code, shapes of the arrays it captures, order and dtype (a loop that
-        builds a new closure for every batch of one size pays it once), and counted against
-        ``max_bytes``; default :data:`BATCHED_CHUNK_SIZE`.
+        one traced copy holds (one trace per thread, kept for the whole call). The first
+        thread's trace is built before the result: the arrays it holds are counted (those of
+        ``fun``'s own data excluded), and the result and the other threads' traces are checked
+        against ``max_bytes`` (or the memory then available) before they are allocated;
+        default :data:`BATCHED_CHUNK_SIZE`.
     max_bytes : int, optional
         Refuse (``MemoryError``, before allocating) when the dense result and the route's
         temporaries (on the batched route, its traces too) need more bytes than this;
@@ -244,15 +244,16 @@ def hessian(
         chunk_size = min(BATCHED_CHUNK_SIZE, -(-n // workers))
     blocks = [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
     threads, copies = min(workers, len(blocks)), max(stop - start for start, stop in blocks)
-    per_copy = trace_bytes_per_copy(fun, x)
+    rows_of, trace = first_trace(fun, x, copies)  # the one trace in memory so far
+    still_to_allocate = threads - 1 if max_bytes is None else threads  # the first is counted
     _backend.check_fits(
-        n * n * x.dtype.itemsize + threads * copies * per_copy,
+        n * n * x.dtype.itemsize + still_to_allocate * trace,
         f"a dense Hessian of n = {n} and {threads} trace(s) of {copies} copies of fun "
-        f"({per_copy / 2**20:.3g} MiB per copy, measured)",
+        f"({trace / 2**20:.3g} MiB each, measured on the first)",
         max_bytes,
     )
     H = np.empty((n, n), dtype=x.dtype)
-    _fill_rows_in_threads(fun, x, H, blocks, threads)
+    _fill_rows_in_threads(fun, x, H, blocks, threads, first=rows_of)
     _refuse_non_finite(fun, x, H)
     return _symmetrize_inplace(H)
 

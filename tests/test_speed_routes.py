@@ -436,9 +436,9 @@ def test_hessian_refuses_sizes_beyond_max_bytes_before_evaluating():
     with pytest.raises(MemoryError, match=r"dense Hessian of n = 100 needs about"):
         hessian(f, x, batched=True, max_bytes=8 * 100 * 100 - 1)
     assert not calls
-    from hsc_ref._engine import trace_bytes_per_copy
+    from hsc_ref._engine import first_trace
 
-    traces = 32 * trace_bytes_per_copy(f, x)  # one trace of 32 copies, measured
+    traces = first_trace(f, x, 32)[1]  # one trace of 32 copies, measured
     with pytest.raises(MemoryError, match=r"and 1 trace\(s\) of 32 copies of fun"):
         hessian(f, x, batched=True, max_bytes=8 * 100 * 100)
     assert hessian(f, x, batched=True, max_bytes=8 * 100 * 100 + traces).shape == (100, 100)
