@@ -152,10 +152,11 @@ def _dask(*words: str, log: Path) -> subprocess.Popen:
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
-    for process in reversed(processes):  # workers first, then the scheduler
+    # workers first, each waited for, then the scheduler: a worker still shutting down when
+    # the scheduler is gone retries its connection for 30 s before it exits
+    for process in reversed(processes):
         if process.poll() is None:
             process.terminate()
-    for process in processes:
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
