@@ -194,7 +194,9 @@ def held_bytes(root: Any, exclude: Any = None) -> int:
     containers, and the slots and attributes of other objects (autograd's nodes and boxes),
     counting each array's memory once (a view counts its base). Arrays reachable from
     ``exclude`` (the user's function: its data and parameters exist before the trace) are not
-    counted.
+    counted. Each of the two walks visits at most :data:`_WALK_LIMIT` objects, so a function
+    that closes over a large object graph costs a bounded walk: past the limit the count is
+    a lower bound, and more of ``exclude``'s arrays may be counted (an overestimate).
     """
     seen: set[int] = set()
     if exclude is not None:
@@ -202,13 +204,19 @@ def held_bytes(root: Any, exclude: Any = None) -> int:
     return _walk(root, seen)
 
 
+_WALK_LIMIT = 100_000
+"""The most objects one walk of :func:`held_bytes` visits (a trace of a loss holds a few
+thousand)."""
+
+
 def _walk(root: Any, seen: set[int]) -> int:
-    total, stack = 0, [root]
-    while stack:
+    total, stack, visited = 0, [root], 0
+    while stack and visited < _WALK_LIMIT:
         obj = stack.pop()
         if id(obj) in seen or isinstance(obj, _OPAQUE):
             continue
         seen.add(id(obj))
+        visited += 1
         if isinstance(obj, np.ndarray):
             if obj.base is None:
                 total += obj.nbytes

@@ -491,3 +491,12 @@ def test_the_batched_route_refuses_traces_that_do_not_fit_before_allocating():
     np.testing.assert_array_equal(H, hessian(loss, x, batched=True))
     with pytest.raises(MemoryError, match=r"2 trace\(s\) of 3 copies"):  # two threads' traces
         hessian(loss, x, batched=True, workers=2, max_bytes=dense + trace - 1)
+
+
+def test_the_walk_over_a_trace_visits_a_bounded_number_of_objects(monkeypatch):
+    from hsc_ref import _engine
+
+    arrays = [np.ones(10) for _ in range(100)]  # 80 bytes each
+    assert _engine.held_bytes(arrays) == 100 * 80
+    monkeypatch.setattr(_engine, "_WALK_LIMIT", 11)  # the list and ten arrays
+    assert _engine.held_bytes(arrays) == 10 * 80
