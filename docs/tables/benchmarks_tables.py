@@ -274,28 +274,19 @@ TABLES = [
         render=render_routes,
         rerun_by=RERUN_BY,
     ),
-    Table(
-        id="benchmarks-game-methods",
-        page="docs/benchmarks.md",
-        command=QUIET_COMMAND,
-        record=_records((QUIET_RUN,)),
-        render=render_game_methods,
-        rerun_by=RERUN_BY,
-    ),
-    Table(
-        id="benchmarks-hsc-step-peers",
-        page="docs/benchmarks.md",
-        command=STEPS_COMMAND,
-        record=_records((STEPS_RUN,)),
-        render=render_hsc_step_peers,
-        rerun_by=RERUN_BY,
-    ),
-    Table(
-        id="benchmarks-step-costs",
-        page="docs/benchmarks.md",
-        command=COST_COMMAND,
-        record=_records((COST_RUN,)),
-        render=render_step_costs,
-        rerun_by=RERUN_BY,
+    *(
+        Table(
+            id=table_id,
+            page="docs/benchmarks.md",
+            command=command,
+            record=_records((run,)),
+            render=render,
+            rerun_by=RERUN_BY,
+        )
+        for table_id, command, run, render in (
+            ("benchmarks-game-methods", QUIET_COMMAND, QUIET_RUN, render_game_methods),
+            ("benchmarks-hsc-step-peers", STEPS_COMMAND, STEPS_RUN, render_hsc_step_peers),
+            ("benchmarks-step-costs", COST_COMMAND, COST_RUN, render_step_costs),
+        )
     ),
 ]
