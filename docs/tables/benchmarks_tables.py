@@ -5,7 +5,9 @@ Both are rendered from the committed results of ``benchmarks/run.py`` in
 two medians of one run). The headline comes from the runs ``targets-3`` and its rerun
 ``targets-4``; the routes table too, but for its last row: plain ``autograd.hessian`` is no
 longer timed by ``run.py``, so that row comes from the four earlier runs
-``20261127-hessian-{default,keep}-alloc-{1,2}`` that timed it.
+``20261127-hessian-{default,keep}-alloc-{1,2}`` that timed it. The GAN methods' table
+comes from ``quiet-gan-steps``, the HSC step against the peers from ``steps-6`` and the cost
+of the checks at n = 10 from ``steps-7-n10-1thread``.
 
 The tables are timings only: no quick version can recheck them. The quick benchmark that
 ``tests/test_benchmarks.py`` reruns (``run.py --quick``) checks that the timed methods run and
