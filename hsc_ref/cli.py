@@ -23,7 +23,9 @@ import json
 import os
 import platform
 import re
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, NoReturn
@@ -452,6 +454,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["correct", "no-such-file.npy", "--out", "out"])
     2
     """
+    with _watching_interrupts() as interrupts:
+        return _run(argv, interrupts)
+
+
+def _run(argv: Sequence[str] | None, interrupts: _Interrupts) -> int:
+    """:func:`main`'s body, with ``interrupts`` telling whether a Ctrl-C has come."""
     command, parser, args = "", None, None
     try:
         # The command's name from a parser that imports nothing; then its own parser, whose
@@ -472,10 +480,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # a checkpointing run says where it stopped
         return _interrupted(command, str(exc))
     except Exception as exc:  # every failure gets its status and its line
-        if _raised_by_an_interrupt(exc):  # e.g. an extension's ImportError from a Ctrl-C
+        if interrupts.seen or _raised_by_an_interrupt(exc):  # e.g. an extension's error
             return _interrupted(command, "")
         names = _option_names(parser, args) if parser is not None and args is not None else {}
         return _failure(command, exc, names)
+
+
+class _Interrupts:
+    """Python's own SIGINT behaviour (raise ``KeyboardInterrupt``), remembering that one came.
+
+    A Ctrl-C while a compiled extension imports can come back as that extension's own error,
+    with nothing of the interrupt left in its chain (NumPy's ``ImportError`` from
+    ``PyCapsule_Import``): the flag still says it was one.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, signum: int, frame: object) -> NoReturn:
+        self.seen = True
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _watching_interrupts():
+    """:class:`_Interrupts` as the SIGINT handler while :func:`main` runs, where Python's
+    default handler is the one in place (a caller's own handler is left alone)."""
+    interrupts = _Interrupts()
+    watch = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if watch:
+        signal.signal(signal.SIGINT, interrupts)
+    try:
+        yield interrupts
+    finally:
+        if watch:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _interrupted(command: str, message: str) -> int:

@@ -247,3 +247,37 @@ def test_an_error_raised_from_a_ctrl_c_is_an_interrupt(monkeypatch, capsys):
     monkeypatch.setattr(cli, "build_parser", interrupted_import)
     assert cli.main(["gan", "--help"]) == 130
     assert capsys.readouterr().err == "hsc-ref: interrupted\n"
+
+
+def test_a_ctrl_c_that_an_extension_turns_into_its_own_error_is_still_an_interrupt(
+    monkeypatch, capsys
+):
+    # NumPy, interrupted while it imports its C core, raises an ImportError that keeps nothing
+    # of the KeyboardInterrupt: the command line must still say "interrupted" and exit 130
+    import os
+
+    from hsc_ref import cli
+
+    def swallowing_import(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the signal's KeyboardInterrupt lands here
+        except KeyboardInterrupt:
+            pass
+        raise ImportError("PyCapsule_Import could not import module 'datetime'")
+
+    monkeypatch.setattr(cli, "_check_options", swallowing_import)
+    assert cli.main(["info"]) == 130
+    assert capsys.readouterr().err == "hsc-ref info: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_an_error_without_a_ctrl_c_is_not_called_an_interrupt(monkeypatch, capsys):
+    from hsc_ref import cli
+
+    def failing(args):
+        raise ImportError("PyCapsule_Import could not import module 'datetime'")
+
+    monkeypatch.setattr(cli, "_check_options", failing)
+    assert cli.main(["info"]) not in (0, 130)
+    assert "interrupted" not in capsys.readouterr().err
