@@ -43,6 +43,7 @@ Kinks follow autograd's conventions (``relu'(0) = 1/2``, from its rule for ``max
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -227,6 +228,16 @@ def _row_chunks(rows: int, bytes_per_row: int) -> list[slice]:
     return [slice(i, min(i + step, rows)) for i in range(0, rows, step)]
 
 
+@functools.lru_cache(maxsize=64)
+def _upper_pairs(a: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(a)``, read-only and made once per order: a trainer asks for the same
+    pairs at every step, for every layer."""
+    pairs = np.triu_indices(a)
+    for index in pairs:
+        index.flags.writeable = False
+    return pairs
+
+
 def _fill_diagonal(view: np.ndarray, blk: _Block) -> None:
     """``view[i, j, k, l] = sum_b h[b,i] h[b,k] D[b,j,l]``, exactly symmetric.
 
@@ -237,10 +248,13 @@ def _fill_diagonal(view: np.ndarray, blk: _Block) -> None:
     h, D = blk.h_p, blk.R
     a, w = h.shape[1], D.shape[1]
     D2 = D.reshape(D.shape[0], w * w)
-    i_all, k_all = np.triu_indices(a)  # the pairs i <= k, row by row
+    i_all, k_all = _upper_pairs(a)  # the pairs i <= k, row by row
     for rows in _row_chunks(a, 8 * a * w * w):
-        chosen = (i_all >= rows.start) & (i_all < rows.stop)
-        i_idx, k_idx = i_all[chosen], k_all[chosen]
+        if rows.start == 0 and rows.stop == a:  # one chunk: every pair
+            i_idx, k_idx = i_all, k_all
+        else:
+            chosen = (i_all >= rows.start) & (i_all < rows.stop)
+            i_idx, k_idx = i_all[chosen], k_all[chosen]
         T = matmul((h[:, i_idx] * h[:, k_idx]).T, D2).reshape(-1, w, w)  # [pair, j, l]
         view[i_idx, :, k_idx, :] = T
         view[k_idx, :, i_idx, :] = T.transpose(0, 2, 1)
