@@ -12,18 +12,17 @@ apply to every run.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from hsc_ref.gan.data import DATASETS
 from hsc_ref.gan.train import (
+    _FIELD_DEFAULTS,
     HESSIAN_METHODS,
     METHOD_ALIASES,
-    METHOD_OPTIONS,
     METHODS,
+    OPTION_TAKERS,
     OPTIONS,
-    TrainConfig,
 )
 
 __all__: list[str] = []
@@ -38,12 +37,7 @@ class Scope(NamedTuple):
 
 
 SCOPES: dict[str, Scope] = {
-    **{
-        name: Scope(
-            "method", tuple(m for m, names in METHOD_OPTIONS.items() if name in names), option.why
-        )
-        for name, option in OPTIONS.items()
-    },
+    **{name: Scope("method", OPTION_TAKERS[name], option.why) for name, option in OPTIONS.items()},
     "spectrum_every": Scope(
         "method",
         tuple(m for m in METHODS if m not in HESSIAN_METHODS),
@@ -53,14 +47,12 @@ SCOPES: dict[str, Scope] = {
 }
 """Options that apply to some runs only, by :class:`~hsc_ref.gan.train.TrainConfig` field."""
 
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-
 
 def _applies(name: str, options: Mapping[str, Any]) -> bool:
     scope = SCOPES.get(name)
     if scope is None:
         return True
-    value = options.get(scope.field, _DEFAULTS[scope.field])
+    value = options.get(scope.field, _FIELD_DEFAULTS[scope.field])
     return METHOD_ALIASES.get(value, value) in scope.values
 
 
@@ -86,9 +78,13 @@ def refusal(options: Mapping[str, Any]) -> str | None:
     True
     """
     for name, scope in SCOPES.items():
-        if name in options and options[name] != _DEFAULTS[name] and not _applies(name, options):
+        if (
+            name in options
+            and options[name] != _FIELD_DEFAULTS[name]
+            and not _applies(name, options)
+        ):
             option = "--" + name.replace("_", "-")
-            given = options.get(scope.field, _DEFAULTS[scope.field])
+            given = options.get(scope.field, _FIELD_DEFAULTS[scope.field])
             return (
                 f"{option} applies to --{scope.field} {', '.join(scope.values)} only "
                 f"({scope.why}), got --{scope.field} {given}"

@@ -20,8 +20,8 @@ from hsc_ref.gan.game import LOSSES
 from hsc_ref.gan.train import (
     _FIELD_DEFAULTS,
     GAME_METHODS,
-    METHOD_OPTIONS,
     METHODS,
+    OPTION_TAKERS,
     OPTIONS,
     SCHEDULES,
     TrainConfig,
@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=_hidden, default=(16,), help="hidden widths, e.g. 16 or 8,8")
     p.add_argument("--lr", type=float, default=None, help="step size (default: per method)")
     for name, option in OPTIONS.items():  # declared once, in the methods' registries
-        takers = "/".join(m for m, names in METHOD_OPTIONS.items() if name in names)
+        takers = "/".join(OPTION_TAKERS[name])
         p.add_argument(
             "--" + name.replace("_", "-"),
             type=float,

@@ -162,6 +162,11 @@ OPTIONS = {name: option for spec in _ALL_METHODS.values() for name, option in sp
 DEFAULT_OPTIONS = {name: option.default for name, option in OPTIONS.items()}
 """The value of each :data:`METHOD_OPTIONS` field when the config leaves it unset."""
 
+OPTION_TAKERS = {
+    name: tuple(m for m, names in METHOD_OPTIONS.items() if name in names) for name in OPTIONS
+}
+"""The methods that read each option (the inverse of :data:`METHOD_OPTIONS`)."""
+
 METHOD_ALIASES = {"abs": "saddle_free"}
 """Other accepted method names."""
 
@@ -256,10 +261,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is None or _FIELD_DEFAULTS[name] is not None:
                 continue  # unset, or carried by every config (mu)
-            takers = [m for m, names in METHOD_OPTIONS.items() if name in names]
             if name not in METHOD_OPTIONS.get(self.method, ()):
                 raise ValueError(
-                    f"{name} applies only to method {' or '.join(map(repr, takers))}, got "
+                    f"{name} applies only to method "
+                    f"{' or '.join(map(repr, OPTION_TAKERS[name]))}, got "
                     f"{name}={value!r} with method={self.method!r}"
                 )
             _validation.check_positive(value, name)

@@ -53,6 +53,7 @@ from hsc_ref.gan.train import (
     METHOD_ALIASES,
     METHOD_OPTIONS,
     METHODS,
+    OPTION_TAKERS,
     OPTIONS,
     SCHEDULES,
     TrainConfig,
@@ -479,10 +480,9 @@ def _gan_method_options(table: Mapping[str, Any], methods: Sequence[str]) -> dic
         value = _number(table[name], f"gan.{name}")
         takers = [m for m in methods if name in METHOD_OPTIONS.get(m, ())]
         if not takers:
-            wanted = [m for m, names in METHOD_OPTIONS.items() if name in names]
             raise SpecError(
-                f"gan.{name} applies only to method {' or '.join(wanted)}, which gan.methods "
-                f"does not list (remove gan.{name})"
+                f"gan.{name} applies only to method {' or '.join(OPTION_TAKERS[name])}, which "
+                f"gan.methods does not list (remove gan.{name})"
             )
         for method in takers:
             options[method][name] = value
