@@ -135,3 +135,30 @@ def test_with_matplotlib_one_plot_per_setting_and_headline_metric(grid_sweep):
 def test_a_folder_without_a_spec_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a sweep folder"):
         write_report(tmp_path)
+
+
+def test_a_step_size_near_the_largest_float_is_left_out_of_the_plot_and_named(tmp_path):
+    # A grid reaching where a method diverges may hold lr = 1e308: matplotlib's log axis
+    # then overflowed (a warning, ticks that failed to draw, or an axis showing no point).
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from hsc_ref._plotting import save_figure
+    from hsc_ref.lab.sweep._report import LOG_AXIS_RANGE, _plot_one
+
+    def row(lr, median):
+        where = {"kind": "gan", "setting": "dirac", "method": "hsc", "phase": "grid", "lr": lr}
+        return {**where, "m_median": median, "m_ci_low": median - 0.1, "m_ci_high": median + 0.1}
+
+    rows = [row(1e308, 5.0), row(0.01, 1.0), row(0.1, 2.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = _plot_one(rows, "gan", "dirac", "m")
+        ax = fig.axes[0]
+        low, high = ax.get_xlim()
+        assert LOG_AXIS_RANGE[0] <= low < 0.01 and 0.1 < high <= LOG_AXIS_RANGE[1]
+        assert ax.get_ylim()[1] < 5.0  # the left-out point does not stretch the axis
+        assert any("not drawn" in text.get_text() for text in ax.texts)
+        save_figure(fig, tmp_path / "p.png")
+    inside = _plot_one(rows[1:], "gan", "dirac", "m")
+    assert not any("not drawn" in text.get_text() for text in inside.axes[0].texts)

@@ -615,14 +615,32 @@ def _plot_one(rows: Sequence[Mapping[str, Any]], kind: str, setting: str, metric
     from hsc_ref._plotting import new_figure  # noqa: PLC0415  (optional extra)
 
     fig, ax = new_figure(size=(6.0, 4.0))
-    for method in dict.fromkeys(r["method"] for r in rows):
-        _plot_method(ax, [r for r in rows if r["method"] == method], method, metric)
+    drawn = [r for r in rows if r["lr"] is None or _drawable(r["lr"])]
+    for method in dict.fromkeys(r["method"] for r in drawn):
+        _plot_method(ax, [r for r in drawn if r["method"] == method], method, metric)
     ax.set_xscale("log")
+    if len(drawn) < len(rows):
+        low, high = LOG_AXIS_RANGE
+        note = f"step sizes outside {low:g} to {high:g} not drawn (summary.md lists them)"
+        ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=7, va="bottom")
     ax.set_xlabel("step size lr")
     ax.set_ylabel(f"{metric} (median, interval)")
     ax.set_title(f"{kind} {setting}: {metric}")
     ax.legend(fontsize=7)
     return fig
+
+
+LOG_AXIS_RANGE = (1e-100, 1e100)
+"""The step sizes a sweep plot draws on its log axis.
+
+A grid that reaches where a method diverges may hold a step size near the largest float
+(1e308): on such an axis matplotlib's margins and ticks overflow and none of the points
+shows. Step sizes outside this range are left out of the plots, which say so.
+"""
+
+
+def _drawable(step_size: float) -> bool:
+    return LOG_AXIS_RANGE[0] <= step_size <= LOG_AXIS_RANGE[1]
 
 
 def _plot_method(ax: Any, rows: Sequence[Mapping[str, Any]], method: str, metric: str) -> None:
